@@ -1,0 +1,56 @@
+# Two commands for a newcomer: `make serve` and `make test`. Each creates .venv if it is missing.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEV_STAMP := $(VENV)/.installed-dev
+ASSETS := node_modules/.installed
+
+.PHONY: serve test lint typecheck pytest bench eval schema clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(DEV_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@ $(STAMP)
+
+# GraphiQL's scripts and styles, so the explorer works without internet access.
+$(ASSETS): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+serve: $(STAMP) $(ASSETS)
+	$(BIN)/python -m graph
+
+lint: $(DEV_STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(DEV_STAMP)
+	$(BIN)/mypy
+
+pytest: $(DEV_STAMP) $(ASSETS)
+	$(BIN)/coverage erase
+	$(BIN)/coverage run -m pytest
+	$(BIN)/coverage combine --quiet || true
+	$(BIN)/coverage report
+
+test: lint typecheck pytest
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+eval: $(STAMP)
+	$(BIN)/python -m bench.eval
+
+schema: $(STAMP)
+	$(BIN)/python -c 'from graph.schema import schema; print(schema, end="")' > schema.graphql
+
+clean:
+	rm -rf $(VENV) node_modules .coverage .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,163 @@
+"""``create_app``: builds the whole service; nothing is created at import time.
+
+Run with ``uvicorn --factory graph.app:create_app`` or ``python -m graph``. The
+lifespan opens the HTTP clients, the rating store, the in-process simulator
+(when ``KALSHI_ENV=sim`` and no URLs are overridden), the Kalshi feed and hub,
+and closes all of them on shutdown. Credentials are checked in ``create_app``
+itself, so a bad key stops startup with one clear message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+
+import httpx
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Mount, Route, WebSocketRoute
+
+from graph import __version__, graphiql
+from graph.feed import KalshiFeed
+from graph.http import RetryPolicy
+from graph.hub import Hub
+from graph.models import TickerUpdate
+from graph.ratings import RatingStore
+from graph.rest import KalshiAuth, KalshiRest
+from graph.schema import GraphQLView, build_schema
+from graph.scoreboard import ScoreboardClient
+from graph.service import GameService, ServiceConfig
+from graph.settings import Settings, load_settings
+from graph.signing import Signer, load_private_key
+
+logger = logging.getLogger(__name__)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    kalshi_transport: httpx.AsyncBaseTransport | None = None,
+    scoreboard_transport: httpx.AsyncBaseTransport | None = None,
+    clock: Callable[[], float] = time.time,
+    ratings_refresh_s: float | None = 600.0,
+) -> Starlette:
+    """The ASGI app. ``ratings_refresh_s=None`` turns off the background rating upkeep."""
+    settings = settings or load_settings()
+    signer = settings.credentials()
+    rest_url, ws_url, scoreboard_url = settings.upstream_urls()
+    node_modules = graphiql.find_node_modules()
+    view = GraphQLView(
+        build_schema(max_depth=settings.max_query_depth, max_tokens=settings.max_query_tokens),
+        settings=settings,
+        offline_ide=node_modules is not None,
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            rest_base, ws_base, scoreboard_base, auth = rest_url, ws_url, scoreboard_url, signer
+            if rest_base is None or ws_base is None or scoreboard_base is None:
+                from graph.sim import Faults, Simulator
+
+                sim = Simulator(
+                    seed=settings.sim_seed,
+                    faults=Faults(latency_s=settings.sim_latency_ms / 1000),
+                )
+                await stack.enter_async_context(sim)
+                rest_base = rest_base or sim.rest_url
+                ws_base = ws_base or sim.ws_url
+                scoreboard_base = scoreboard_base or sim.scoreboard_url
+                auth = auth or Signer(sim.key_id, load_private_key(sim.private_key_pem))
+                logger.info("Simulator running rest=%s ws=%s", sim.rest_url, sim.ws_url)
+            logger.info(
+                "Starting kalshi-graph version=%s env=%s rest=%s scoreboard=%s signed=%s",
+                __version__,
+                settings.environment,
+                rest_base,
+                scoreboard_base,
+                auth is not None,
+            )
+            timeout = httpx.Timeout(settings.http_timeout_s)
+            headers = {"User-Agent": f"kalshi-graph/{__version__}"}
+            kalshi_http = await stack.enter_async_context(
+                httpx.AsyncClient(
+                    auth=KalshiAuth(auth, clock=clock) if auth else None,
+                    timeout=timeout,
+                    headers=headers,
+                    transport=kalshi_transport,
+                )
+            )
+            espn_http = await stack.enter_async_context(
+                httpx.AsyncClient(timeout=timeout, headers=headers, transport=scoreboard_transport)
+            )
+            policy = RetryPolicy(attempts=settings.http_attempts)
+            store = RatingStore(settings.ratings_db_path)
+            await asyncio.to_thread(store.open)
+            stack.callback(store.close)
+            service = GameService(
+                rest=KalshiRest(kalshi_http, rest_base, policy=policy),
+                scoreboard=ScoreboardClient(espn_http, scoreboard_base, policy=policy),
+                ratings=store,
+                config=ServiceConfig(
+                    prices_ttl_s=settings.prices_ttl_s,
+                    schedule_ttl_s=settings.schedule_ttl_s,
+                    prediction_concurrency=settings.prediction_concurrency,
+                ),
+                clock=clock,
+            )
+            stack.push_async_callback(service.aclose)
+            hub: Hub
+
+            def publish(update: TickerUpdate) -> None:
+                hub.publish(update)
+
+            feed = KalshiFeed(ws_base, auth, on_update=publish, clock=clock)
+            hub = Hub(feed)
+            feed.on_fatal = hub.fail
+            stack.push_async_callback(feed.aclose)
+            app.state.service, app.state.hub, app.state.feed = service, hub, feed
+            if ratings_refresh_s:
+                task = asyncio.create_task(
+                    _refresh_forever(service, settings, ratings_refresh_s), name="ratings-refresh"
+                )
+                stack.push_async_callback(_cancel, task)
+            yield
+
+    async def healthz(request: Request) -> Response:
+        feed: KalshiFeed = request.app.state.feed
+        fatal = feed.fatal_error
+        return JSONResponse(
+            {
+                "status": "ok" if fatal is None else "degraded",
+                "feed": str(feed.state),
+                "feedError": str(fatal) if fatal else None,
+            },
+            status_code=200,
+        )
+
+    routes: list[Route | WebSocketRoute | Mount] = [
+        Route("/healthz", healthz),
+        Route("/graphql", view),
+        WebSocketRoute("/graphql", view),
+    ]
+    if node_modules is not None:
+        routes.append(Mount(graphiql.DEFAULT_PREFIX, graphiql.assets_app(node_modules)))
+    return Starlette(routes=routes, lifespan=lifespan)
+
+
+async def _refresh_forever(service: GameService, settings: Settings, every_s: float) -> None:
+    while True:
+        applied = await service.refresh_ratings(settings.default_leagues)
+        logger.info("Ratings refreshed applied=%d", applied)
+        await asyncio.sleep(every_s)
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

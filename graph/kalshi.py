@@ -1,0 +1,89 @@
+"""Kalshi REST payloads -> :class:`graph.models.Market` (pure).
+
+Only the current field shapes are read: prices are ``*_dollars`` decimal strings
+(any number of decimals) and counts are ``*_fp`` strings. The integer-cent fields
+were removed upstream in March 2026; a payload carrying only those is treated as
+having no price rather than guessed at.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from graph.errors import UpstreamProtocolError
+from graph.models import Market
+
+
+def dollars(value: object) -> float | None:
+    """A ``*_dollars`` string as a price in [0, 1]; ``None`` for missing/empty."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str | int | float) or isinstance(value, bool):
+        raise UpstreamProtocolError(f"price is not a decimal string: {value!r:.40}")
+    try:
+        price = float(value)
+    except (ValueError, OverflowError):  # OverflowError: a JSON integer beyond any float
+        raise UpstreamProtocolError(f"price is not a decimal string: {value!r:.40}") from None
+    if not 0.0 <= price <= 1.0:
+        raise UpstreamProtocolError(f"price outside [0, 1] dollars: {price}")
+    return price
+
+
+def count(value: object) -> float | None:
+    """A ``*_fp`` count string as a non-negative float; ``None`` for missing/empty."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str | int | float) or isinstance(value, bool):
+        raise UpstreamProtocolError(f"count is not a decimal string: {value!r:.40}")
+    try:
+        number = float(value)
+    except (ValueError, OverflowError):
+        raise UpstreamProtocolError(f"count is not a decimal string: {value!r:.40}") from None
+    if not 0.0 <= number < math.inf:  # also rejects NaN and infinity
+        raise UpstreamProtocolError(f"count is negative or not finite: {number}")
+    return number
+
+
+def timestamp(value: object) -> datetime | None:
+    """An RFC 3339 string as an aware datetime; ``None`` for missing/empty."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise UpstreamProtocolError(f"time is not a string: {value!r:.40}")
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise UpstreamProtocolError(f"time is not RFC 3339: {value!r:.40}") from None
+    if parsed.tzinfo is None:
+        raise UpstreamProtocolError(f"time without a zone: {value!r:.40}")
+    return parsed
+
+
+def _text(raw: Mapping[str, Any], key: str, default: str | None = None) -> str:
+    value = raw.get(key, default)
+    if not isinstance(value, str):
+        raise UpstreamProtocolError(f"market field {key!r} missing or not a string")
+    return value
+
+
+def parse_market(raw: object) -> Market:
+    """One market object from ``GET /markets`` or ``GET /markets/{ticker}``."""
+    if not isinstance(raw, Mapping):
+        raise UpstreamProtocolError("market is not a JSON object")
+    return Market(
+        ticker=_text(raw, "ticker"),
+        event_ticker=_text(raw, "event_ticker", ""),
+        title=_text(raw, "title", "") or _text(raw, "yes_sub_title", ""),
+        status=_text(raw, "status", "unknown"),
+        yes_sub_title=_text(raw, "yes_sub_title", ""),
+        yes_bid=dollars(raw.get("yes_bid_dollars")),
+        yes_ask=dollars(raw.get("yes_ask_dollars")),
+        last_price=dollars(raw.get("last_price_dollars")),
+        volume=count(raw.get("volume_fp")),
+        open_interest=count(raw.get("open_interest_fp")),
+        updated_at=timestamp(raw.get("updated_time")),
+        close_time=timestamp(raw.get("close_time")),
+    )

@@ -1,0 +1,126 @@
+"""Plain data shared by core, adapters and the schema.
+
+Frozen dataclasses and enums only: no I/O, no behaviour beyond derived values.
+Prices are dollars in [0, 1] (Kalshi's ``*_dollars`` strings); counts are floats
+(Kalshi's ``*_fp`` strings allow fractional contracts).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+class League(enum.StrEnum):
+    NFL = "NFL"
+    NBA = "NBA"
+    MLB = "MLB"
+    NHL = "NHL"
+    WNBA = "WNBA"
+    NCAAF = "NCAAF"
+    NCAAMB = "NCAAMB"
+
+
+class GameState(enum.StrEnum):
+    SCHEDULED = "SCHEDULED"
+    LIVE = "LIVE"
+    FINAL = "FINAL"
+    POSTPONED = "POSTPONED"
+    CANCELED = "CANCELED"
+
+
+class Confidence(enum.StrEnum):
+    LOW = "LOW"
+    MEDIUM = "MEDIUM"
+    HIGH = "HIGH"
+
+
+@dataclass(frozen=True, slots=True)
+class Market:
+    """One Kalshi market as our service sees it (a subset of Kalshi's fields)."""
+
+    ticker: str
+    event_ticker: str
+    title: str
+    status: str
+    yes_sub_title: str = ""
+    yes_bid: float | None = None
+    yes_ask: float | None = None
+    last_price: float | None = None
+    volume: float | None = None
+    open_interest: float | None = None
+    updated_at: datetime | None = None
+    close_time: datetime | None = None
+
+    @property
+    def outcome(self) -> str:
+        """The code after the last ``-``: the team a game-winner YES pays on."""
+        return self.ticker.rsplit("-", 1)[-1]
+
+    @property
+    def implied_probability(self) -> float | None:
+        """Mid of a two-sided book, else the last trade price, else unknown."""
+        if self.yes_bid is not None and self.yes_ask is not None and self.yes_ask > 0:
+            return (self.yes_bid + self.yes_ask) / 2
+        return self.last_price
+
+
+@dataclass(frozen=True, slots=True)
+class TeamRef:
+    """A team as one scoreboard listed it for one game."""
+
+    code: str
+    name: str
+    record: str | None = None
+    espn_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Game:
+    """One game from the scoreboard source (ESPN-shaped)."""
+
+    id: str
+    league: League
+    start_time: datetime
+    state: GameState
+    home: TeamRef
+    away: TeamRef
+    home_score: int | None = None
+    away_score: int | None = None
+    venue: str | None = None
+    neutral_site: bool = False
+    status_detail: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TickerUpdate:
+    """One live ``ticker`` message from the Kalshi feed, parsed."""
+
+    market_ticker: str
+    ts_ms: int
+    price: float | None = None
+    yes_bid: float | None = None
+    yes_ask: float | None = None
+    volume: float | None = None
+    open_interest: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Factor:
+    name: str
+    value: float
+
+
+@dataclass(frozen=True, slots=True)
+class Prediction:
+    """Our model's view of one game next to the market's."""
+
+    home_win_probability: float
+    away_win_probability: float
+    confidence: Confidence
+    model: str
+    market_home_win_probability: float | None = None
+    edge: float | None = None
+    recommendation: str | None = None
+    factors: tuple[Factor, ...] = field(default_factory=tuple)

@@ -1,0 +1,374 @@
+"""The GraphQL schema and its ASGI view: the only module that imports Strawberry.
+
+Resolvers stay a few lines: they read :class:`graph.context.Context` and call the
+service, the per-request loaders or the hub. ``games { markets prediction }``
+resolves every game's markets and prediction through two DataLoaders, so a
+response of N games costs one batch for each, whatever N is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncGenerator, Callable
+from datetime import UTC, date, datetime, timedelta
+from enum import Enum
+from typing import Any, TypeVar, cast
+
+import strawberry
+from graphql import GraphQLError
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.dataloader import DataLoader
+from strawberry.extensions import MaskErrors, MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.types import Info
+
+from graph import graphiql, models
+from graph.context import Context
+from graph.errors import GraphError, InvalidInput
+from graph.service import public_id
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _field(description: str) -> Callable[[_F], _F]:
+    """``@strawberry.field(description=...)`` with a type (Strawberry types that form as Any)."""
+
+    def decorate(resolver: _F) -> _F:
+        return cast(_F, strawberry.field(resolver, description=description))
+
+    return decorate
+
+
+League = strawberry.enum(models.League, description="A league we list games for.")
+GameState = strawberry.enum(models.GameState)
+Confidence = strawberry.enum(models.Confidence)
+
+
+@strawberry.enum
+class GameSort(Enum):
+    START_TIME = "START_TIME"
+    EDGE = "EDGE"
+    CONFIDENCE = "CONFIDENCE"
+
+
+@strawberry.type(name="Market", description="A Kalshi market; prices are dollars in [0, 1].")
+class MarketType:
+    ticker: str
+    title: str
+    team: str | None
+    status: str
+    yes_bid: float | None
+    yes_ask: float | None
+    last_price: float | None
+    volume: float | None
+    open_interest: float | None
+    implied_probability: float | None
+    updated_at: datetime | None
+
+    @classmethod
+    def of(cls, m: models.Market) -> MarketType:
+        return cls(
+            ticker=m.ticker,
+            title=m.title,
+            team=m.outcome if m.outcome != m.ticker else None,
+            status=m.status,
+            yes_bid=m.yes_bid,
+            yes_ask=m.yes_ask,
+            last_price=m.last_price,
+            volume=m.volume,
+            open_interest=m.open_interest,
+            implied_probability=m.implied_probability,
+            updated_at=m.updated_at,
+        )
+
+
+@strawberry.type(name="Factor", description="A named model input and its value.")
+class FactorType:
+    name: str
+    value: float
+
+
+@strawberry.type(name="Prediction")
+class PredictionType:
+    home_win_probability: float = strawberry.field(description="Our model's probability.")
+    away_win_probability: float
+    market_home_win_probability: float | None = strawberry.field(
+        description="The Kalshi market's probability for the home team."
+    )
+    edge: float | None = strawberry.field(description="Model minus market.")
+    confidence: Confidence  # type: ignore[valid-type]
+    recommendation: str | None
+    factors: list[FactorType]
+    model: str
+
+    @classmethod
+    def of(cls, p: models.Prediction) -> PredictionType:
+        return cls(
+            home_win_probability=p.home_win_probability,
+            away_win_probability=p.away_win_probability,
+            market_home_win_probability=p.market_home_win_probability,
+            edge=p.edge,
+            confidence=p.confidence,
+            recommendation=p.recommendation,
+            factors=[FactorType(name=f.name, value=f.value) for f in p.factors],
+            model=p.model,
+        )
+
+
+@strawberry.type(name="Team")
+class TeamType:
+    code: str
+    name: str
+    record: str | None
+    _league: strawberry.Private[models.League]
+
+    @_field("Our current Elo rating of the team.")
+    def rating(self, info: Info[Context, None]) -> float | None:
+        return info.context.service.rating(self._league, self.code)
+
+
+def _team(league: models.League, t: models.TeamRef) -> TeamType:
+    return TeamType(code=t.code, name=t.name, record=t.record, _league=league)
+
+
+@strawberry.type(name="Game")
+class GameType:
+    id: strawberry.ID
+    league: League  # type: ignore[valid-type]
+    start_time: datetime
+    state: GameState  # type: ignore[valid-type]
+    home: TeamType
+    away: TeamType
+    home_score: int | None
+    away_score: int | None
+    venue: str | None
+    neutral_site: bool
+    status_detail: str | None
+    _game: strawberry.Private[models.Game]
+
+    @classmethod
+    def of(cls, g: models.Game) -> GameType:
+        return cls(
+            id=strawberry.ID(public_id(g)),
+            league=g.league,
+            start_time=g.start_time,
+            state=g.state,
+            home=_team(g.league, g.home),
+            away=_team(g.league, g.away),
+            home_score=g.home_score,
+            away_score=g.away_score,
+            venue=g.venue,
+            neutral_site=g.neutral_site,
+            status_detail=g.status_detail,
+            _game=g,
+        )
+
+    @_field("The Kalshi event ticker this game maps to, if any.")
+    def event_ticker(self, info: Info[Context, None]) -> str | None:
+        return info.context.service.event_ticker(self._game)
+
+    @_field("Kalshi game-winner markets (away team's first).")
+    async def markets(self, info: Info[Context, None]) -> list[MarketType]:
+        found = await info.context.market_loader.load(self._game)
+        return [MarketType.of(m) for m in (found.away, found.home) if m is not None]
+
+    @_field("Our prediction; null (with an error) if it failed.")
+    async def prediction(self, info: Info[Context, None]) -> PredictionType | None:
+        return PredictionType.of(await info.context.prediction_loader.load(self._game))
+
+
+@strawberry.type(name="TickerUpdate")
+class TickerUpdateType:
+    market_ticker: str
+    price: float | None
+    yes_bid: float | None
+    yes_ask: float | None
+    volume: float | None
+    open_interest: float | None
+    ts: datetime
+
+    @classmethod
+    def of(cls, u: models.TickerUpdate) -> TickerUpdateType:
+        return cls(
+            market_ticker=u.market_ticker,
+            price=u.price,
+            yes_bid=u.yes_bid,
+            yes_ask=u.yes_ask,
+            volume=u.volume,
+            open_interest=u.open_interest,
+            ts=datetime.fromtimestamp(u.ts_ms / 1000, tz=UTC),
+        )
+
+
+_CONFIDENCE_RANK = {
+    models.Confidence.HIGH: 0,
+    models.Confidence.MEDIUM: 1,
+    models.Confidence.LOW: 2,
+}
+
+
+async def _sorted(games: list[models.Game], sort_by: GameSort, loader: Any) -> list[models.Game]:
+    if sort_by is GameSort.START_TIME:
+        return sorted(games, key=lambda g: (g.start_time, g.id))
+    predictions: list[models.Prediction | None] = []
+    for result in await _gather_loads(loader, games):
+        predictions.append(result if isinstance(result, models.Prediction) else None)
+    if sort_by is GameSort.EDGE:
+
+        def edge_key(i: int) -> tuple[int, float]:
+            p = predictions[i]
+            return (1, 0.0) if p is None or p.edge is None else (0, -abs(p.edge))
+
+        order = sorted(range(len(games)), key=lambda i: (edge_key(i), games[i].start_time))
+    else:
+
+        def conf_key(i: int) -> tuple[int, float]:
+            p = predictions[i]
+            if p is None:
+                return (3, 0.0)
+            return (_CONFIDENCE_RANK[p.confidence], -abs(p.home_win_probability - 0.5))
+
+        order = sorted(range(len(games)), key=lambda i: (conf_key(i), games[i].start_time))
+    return [games[i] for i in order]
+
+
+async def _gather_loads(loader: Any, games: list[models.Game]) -> list[object]:
+    return list(await asyncio.gather(*(loader.load(g) for g in games), return_exceptions=True))
+
+
+TICKER_RE = re.compile(r"^[A-Z0-9][A-Z0-9._-]{0,99}$")
+
+
+def _check_tickers(tickers: list[str], limit: int) -> list[str]:
+    unique = list(dict.fromkeys(t.strip() for t in tickers))
+    if not unique:
+        raise InvalidInput("marketTickers must name at least one market")
+    if len(unique) > limit:
+        raise InvalidInput(f"at most {limit} market tickers per subscription (got {len(unique)})")
+    bad = [t for t in unique if not TICKER_RE.fullmatch(t)]
+    if bad:
+        raise InvalidInput(f"not a Kalshi market ticker: {bad[0][:40]!r}")
+    return unique
+
+
+@strawberry.type
+class Query:
+    @_field("A league's games on a US-Eastern date (default: today).")
+    async def games(
+        self,
+        info: Info[Context, None],
+        league: League,  # type: ignore[valid-type]
+        date: date | None = None,
+        state: GameState | None = None,  # type: ignore[valid-type]
+        sort_by: GameSort = GameSort.START_TIME,
+    ) -> list[GameType]:
+        service = info.context.service
+        games = await service.games(league, date or service.today())
+        if state is not None:
+            games = [g for g in games if g.state == state]
+        games = await _sorted(games, sort_by, info.context.prediction_loader)
+        return [GameType.of(g) for g in games]
+
+    @_field("One game by the id `games` returned.")
+    async def game(self, info: Info[Context, None], id: strawberry.ID) -> GameType | None:
+        found = await info.context.service.game(str(id))
+        return GameType.of(found) if found else None
+
+    @_field("One Kalshi market by ticker (null if Kalshi has none).")
+    async def market(self, info: Info[Context, None], ticker: str) -> MarketType | None:
+        if not TICKER_RE.fullmatch(ticker):
+            raise InvalidInput(f"not a Kalshi market ticker: {ticker[:40]!r}")
+        found = await info.context.service.market(ticker)
+        return MarketType.of(found) if found else None
+
+
+@strawberry.type
+class Subscription:
+    @strawberry.subscription
+    async def ticker_updates(
+        self, info: Info[Context, None], market_tickers: list[str]
+    ) -> AsyncGenerator[TickerUpdateType, None]:
+        ctx = info.context
+        tickers = _check_tickers(market_tickers, ctx.settings.max_tickers_per_subscription)
+        initial = await ctx.service.snapshot(tickers)
+        async with ctx.hub.subscribe(tickers, initial=initial) as updates:
+            async for update in updates:
+                yield TickerUpdateType.of(update)
+
+
+def _should_mask(error: GraphQLError) -> bool:
+    """Hide unexpected exceptions; our own errors and GraphQL's are written for users."""
+    original = error.original_error
+    return original is not None and not isinstance(original, GraphError | GraphQLError)
+
+
+def build_schema(*, max_depth: int = 12, max_tokens: int = 2000) -> strawberry.Schema:
+    return strawberry.Schema(
+        query=Query,
+        subscription=Subscription,
+        extensions=[
+            lambda: QueryDepthLimiter(max_depth=max_depth),
+            lambda: MaxTokensLimiter(max_token_count=max_tokens),
+            lambda: MaxAliasesLimiter(max_alias_count=30),
+            lambda: MaskErrors(should_mask_error=_should_mask),
+        ],
+    )
+
+
+schema = build_schema()
+
+
+ContextFactory = Callable[[Request | WebSocket, Any], Context]
+
+
+def make_loaders(ctx_service: Any) -> tuple[DataLoader[Any, Any], DataLoader[Any, Any]]:
+    markets: DataLoader[models.Game, Any] = DataLoader(
+        load_fn=ctx_service.load_markets, cache_key_fn=lambda g: g.id
+    )
+
+    async def load_predictions(games: list[models.Game]) -> list[Any]:
+        return await ctx_service.load_predictions(games, markets.load)  # type: ignore[no-any-return]
+
+    predictions: DataLoader[models.Game, Any] = DataLoader(
+        load_fn=load_predictions, cache_key_fn=lambda g: g.id
+    )
+    return markets, predictions
+
+
+class GraphQLView(GraphQL[Context, None]):
+    """Strawberry's ASGI view with our context, limits and an offline GraphiQL."""
+
+    def __init__(
+        self, schema: strawberry.Schema, *, settings: Any, offline_ide: bool = True
+    ) -> None:
+        super().__init__(
+            schema,
+            keep_alive=True,
+            keep_alive_interval=settings.ws_keepalive_s,
+            connection_init_wait_timeout=timedelta(seconds=settings.connection_init_timeout_s),
+            max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
+            allowed_origins=settings.ws_allowed_origins,
+        )
+        self._settings = settings
+        # Without the vendored assets, fall back to Strawberry's CDN page rather than a blank one.
+        self._offline_ide = offline_ide
+
+    async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
+        state = request.app.state
+        markets, predictions = make_loaders(state.service)
+        return Context(
+            service=state.service,
+            hub=state.hub,
+            settings=self._settings,
+            market_loader=markets,
+            prediction_loader=predictions,
+            request=request,
+            response=response,
+        )
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        html = self.graphql_ide_html
+        return HTMLResponse(graphiql.localize(html) if self._offline_ide else html)

@@ -1,0 +1,354 @@
+"""What a `games` query does, independent of GraphQL (adapter).
+
+How it works:
+- Schedules come from the scoreboard, one request per (league, US-Eastern date),
+  through a TTL cache with single-flight, so N identical concurrent queries cost
+  one upstream request.
+- Markets for a whole response are one batch (:meth:`GameService.load_markets`):
+  one ``GET /markets?series_ticker=...&status=open`` per league (cached for the
+  price TTL and shared by every query), plus one ``tickers=`` request for games
+  whose events are no longer open (finished games). Games are matched to events
+  by exact tickers built from alias tables (:mod:`graph.matching`).
+- Predictions for a whole response are one batch too
+  (:meth:`GameService.load_predictions`): the per-game work (summary fetch for
+  rest days, rating lookup, model) runs concurrently under a semaphore, and a
+  failure stays with its game.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING
+
+from graph import teams
+from graph.cache import TTLCache
+from graph.errors import GraphError, InvalidInput, UpstreamError
+from graph.espn import eastern_date, rest_days
+from graph.matching import GameMarkets, event_ticker, match_markets
+from graph.models import Game, GameState, League, Market, Prediction, TickerUpdate
+from graph.predict import build_prediction
+
+if TYPE_CHECKING:
+    from graph.espn import GameSummary
+    from graph.ratings import RatingStore
+    from graph.rest import KalshiRest
+    from graph.scoreboard import ScoreboardClient
+
+logger = logging.getLogger(__name__)
+
+# Past days do not change; keep them long.
+PAST_SCHEDULE_TTL_S = 3600.0
+
+
+class PredictionFailed(GraphError):
+    """One game's prediction could not be made (the other games are unaffected)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceConfig:
+    prices_ttl_s: float = 5.0
+    schedule_ttl_s: float = 60.0
+    prediction_concurrency: int = 16
+
+
+def public_id(game: Game) -> str:
+    """The GraphQL id of a game: league, its US-Eastern date and the scoreboard id."""
+    return f"{game.league}.{eastern_date(game.start_time):%Y%m%d}.{game.id}"
+
+
+def parse_public_id(value: str) -> tuple[League, date, str]:
+    try:
+        league, day, raw = value.split(".", 2)
+        return League(league), datetime.strptime(day, "%Y%m%d").date(), raw
+    except ValueError:
+        raise InvalidInput(f"not a game id: {value[:60]!r}") from None
+
+
+class GameService:
+    def __init__(
+        self,
+        *,
+        rest: KalshiRest,
+        scoreboard: ScoreboardClient,
+        ratings: RatingStore,
+        config: ServiceConfig = ServiceConfig(),
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._rest = rest
+        self._scoreboard = scoreboard
+        self._ratings = ratings
+        self._config = config
+        self._clock = clock
+        self._schedules: TTLCache[tuple[League, date], list[Game]] = TTLCache()
+        self._open_markets: TTLCache[str, dict[str, list[Market]]] = TTLCache()
+        self._closed_markets: TTLCache[frozenset[str], dict[str, list[Market]]] = TTLCache()
+        self._summaries: TTLCache[tuple[League, str], GameSummary] = TTLCache()
+        self._markets: TTLCache[str, Market | None] = TTLCache(max_entries=4096)
+
+    # Schedules
+
+    def today(self) -> date:
+        return eastern_date(datetime.fromtimestamp(self._clock(), tz=UTC))
+
+    async def games(self, league: League, day: date) -> list[Game]:
+        ttl = (
+            PAST_SCHEDULE_TTL_S
+            if day < self.today() - timedelta(days=1)
+            else (self._config.schedule_ttl_s)
+        )
+        return await self._schedules.get(
+            (league, day), lambda: self._scoreboard.games(league, day), ttl
+        )
+
+    async def game(self, game_id: str) -> Game | None:
+        league, day, raw = parse_public_id(game_id)
+        return next((g for g in await self.games(league, day) if g.id == raw), None)
+
+    # Markets
+
+    def event_ticker(self, game: Game) -> str | None:
+        return event_ticker(game.league, game)
+
+    async def market(self, ticker: str) -> Market | None:
+        return await self._markets.get(
+            ticker, lambda: self._rest.market(ticker), self._config.prices_ttl_s
+        )
+
+    async def _open_events(self, league: League) -> dict[str, list[Market]]:
+        async def fetch() -> dict[str, list[Market]]:
+            found = await self._rest.markets(series_ticker=teams.SERIES[league], status="open")
+            return _by_event(found)
+
+        return await self._open_markets.get(teams.SERIES[league], fetch, self._config.prices_ttl_s)
+
+    async def _closed_events(
+        self, league: League, events: dict[str, Game]
+    ) -> dict[str, list[Market]]:
+        tickers: list[str] = []
+        for ticker, game in events.items():
+            away, home = (
+                teams.by_espn(league, game.away.code),
+                teams.by_espn(league, game.home.code),
+            )
+            if away and home:
+                tickers += [f"{ticker}-{away.kalshi}", f"{ticker}-{home.kalshi}"]
+
+        async def fetch() -> dict[str, list[Market]]:
+            return _by_event(await self._rest.markets(tickers=tickers))
+
+        return await self._closed_markets.get(frozenset(events), fetch, self._config.prices_ttl_s)
+
+    async def load_markets(self, games: Sequence[Game]) -> list[GameMarkets]:
+        """DataLoader batch: every game of a response in one go (see module doc)."""
+        by_league: dict[League, list[Game]] = defaultdict(list)
+        for game in games:
+            by_league[game.league].append(game)
+        found: dict[str, GameMarkets] = {}
+        await asyncio.gather(*(self._league_markets(lg, gs, found) for lg, gs in by_league.items()))
+        return [found[g.id] for g in games]
+
+    async def _league_markets(
+        self, league: League, games: list[Game], out: dict[str, GameMarkets]
+    ) -> None:
+        tickers = {g.id: event_ticker(league, g) for g in games}
+        try:
+            listing = await self._open_events(league)
+            closed = {t: g for g in games if (t := tickers[g.id]) is not None and t not in listing}
+            if closed:
+                listing = {**listing, **await self._closed_events(league, closed)}
+        except UpstreamError as exc:
+            # Kalshi being down must not take the schedule with it: no markets, logged.
+            logger.warning("Kalshi markets unavailable league=%s error=%s", league, exc)
+            listing = {}
+        unmatched = 0
+        everything: list[Market] | None = None
+        for game in games:
+            ticker = tickers[game.id]
+            candidates = listing.get(ticker) if ticker else None
+            if candidates is None:
+                # A moved start time or a neutral site listed the other way round: let the
+                # matcher's fallback look at every listed market of the league.
+                if everything is None:
+                    everything = [m for ms in listing.values() for m in ms]
+                candidates = everything
+            result = match_markets(league, game, candidates)
+            unmatched += not result.matched
+            out[game.id] = result
+        logger.info(
+            "Matched Kalshi markets league=%s games=%d unmatched=%d", league, len(games), unmatched
+        )
+
+    # Predictions
+
+    def rating(self, league: League, code: str) -> float | None:
+        if teams.by_espn(league, code) is None:
+            return None
+        return self._ratings.model_for(league).rating(code)
+
+    async def _summary(self, game: Game) -> GameSummary:
+        return await self._summaries.get(
+            (game.league, game.id),
+            lambda: self._scoreboard.summary(game.league, game.id),
+            self._config.schedule_ttl_s,
+        )
+
+    async def load_predictions(
+        self, games: Sequence[Game], load_markets: Callable[[Game], Awaitable[GameMarkets]]
+    ) -> list[Prediction | BaseException]:
+        """DataLoader batch: predict every game concurrently, isolating failures."""
+        logger.info("Generating predictions for %d games concurrently...", len(games))
+        started = time.perf_counter()
+        # Ask for every game's markets before the first await, so they form one batch.
+        markets = await asyncio.gather(*(load_markets(g) for g in games), return_exceptions=True)
+        semaphore = asyncio.Semaphore(self._config.prediction_concurrency)
+
+        async def one(game: Game, found: GameMarkets | BaseException) -> Prediction:
+            async with semaphore:
+                return await self._predict(game, found if isinstance(found, GameMarkets) else None)
+
+        results = await asyncio.gather(
+            *(one(g, m) for g, m in zip(games, markets, strict=True)), return_exceptions=True
+        )
+        out: list[Prediction | BaseException] = []
+        for game, result in zip(games, results, strict=True):
+            if isinstance(result, BaseException) and not isinstance(result, GraphError):
+                logger.warning("Prediction failed game=%s error=%s", game.id, type(result).__name__)
+                failure = PredictionFailed(f"prediction failed for game {public_id(game)}")
+                failure.__cause__ = result
+                result = failure
+            elif isinstance(result, GraphError):
+                logger.warning("Prediction failed game=%s error=%s", game.id, result)
+                result = PredictionFailed(f"prediction failed for game {public_id(game)}: {result}")
+            out.append(result)
+        failed = sum(isinstance(r, BaseException) for r in out)
+        logger.info(
+            "Successfully generated %d predictions (%d failed) in %.0f ms",
+            len(out) - failed,
+            failed,
+            (time.perf_counter() - started) * 1000,
+        )
+        return out
+
+    async def _predict(self, game: Game, markets: GameMarkets | None) -> Prediction:
+        summary = await self._summary(game)
+        model = self._ratings.model_for(game.league)
+        p_home, factors = model.explain(
+            game.home.code,
+            game.away.code,
+            neutral=game.neutral_site,
+            home_rest_days=_days(rest_days(summary, game.home.code, game.start_time)),
+            away_rest_days=_days(rest_days(summary, game.away.code, game.start_time)),
+            day=eastern_date(game.start_time),
+        )
+        home_market = markets.home if markets else None
+        return build_prediction(
+            p_home=p_home,
+            factors=factors,
+            model=self._ratings.model_name(game.league),
+            home_code=home_market.outcome if home_market else game.home.code,
+            home_market=home_market,
+            away_market=markets.away if markets else None,
+            now_ms=int(self._clock() * 1000),
+        )
+
+    # Ratings upkeep
+
+    async def refresh_ratings(self, leagues: Iterable[League], *, days: int = 3) -> int:
+        """Apply completed games of the last ``days`` days to the rating store; returns count."""
+        applied = 0
+        today = self.today()
+        for league in leagues:
+            for back in range(days, -1, -1):
+                day = today - timedelta(days=back)
+                try:
+                    games = await self.games(league, day)
+                except UpstreamError as exc:
+                    logger.warning(
+                        "Rating refresh skipped league=%s day=%s error=%s", league, day, exc
+                    )
+                    continue
+                for g in games:
+                    if (
+                        g.state is not GameState.FINAL
+                        or g.home_score is None
+                        or g.away_score is None
+                    ):
+                        continue
+                    applied += await asyncio.to_thread(
+                        self._ratings.apply_result,
+                        league,
+                        g.id,
+                        g.home.code,
+                        g.away.code,
+                        g.home_score,
+                        g.away_score,
+                        g.neutral_site,
+                        eastern_date(g.start_time),
+                    )
+        return applied
+
+    # Subscriptions
+
+    async def snapshot(self, tickers: Sequence[str]) -> list[TickerUpdate]:
+        """Latest known prices for ``tickers`` so a new subscriber sees a price at once."""
+        missing = [t for t in tickers if self._markets.peek(t) is None]
+        if missing:
+            try:
+                for m in await self._rest.markets(tickers=missing):
+                    await self._markets.get(m.ticker, _const(m), self._config.prices_ttl_s)
+            except UpstreamError as exc:
+                logger.warning(
+                    "Initial snapshot unavailable tickers=%d error=%s", len(missing), exc
+                )
+        now_ms = int(self._clock() * 1000)
+        out = []
+        for t in tickers:
+            cached = self._markets.peek(t)
+            if cached is not None:
+                ts = int(cached.updated_at.timestamp() * 1000) if cached.updated_at else now_ms
+                out.append(
+                    TickerUpdate(
+                        market_ticker=cached.ticker,
+                        ts_ms=ts,
+                        price=cached.last_price,
+                        yes_bid=cached.yes_bid,
+                        yes_ask=cached.yes_ask,
+                        volume=cached.volume,
+                        open_interest=cached.open_interest,
+                    )
+                )
+        return out
+
+    async def aclose(self) -> None:
+        for cache in (
+            self._schedules,
+            self._open_markets,
+            self._closed_markets,
+            self._summaries,
+            self._markets,
+        ):
+            await cache.aclose()
+
+
+def _const(m: Market) -> Callable[[], Awaitable[Market | None]]:
+    async def value() -> Market | None:
+        return m
+
+    return value
+
+
+def _days(value: float | None) -> int | None:
+    return None if value is None else int(value)
+
+
+def _by_event(markets: Iterable[Market]) -> dict[str, list[Market]]:
+    out: dict[str, list[Market]] = defaultdict(list)
+    for m in markets:
+        out[m.event_ticker].append(m)
+    return dict(out)

@@ -1,0 +1,186 @@
+"""Configuration from the environment and an optional ``.env`` (DESIGN.md §3).
+
+How it works: :class:`Settings` only reads values. :meth:`Settings.credentials`
+turns them into a :class:`~graph.signing.Signer` (or ``None``) and is called by
+``create_app`` at startup, so a key id without a usable key, a missing or
+unreadable file, or a garbled PEM stops the service with one message naming the
+variable and the path tried, instead of a 401 later. ``KALSHI_API_KEY`` is
+accepted for ``KALSHI_API_KEY_ID`` because the service we replace read that name.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, PrivateAttr, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from graph.errors import ConfigError
+from graph.models import League
+from graph.signing import KeyFormatError, Signer, load_private_key
+
+Environment = Literal["sim", "demo", "prod"]
+
+# Current recommended hosts (reference/kalshi-api.md §1).
+KALSHI_URLS: dict[str, tuple[str, str]] = {
+    "prod": (
+        "https://external-api.kalshi.com/trade-api/v2",
+        "wss://external-api-ws.kalshi.com/trade-api/ws/v2",
+    ),
+    "demo": (
+        "https://external-api.demo.kalshi.co/trade-api/v2",
+        "wss://external-api-ws.demo.kalshi.co/trade-api/ws/v2",
+    ),
+}
+ESPN_URL = "https://site.api.espn.com/apis/site/v2/sports"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
+    )
+
+    # Kalshi credentials
+    kalshi_api_key_id: str | None = Field(
+        default=None, validation_alias=AliasChoices("KALSHI_API_KEY_ID", "KALSHI_API_KEY")
+    )
+    kalshi_private_key_path: str | None = None
+    kalshi_private_key: SecretStr | None = None
+
+    # Upstreams
+    kalshi_env: Environment | None = None
+    kalshi_rest_url: str | None = None
+    kalshi_ws_url: str | None = None
+    scoreboard_url: str | None = None
+
+    # Server
+    host: str = "127.0.0.1"
+    port: int = 8000
+    log_level: str = "INFO"
+
+    # Timeouts and retries
+    http_timeout_s: float = 10.0
+    http_attempts: int = 4
+
+    # Caches (seconds)
+    prices_ttl_s: float = 5.0
+    schedule_ttl_s: float = 60.0
+
+    # Limits
+    prediction_concurrency: int = Field(default=16, ge=1)
+    max_query_depth: int = Field(default=12, ge=2)
+    max_query_tokens: int = Field(default=2000, ge=50)
+    max_tickers_per_subscription: int = Field(default=50, ge=1)
+    max_subscriptions_per_connection: int = Field(default=20, ge=1)
+    connection_init_timeout_s: float = 10.0
+    ws_allowed_origins: list[str] = Field(default_factory=list)
+    ws_keepalive_s: float = 15.0
+
+    # Model
+    ratings_db_path: str = "ratings.sqlite3"
+    default_leagues: list[League] = Field(default_factory=lambda: list(League))
+
+    # Simulator (KALSHI_ENV=sim)
+    sim_seed: int = 0
+    sim_latency_ms: float = 0.0
+
+    # The folder of the .env file these settings came from (see load_settings).
+    _env_dir: Path | None = PrivateAttr(default=None)
+
+    @property
+    def env_dir(self) -> Path | None:
+        return self._env_dir
+
+    @property
+    def has_key_material(self) -> bool:
+        return bool(
+            self.kalshi_api_key_id or self.kalshi_private_key_path or self.kalshi_private_key
+        )
+
+    @property
+    def environment(self) -> Environment:
+        """``KALSHI_ENV``, or ``sim`` without credentials and ``prod`` with them."""
+        if self.kalshi_env is not None:
+            return self.kalshi_env
+        return "prod" if self.has_key_material else "sim"
+
+    def upstream_urls(self) -> tuple[str | None, str | None, str | None]:
+        """(rest, ws, scoreboard) base URLs; ``None`` means "the in-process simulator"."""
+        env = self.environment
+        rest, ws = KALSHI_URLS.get(env, (None, None))
+        scoreboard = None if env == "sim" else ESPN_URL
+        return (
+            self.kalshi_rest_url or rest,
+            self.kalshi_ws_url or ws,
+            self.scoreboard_url or scoreboard,
+        )
+
+    def credentials(self, *, cwd: Path | None = None) -> Signer | None:
+        """Load and check the key pair; ``None`` when none is configured.
+
+        Relative ``KALSHI_PRIVATE_KEY_PATH`` values are tried against ``cwd`` (the
+        working directory) and then the ``.env`` file's folder.
+
+        Raises:
+            ConfigError: naming the variable and the paths tried; never key material.
+        """
+        key_id = (self.kalshi_api_key_id or "").strip()
+        inline = self.kalshi_private_key.get_secret_value() if self.kalshi_private_key else ""
+        path = (self.kalshi_private_key_path or "").strip()
+        if not key_id and not inline and not path:
+            return None
+        if not key_id:
+            raise ConfigError(
+                "a Kalshi private key is configured but KALSHI_API_KEY_ID is not set "
+                "(KALSHI_API_KEY is accepted as an alias)"
+            )
+        if inline:
+            pem, source = inline.encode(), "KALSHI_PRIVATE_KEY"
+        elif path:
+            file = _resolve(path, cwd or Path.cwd(), self._env_dir)
+            try:
+                pem = file.read_bytes()
+            except OSError as exc:
+                raise ConfigError(
+                    f"KALSHI_PRIVATE_KEY_PATH={path}: cannot read {file} ({exc.strerror})"
+                ) from None
+            source = f"KALSHI_PRIVATE_KEY_PATH={path} ({file})"
+        else:
+            raise ConfigError(
+                "KALSHI_API_KEY_ID is set but no private key is configured: "
+                "set KALSHI_PRIVATE_KEY_PATH to the PEM file Kalshi gave you, "
+                "or KALSHI_PRIVATE_KEY to its contents"
+            )
+        try:
+            key = load_private_key(pem)
+        except KeyFormatError as exc:
+            raise ConfigError(f"{source}: {exc}") from None
+        return Signer(key_id=key_id, private_key=key)
+
+
+def _resolve(path: str, cwd: Path, env_dir: Path | None) -> Path:
+    candidate = Path(path).expanduser()
+    if candidate.is_absolute():
+        tried = [candidate]
+    else:
+        tried = [cwd / candidate]
+        if env_dir is not None and env_dir.resolve() != cwd.resolve():
+            tried.append(env_dir / candidate)
+    # exists(), not is_file(): a directory or special file found here is reported as
+    # unreadable by the caller rather than as "not found".
+    for file in tried:
+        if file.exists():
+            return file
+    raise ConfigError(
+        f"KALSHI_PRIVATE_KEY_PATH={path}: file not found (tried {', '.join(map(str, tried))})"
+    )
+
+
+def load_settings(env_file: Path | None = Path(".env")) -> Settings:
+    """Settings from the environment and ``env_file`` (remembering the file's folder)."""
+    if env_file is not None and env_file.is_file():
+        settings = Settings(_env_file=env_file)  # type: ignore[call-arg]
+        settings._env_dir = env_file.resolve().parent
+        return settings
+    return Settings(_env_file=None)  # type: ignore[call-arg]

@@ -1,0 +1,17 @@
+"""The built-in simulator: Kalshi REST + WebSocket and an ESPN-shaped scoreboard on loopback.
+
+    async with Simulator(seed=1, tick_interval_s=None) as sim:
+        ...  # point the real clients at sim.rest_url, sim.ws_url, sim.scoreboard_url
+
+Module map: ``server`` (the Simulator, uvicorn), ``kalshi_rest`` / ``kalshi_ws`` /
+``scoreboard`` (routes), ``guard`` (faults, stats and auth around every request),
+``slate`` (deterministic games), ``prices`` (random walk), ``kalshi_shapes`` /
+``espn_shapes`` (JSON bodies), ``auth`` (signature checks), ``faults``, ``state``.
+"""
+
+from __future__ import annotations
+
+from graph.sim.faults import Faults, Stats
+from graph.sim.server import Simulator
+
+__all__ = ["Faults", "Simulator", "Stats"]

@@ -1,0 +1,64 @@
+"""Fault knobs and request statistics of the simulator.
+
+Both objects are plain and mutable so tests can flip a knob while the server
+runs and read what the server saw (how many requests of each kind, how many
+were in flight at once). The latency sleep happens while a request counts as
+in flight, which is what lets a test prove that a client fans out.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, deque
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Faults:
+    """What the simulator does wrong, on purpose. Mutable at runtime."""
+
+    latency_s: float = 0.0
+    """Added to every Kalshi REST and scoreboard request (while it counts as in flight)."""
+    error_rate: float = 0.0
+    """Probability that a REST/scoreboard request answers 500."""
+    rate_limit_rate: float = 0.0
+    """Probability that a REST/scoreboard request answers 429."""
+    scripted_statuses: deque[int] = field(default_factory=deque)
+    """Statuses answered first, one per Kalshi REST request (200 = behave normally)."""
+    failing_summaries: set[str] = field(default_factory=set)
+    """ESPN game ids whose summary endpoint answers 500."""
+    ws_drop_rate: float = 0.0
+    """Per background tick: probability of dropping every WebSocket connection."""
+    ws_malformed_rate: float = 0.0
+    """Per background tick: probability of sending a malformed frame to every connection."""
+
+
+@dataclass
+class Stats:
+    """Request counts by route kind, plus in-flight concurrency per kind."""
+
+    requests: Counter[str] = field(default_factory=Counter)
+    in_flight: Counter[str] = field(default_factory=Counter)
+    max_in_flight: Counter[str] = field(default_factory=Counter)
+    market_queries: list[dict[str, str]] = field(default_factory=list)
+
+    def reset(self) -> None:
+        """Forget everything seen so far (requests still in flight stay counted as such)."""
+        self.requests.clear()
+        self.max_in_flight.clear()
+        self.market_queries.clear()
+        for kind, count in self.in_flight.items():
+            if count:
+                self.max_in_flight[kind] = count
+
+    @contextmanager
+    def track(self, kind: str) -> Iterator[None]:
+        """Count one request of ``kind`` and keep it in flight for the block."""
+        self.requests[kind] += 1
+        self.in_flight[kind] += 1
+        self.max_in_flight[kind] = max(self.max_in_flight[kind], self.in_flight[kind])
+        try:
+            yield
+        finally:
+            self.in_flight[kind] -= 1

@@ -1,0 +1,82 @@
+"""Helpers for end-to-end tests: a real uvicorn server on 127.0.0.1, port 0."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+from pydantic import SecretStr
+from starlette.types import ASGIApp
+
+from graph.app import create_app
+from graph.settings import Settings
+from graph.sim import Simulator
+
+# 2026-11-22 is a Sunday: NFL plays, NBA plays.
+SUNDAY_NOON_UTC = 1_795_348_800.0
+
+
+@asynccontextmanager
+async def serve(app: ASGIApp) -> AsyncIterator[str]:
+    """Run ``app`` on a free loopback port; yields its base URL."""
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    try:
+        while not server.started:
+            if task.done():
+                task.result()  # surfaces a startup failure
+                raise RuntimeError("server stopped before it started")
+            await asyncio.sleep(0.005)
+        port = server.servers[0].sockets[0].getsockname()[1]
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+def sim_settings(sim: Simulator, tmp_path: Path, **overrides: Any) -> Settings:
+    """Settings pointing at ``sim`` with its own key, as an operator would configure them."""
+    values: dict[str, Any] = {
+        "kalshi_env": "sim",
+        "kalshi_rest_url": sim.rest_url,
+        "kalshi_ws_url": sim.ws_url,
+        "scoreboard_url": sim.scoreboard_url,
+        "kalshi_api_key_id": sim.key_id,
+        "kalshi_private_key": SecretStr(sim.private_key_pem.decode()),
+        "ratings_db_path": str(tmp_path / "ratings.sqlite3"),
+        "http_attempts": 2,
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@asynccontextmanager
+async def app_on(
+    sim: Simulator,
+    tmp_path: Path,
+    *,
+    clock: Callable[[], float] | None = None,
+    **overrides: Any,
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The real app, served over loopback against ``sim``; yields an HTTP client for it."""
+    app = create_app(
+        sim_settings(sim, tmp_path, **overrides),
+        clock=clock or (lambda: SUNDAY_NOON_UTC),
+        ratings_refresh_s=None,
+    )
+    async with serve(app) as url, httpx.AsyncClient(base_url=url, timeout=30) as client:
+        yield client
+
+
+async def gql(
+    client: httpx.AsyncClient, query: str, variables: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    response = await client.post("/graphql", json={"query": query, "variables": variables or {}})
+    body: dict[str, Any] = response.json()
+    return body

@@ -1,0 +1,232 @@
+"""End to end over HTTP: the real app on uvicorn, talking to the real simulator."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from graph.models import League
+from graph.sim import Faults, Simulator
+from graph.teams import by_kalshi
+from tests.e2e import SUNDAY_NOON_UTC, app_on, gql
+
+SUNDAY = date(2026, 11, 22)
+TUESDAY = date(2026, 11, 24)
+
+GAMES = """
+query ($league: League!, $date: Date) {
+  games(league: $league, date: $date) {
+    id home { code rating } away { code } eventTicker
+    markets { ticker team yesBid yesAsk }
+    prediction { homeWinProbability awayWinProbability marketHomeWinProbability edge
+                 confidence recommendation model factors { name value } }
+  }
+}
+"""
+
+
+def fixed_sim(**kwargs: object) -> Simulator:
+    return Simulator(clock=lambda: SUNDAY_NOON_UTC, tick_interval_s=None, **kwargs)  # type: ignore[arg-type]
+
+
+async def test_market_query_returns_simulator_prices(tmp_path: Path) -> None:
+    """market(ticker) goes through the signed REST client and returns the simulator's prices."""
+    async with fixed_sim() as sim, app_on(sim, tmp_path) as client:
+        raw = sim.markets_for(League.NBA, SUNDAY)[0]
+        body = await gql(
+            client,
+            "query ($t: String!) { market(ticker: $t) { ticker yesBid yesAsk status } }",
+            {"t": raw["ticker"]},
+        )
+    market = body["data"]["market"]
+    assert market["ticker"] == raw["ticker"]
+    assert market["yesBid"] == pytest.approx(float(raw["yes_bid_dollars"]))
+    assert market["yesAsk"] == pytest.approx(float(raw["yes_ask_dollars"]))
+    assert 0 <= market["yesBid"] <= market["yesAsk"] <= 1
+
+
+async def test_unknown_market_is_null(tmp_path: Path) -> None:
+    """A ticker Kalshi does not know resolves to null without an error."""
+    async with fixed_sim() as sim, app_on(sim, tmp_path) as client:
+        body = await gql(client, '{ market(ticker: "KXNBAGAME-26NOV22AAABBB-AAA") { ticker } }')
+    assert body == {"data": {"market": None}}
+
+
+@pytest.mark.parametrize("n", [10, 50, 200])
+async def test_games_query_costs_constant_upstream_requests(tmp_path: Path, n: int) -> None:
+    """One games query of N games: one scoreboard request, one markets listing (plus pages)."""
+    async with fixed_sim(slate_size={League.NBA: n}) as sim, app_on(sim, tmp_path) as client:
+        body = await gql(client, GAMES, {"league": "NBA", "date": SUNDAY.isoformat()})
+        first = dict(sim.stats.requests)
+        queries = list(sim.stats.market_queries)
+        again = await gql(client, GAMES, {"league": "NBA", "date": SUNDAY.isoformat()})
+        second = dict(sim.stats.requests)
+    games = body["data"]["games"]
+    assert "errors" not in body
+    assert len(games) == n
+    assert all(len(g["markets"]) == 2 for g in games)
+    assert first["scoreboard"] == 1
+    # Pages of one listing: the first without a cursor, every later one continuing it.
+    assert [q.get("series_ticker") for q in queries] == ["KXNBAGAME"] * len(queries)
+    assert sum("cursor" not in q for q in queries) == 1
+    assert first["markets"] == len(queries) == -(-len({*_open_listing(sim)}) // 1000)
+    assert first["summary"] == n
+    assert again == body
+    assert second == first  # within the TTL nothing goes upstream again
+
+
+def _open_listing(sim: Simulator) -> list[str]:
+    days = [date.fromordinal(SUNDAY.toordinal() + d) for d in range(-1, 4)]
+    return [
+        m["ticker"]
+        for day in days
+        for m in sim.markets_for(League.NBA, day)
+        if m["status"] == "active"
+    ]
+
+
+async def test_predictions_run_concurrently_under_the_semaphore(tmp_path: Path) -> None:
+    """With per-request latency, per-game summaries are in flight together, up to the limit."""
+    faults = Faults(latency_s=0.05)
+    async with (
+        fixed_sim(slate_size={League.NBA: 24}, faults=faults) as sim,
+        app_on(sim, tmp_path, prediction_concurrency=8) as client,
+    ):
+        body = await gql(client, GAMES, {"league": "NBA", "date": SUNDAY.isoformat()})
+    assert all(g["prediction"] is not None for g in body["data"]["games"])
+    assert sim.stats.requests["summary"] == 24
+    assert sim.stats.max_in_flight["summary"] == 8
+
+
+async def test_one_failing_game_does_not_fail_the_others(tmp_path: Path) -> None:
+    """A game whose per-game data fails gets prediction null and an error with its path."""
+    async with fixed_sim(slate_size={League.NBA: 6}) as sim, app_on(sim, tmp_path) as client:
+        bad = sim.games_for(League.NBA, SUNDAY)[3]["id"]
+        sim.faults.failing_summaries.add(bad)
+        body = await gql(client, GAMES, {"league": "NBA", "date": SUNDAY.isoformat()})
+    games = body["data"]["games"]
+    index = next(i for i, g in enumerate(games) if g["id"].endswith("." + bad))
+    assert games[index]["prediction"] is None
+    assert [e["path"] for e in body["errors"]] == [["games", index, "prediction"]]
+    assert "prediction failed for game" in body["errors"][0]["message"]
+    assert all(g["prediction"] is not None for i, g in enumerate(games) if i != index)
+
+
+async def test_concurrent_identical_queries_share_one_scoreboard_request(tmp_path: Path) -> None:
+    """50 identical queries at once cause one scoreboard request and one markets listing."""
+    async with fixed_sim(faults=Faults(latency_s=0.02)) as sim, app_on(sim, tmp_path) as client:
+        bodies = await asyncio.gather(
+            *(gql(client, GAMES, {"league": "NBA", "date": SUNDAY.isoformat()}) for _ in range(50))
+        )
+    assert all(b == bodies[0] for b in bodies)
+    assert sim.stats.requests["scoreboard"] == 1
+    assert sim.stats.requests["markets"] == 1
+
+
+async def test_prediction_fields_are_consistent(tmp_path: Path) -> None:
+    """Probabilities are complementary, edge is model minus market, the model is named."""
+    async with fixed_sim() as sim, app_on(sim, tmp_path) as client:
+        body = await gql(client, GAMES, {"league": "NBA", "date": SUNDAY.isoformat()})
+    games = body["data"]["games"]
+    assert games
+    for g in games:
+        p = g["prediction"]
+        assert p["homeWinProbability"] + p["awayWinProbability"] == pytest.approx(1)
+        assert 0 <= p["marketHomeWinProbability"] <= 1
+        assert p["edge"] == pytest.approx(p["homeWinProbability"] - p["marketHomeWinProbability"])
+        assert p["model"].startswith("elo-nba")
+        assert {"rating_diff", "home_advantage"} <= {f["name"] for f in p["factors"]}
+        assert isinstance(g["home"]["rating"], float)
+        assert g["eventTicker"].startswith("KXNBAGAME-26NOV22")
+        by_team = {by_kalshi(League.NBA, m["team"]) for m in g["markets"]}
+        assert {t.key for t in by_team if t} == {g["home"]["code"], g["away"]["code"]}
+
+
+async def test_sorting_and_state_filter(tmp_path: Path) -> None:
+    """sortBy EDGE puts the largest |edge| first; state filters; game(id) finds a game again."""
+    async with fixed_sim() as sim, app_on(sim, tmp_path) as client:
+        body = await gql(
+            client,
+            '{ games(league: NBA, date: "2026-11-22", sortBy: EDGE) { id state prediction { edge } } }',
+        )
+        edges = [abs(g["prediction"]["edge"]) for g in body["data"]["games"]]
+        first = body["data"]["games"][0]["id"]
+        one = await gql(client, "query ($id: ID!) { game(id: $id) { id } }", {"id": first})
+        live = await gql(client, '{ games(league: NBA, date: "2026-11-22", state: FINAL) { id } }')
+        conf = await gql(
+            client,
+            '{ games(league: NBA, date: "2026-11-22", sortBy: CONFIDENCE) { prediction { confidence } } }',
+        )
+    assert edges == sorted(edges, reverse=True)
+    assert one["data"]["game"]["id"] == first
+    assert live["data"]["games"] == []  # the clock says no NBA game has finished yet
+    ranks = {"HIGH": 0, "MEDIUM": 1, "LOW": 2}
+    order = [ranks[g["prediction"]["confidence"]] for g in conf["data"]["games"]]
+    assert order == sorted(order)
+
+
+async def test_a_day_without_games_is_an_empty_list(tmp_path: Path) -> None:
+    """Unknown dates (no games that day) return [], not an error."""
+    async with fixed_sim() as sim, app_on(sim, tmp_path) as client:
+        body = await gql(client, '{ games(league: NFL, date: "2026-11-24") { id } }')
+    assert body == {"data": {"games": []}}
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        pytest.param("{ games(league: NBA", "Syntax Error", id="malformed"),
+        pytest.param("{ games(league: XFL) { id } }", "XFL", id="unknown-league"),
+        pytest.param(
+            '{ market(ticker: "no spaces!") { ticker } }',
+            "not a Kalshi market ticker",
+            id="bad-ticker",
+        ),
+        pytest.param('{ game(id: "garbage") { id } }', "not a game id", id="bad-game-id"),
+        pytest.param("{ " + "__typename " * 3000 + "}", "token", id="huge"),
+        pytest.param(
+            "{ " + " ".join(f"a{i}: __typename" for i in range(40)) + " }", "alias", id="aliases"
+        ),
+    ],
+)
+async def test_bad_input_gets_a_clear_error(tmp_path: Path, query: str, message: str) -> None:
+    """Bad input gets an error naming the problem, and the server keeps answering."""
+    async with fixed_sim() as sim, app_on(sim, tmp_path) as client:
+        body = await gql(client, query)
+        healthy = await gql(client, "{ __typename }")
+    assert body.get("data") in (None, {"market": None}, {"game": None})
+    assert message.lower() in body["errors"][0]["message"].lower()
+    assert healthy == {"data": {"__typename": "Query"}}
+
+
+async def test_graphiql_is_served_with_local_assets(tmp_path: Path) -> None:
+    """A browser GET of /graphql gets GraphiQL whose scripts come from this server."""
+    async with fixed_sim() as sim, app_on(sim, tmp_path) as client:
+        page = await client.get("/graphql", headers={"accept": "text/html"})
+        script = await client.get("/graphiql-assets/graphiql/graphiql.min.js")
+        health = await client.get("/healthz")
+    assert page.status_code == 200
+    assert "unpkg.com" not in page.text
+    assert "/graphiql-assets/graphiql/graphiql.min.js" in page.text
+    assert script.status_code == 200
+    assert health.json()["status"] == "ok"
+
+
+async def test_no_secret_reaches_logs_or_responses(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The private key never appears in a log line or a response."""
+    caplog.set_level(logging.DEBUG)
+    async with fixed_sim() as sim, app_on(sim, tmp_path) as client:
+        body = await gql(client, GAMES, {"league": "NBA", "date": SUNDAY.isoformat()})
+        pem = sim.private_key_pem.decode()
+    secret_lines = [line for line in pem.splitlines() if "-----" not in line]
+    text = caplog.text + str(body)
+    assert "PRIVATE KEY" not in text
+    assert not any(line in text for line in secret_lines)
+    assert "Generating predictions for" in caplog.text
+    assert "Successfully generated" in caplog.text

@@ -1,0 +1,625 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from graph.errors import UpstreamProtocolError
+from graph.feedproto import (
+    MAX_RESUBSCRIBES,
+    ErrorMsg,
+    FeedError,
+    FeedProtocol,
+    Ok,
+    OkList,
+    ReconnectRequired,
+    Subscribed,
+    SubscriptionConfirmed,
+    SubscriptionInfo,
+    Ticker,
+    Unknown,
+    Unsubscribed,
+    parse_message,
+)
+from graph.models import TickerUpdate
+
+_DOC = json.loads((Path(__file__).parent / "data" / "kalshi_ws_frames.json").read_text("utf-8"))
+FRAMES: dict[str, str] = {f["name"]: f["text"] for f in _DOC["frames"]}
+FRAMES["ticker_legacy"] = _DOC["legacy_ticker"]["text"]
+
+
+def frame(name: str, msg: dict[str, Any] | None = None, **top: Any) -> str:
+    """A documented frame with some top-level (and ``msg``) values replaced."""
+    data = json.loads(FRAMES[name])
+    data.update(top)
+    if msg is not None:
+        data["msg"] = {**data["msg"], **msg}
+    return json.dumps(data)
+
+
+def subscribed(cmd_id: int, sid: int) -> str:
+    return frame("subscribed", id=cmd_id, msg={"channel": "ticker", "sid": sid})
+
+
+def ok(cmd_id: int, sid: int, tickers: list[str]) -> str:
+    return frame("ok_update", id=cmd_id, sid=sid, msg={"market_tickers": tickers})
+
+
+def error(cmd_id: int | None, code: int, **extra: Any) -> str:
+    return frame("error", id=cmd_id, msg={"code": code, "msg": "x", **extra})
+
+
+def sent(proto: FeedProtocol) -> list[dict[str, Any]]:
+    return [json.loads(t) for t in proto.data_to_send()]
+
+
+def opened(*tickers: str, sid: int = 7) -> FeedProtocol:
+    """A protocol on an open connection whose subscription covers ``tickers``."""
+    proto = FeedProtocol()
+    proto.want(set(tickers))
+    proto.connection_opened()
+    (cmd,) = sent(proto)
+    proto.receive_text(subscribed(cmd["id"], sid))
+    return proto
+
+
+# --- parse_message ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        pytest.param("subscribed", Subscribed(id=1, channel="orderbook_delta", sid=1), id="sub"),
+        pytest.param("unsubscribed", Unsubscribed(id=102, sid=2, seq=7), id="unsub"),
+        pytest.param(
+            "ok_update",
+            Ok(id=123, sid=456, seq=222, market_tickers=("MARKET-1", "MARKET-2", "MARKET-3")),
+            id="ok-update",
+        ),
+        pytest.param(
+            "ok_list",
+            OkList(
+                id=3,
+                subscriptions=(
+                    SubscriptionInfo("orderbook_delta", 1),
+                    SubscriptionInfo("ticker", 2),
+                ),
+            ),
+            id="ok-list",
+        ),
+        pytest.param(
+            "error",
+            ErrorMsg(id=123, code=6, msg="Already subscribed", market_ticker=None),
+            id="err",
+        ),
+    ],
+)
+def test_documented_command_responses_parse(name: str, expected: object) -> None:
+    """Every command response shape from the docs parses to its dataclass."""
+    assert parse_message(FRAMES[name]) == expected
+
+
+def test_current_ticker_parses_dollars_and_fp_strings() -> None:
+    """The current ticker shape: *_dollars as dollars, *_fp as counts, ts_ms as the time."""
+    assert parse_message(FRAMES["ticker"]) == Ticker(
+        sid=11,
+        update=TickerUpdate(
+            market_ticker="FED-23DEC-T3.00",
+            ts_ms=1669149841000,
+            price=0.48,
+            yes_bid=0.45,
+            yes_ask=0.53,
+            volume=33896.0,
+            open_interest=20422.0,
+        ),
+    )
+
+
+def test_legacy_ticker_uses_cents_seconds_and_unknown_price() -> None:
+    """A legacy ticker: cents -> dollars, ts seconds -> ms, "" price -> None, extras ignored."""
+    message = parse_message(FRAMES["ticker_legacy"])
+    assert isinstance(message, Ticker)
+    assert message.update == TickerUpdate(
+        market_ticker="FED-23DEC-T3.00",
+        ts_ms=1669149841000,
+        price=None,
+        yes_bid=0.45,
+        yes_ask=0.53,
+        volume=33896.0,
+        open_interest=20422.0,
+    )
+
+
+@pytest.mark.parametrize(
+    ("msg", "expected_ts"),
+    [
+        pytest.param({"ts_ms": None}, 1669149841000, id="ts-seconds"),
+        pytest.param({"ts_ms": None, "ts": None}, 1669149841000, id="rfc3339-time"),
+        pytest.param({"ts_ms": 5}, 5, id="ts-ms-wins"),
+    ],
+)
+def test_ticker_time_falls_back_from_ts_ms_to_ts_to_time(
+    msg: dict[str, Any], expected_ts: int
+) -> None:
+    """ts_ms is preferred, then ts * 1000, then the RFC 3339 ``time``."""
+    message = parse_message(frame("ticker", msg=msg))
+    assert isinstance(message, Ticker)
+    assert message.update.ts_ms == expected_ts
+
+
+def test_ticker_with_only_a_market_and_time_has_unknown_prices() -> None:
+    """Absent price fields are None, not zero."""
+    text = json.dumps({"type": "ticker", "sid": 1, "msg": {"market_ticker": "M", "ts": 2}})
+    assert parse_message(text) == Ticker(sid=1, update=TickerUpdate(market_ticker="M", ts_ms=2000))
+
+
+@pytest.mark.parametrize("name", ["trade", "orderbook_snapshot"])
+def test_unhandled_documented_types_are_unknown(name: str) -> None:
+    """Other channels' messages parse as Unknown with their type and raw object."""
+    message = parse_message(FRAMES[name])
+    assert isinstance(message, Unknown)
+    assert message.type == name
+    assert message.raw == json.loads(FRAMES[name])
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param("not json", id="not-json"),
+        pytest.param("", id="empty"),
+        pytest.param("[1, 2]", id="array"),
+        pytest.param('"ticker"', id="string"),
+        pytest.param('{"msg": {}}', id="no-type"),
+        pytest.param('{"type": 3}', id="type-not-string"),
+        pytest.param(
+            '{"type": "subscribed", "msg": {"channel": "ticker"}}', id="subscribed-no-sid"
+        ),
+        pytest.param(
+            '{"type": "subscribed", "msg": {"channel": "ticker", "sid": "1"}}', id="sid-string"
+        ),
+        pytest.param(
+            '{"id": true, "type": "subscribed", "msg": {"channel": "ticker", "sid": 1}}',
+            id="id-bool",
+        ),
+        pytest.param('{"type": "unsubscribed"}', id="unsubscribed-no-sid"),
+        pytest.param('{"type": "error", "msg": {"msg": "x"}}', id="error-no-code"),
+        pytest.param('{"type": "error"}', id="error-no-msg"),
+        pytest.param('{"type": "ok", "msg": [1]}', id="ok-list-not-objects"),
+        pytest.param('{"type": "ok", "msg": "x"}', id="ok-msg-string"),
+        pytest.param('{"type": "ok", "msg": {"market_tickers": [1]}}', id="ok-tickers-ints"),
+        pytest.param('{"type": "ticker", "msg": {"ts": 1}}', id="ticker-no-market"),
+        pytest.param('{"type": "ticker", "msg": {"market_ticker": "M"}}', id="ticker-no-time"),
+        pytest.param('{"type": "ticker", "msg": []}', id="ticker-msg-array"),
+    ],
+)
+def test_malformed_frames_raise_protocol_error(text: str) -> None:
+    """Malformed frames raise UpstreamProtocolError, whatever is wrong with them."""
+    with pytest.raises(UpstreamProtocolError):
+        parse_message(text)
+
+
+@pytest.mark.parametrize(
+    "msg",
+    [
+        pytest.param({"price_dollars": "1.5"}, id="price-above-1"),
+        pytest.param({"yes_bid_dollars": "-0.1"}, id="negative"),
+        pytest.param({"yes_ask_dollars": "nan"}, id="nan"),
+        pytest.param({"price_dollars": "1e-1"}, id="exponent"),
+        pytest.param({"price_dollars": "abc"}, id="not-decimal"),
+        pytest.param({"price_dollars": True}, id="bool"),
+        pytest.param({"volume_fp": "9" * 400}, id="count-overflow"),
+        pytest.param({"volume_fp": -1}, id="negative-count"),
+        pytest.param({"ts_ms": -1}, id="negative-ts"),
+        pytest.param({"ts_ms": 10**20}, id="ts-beyond-year-9999"),
+        pytest.param({"ts_ms": None, "ts": None, "time": "yesterday"}, id="bad-time"),
+        pytest.param({"market_ticker": ""}, id="empty-market"),
+        pytest.param({"market_ticker": 3}, id="market-not-string"),
+    ],
+)
+def test_ticker_field_violations_raise_protocol_error(msg: dict[str, Any]) -> None:
+    """Out-of-range or ill-typed ticker fields are protocol errors, not bad prices downstream."""
+    with pytest.raises(UpstreamProtocolError):
+        parse_message(frame("ticker", msg=msg))
+
+
+def test_legacy_cents_outside_1_to_99_are_rejected() -> None:
+    """Legacy integer cents beyond 100 would be a price above $1: rejected."""
+    with pytest.raises(UpstreamProtocolError):
+        parse_message(frame("ticker_legacy", msg={"yes_bid": 150}))
+
+
+def _parse_or_protocol_error(text: str) -> None:
+    try:
+        parse_message(text)
+    except UpstreamProtocolError:
+        pass
+
+
+@given(st.text())
+def test_any_text_parses_or_raises_protocol_error(text: str) -> None:
+    """Arbitrary text never escapes as anything but UpstreamProtocolError."""
+    _parse_or_protocol_error(text)
+
+
+_json = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=8),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=6), children, max_size=4)
+    ),
+    max_leaves=12,
+)
+_field_value = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats()
+    | st.text(max_size=10)
+    | st.from_regex(r"-?[0-9]{0,4}(\.[0-9]{0,4})?", fullmatch=True)
+    | st.lists(st.integers(), max_size=2)
+)
+_keys = st.sampled_from(
+    [
+        "market_ticker",
+        "price_dollars",
+        "yes_bid_dollars",
+        "yes_ask_dollars",
+        "volume_fp",
+        "open_interest_fp",
+        "price",
+        "yes_bid",
+        "yes_ask",
+        "volume",
+        "open_interest",
+        "ts",
+        "ts_ms",
+        "time",
+        "channel",
+        "sid",
+        "code",
+        "msg",
+        "market_tickers",
+    ]
+)
+_types = st.sampled_from(["ticker", "subscribed", "ok", "unsubscribed", "error", "trade"])
+
+
+@given(_json)
+def test_any_json_value_parses_or_raises_protocol_error(value: object) -> None:
+    """Arbitrary JSON values never escape as anything but UpstreamProtocolError."""
+    _parse_or_protocol_error(json.dumps(value))
+
+
+@given(
+    _types,
+    st.dictionaries(_keys, _field_value, max_size=8),
+    st.dictionaries(st.sampled_from(["id", "sid", "seq"]), _field_value, max_size=3),
+)
+def test_known_types_with_random_fields_parse_or_raise_protocol_error(
+    kind: str, body: dict[str, Any], top: dict[str, Any]
+) -> None:
+    """Known message types with random field values: parsed (prices in [0, 1]) or rejected."""
+    try:
+        message = parse_message(json.dumps({"type": kind, "msg": body, **top}))
+    except UpstreamProtocolError:
+        return
+    if isinstance(message, Ticker):
+        for price in (message.update.price, message.update.yes_bid, message.update.yes_ask):
+            assert price is None or 0.0 <= price <= 1.0
+
+
+# --- commands ---------------------------------------------------------------------
+
+
+def test_subscribe_has_the_documented_shape_and_ids_start_at_1() -> None:
+    """Our subscribe equals the documented one (same keys, channel, filter), id 1."""
+    docs = json.loads(FRAMES["cmd_subscribe"])
+    proto = FeedProtocol()
+    proto.want(docs["params"]["market_tickers"])
+    proto.connection_opened()
+    (cmd,) = sent(proto)
+    cmd["params"]["market_tickers"].sort()
+    docs["params"]["market_tickers"].sort()
+    assert cmd == docs
+
+
+def test_update_subscription_has_the_documented_shape() -> None:
+    """add_markets carries one sid, the new tickers and the action, as documented."""
+    docs = json.loads(FRAMES["cmd_update_subscription"])
+    proto = opened("OLD", sid=456)
+    proto.want({"OLD", "NEW-1", "NEW-2"})
+    (cmd,) = sent(proto)
+    assert cmd == {**docs, "id": 2}
+
+
+def test_unsubscribe_and_list_subscriptions_have_the_documented_shape() -> None:
+    """unsubscribe lists our sid; list_subscriptions has no params."""
+    proto = opened("A", sid=1)
+    proto.send_list_subscriptions()
+    proto.want(set())
+    assert sent(proto) == [
+        {**json.loads(FRAMES["cmd_list_subscriptions"]), "id": 2},
+        {**json.loads(FRAMES["cmd_unsubscribe"]), "id": 3, "params": {"sids": [1]}},
+    ]
+
+
+# --- the state machine ------------------------------------------------------------
+
+
+def test_nothing_is_sent_before_the_connection_opens() -> None:
+    """want() on a closed connection only records the desire."""
+    proto = FeedProtocol()
+    proto.want({"A"})
+    assert proto.data_to_send() == []
+    assert proto.desired == {"A"}
+
+
+def test_nothing_is_subscribed_while_nothing_is_wanted() -> None:
+    """An open connection with an empty desired set sends nothing (never the firehose)."""
+    proto = FeedProtocol()
+    proto.connection_opened()
+    proto.want(set())
+    assert proto.data_to_send() == []
+
+
+def test_subscribed_confirms_the_requested_tickers() -> None:
+    """The subscribed reply records the sid and reports the confirmed markets."""
+    proto = FeedProtocol()
+    proto.want({"A", "B"})
+    proto.connection_opened()
+    (cmd,) = sent(proto)
+    events = proto.receive_text(subscribed(cmd["id"], 9))
+    assert events == [SubscriptionConfirmed(sid=9, market_tickers=frozenset({"A", "B"}))]
+    assert (proto.sid, proto.confirmed, proto.busy) == (9, frozenset({"A", "B"}), False)
+
+
+def test_want_during_subscribe_in_flight_waits_then_sends_the_difference() -> None:
+    """A want() while subscribe is unanswered sends nothing until the reply, then add/delete."""
+    proto = FeedProtocol()
+    proto.want({"A", "B"})
+    proto.connection_opened()
+    (cmd,) = sent(proto)
+    proto.want({"B", "C"})
+    assert proto.data_to_send() == []
+    proto.receive_text(subscribed(cmd["id"], 4))
+    (add,) = sent(proto)
+    assert add["params"] == {"sids": [4], "market_tickers": ["C"], "action": "add_markets"}
+    proto.receive_text(ok(add["id"], 4, ["A", "B", "C"]))
+    (delete,) = sent(proto)
+    assert delete["params"] == {"sids": [4], "market_tickers": ["A"], "action": "delete_markets"}
+    events = proto.receive_text(ok(delete["id"], 4, ["B", "C"]))
+    assert events == [SubscriptionConfirmed(sid=4, market_tickers=frozenset({"B", "C"}))]
+    assert proto.data_to_send() == []
+    assert [cmd["id"], add["id"], delete["id"]] == [1, 2, 3]
+
+
+def test_ok_without_ticker_list_applies_the_delta() -> None:
+    """With skip_ticker_ack the ok has no list: the requested change is applied."""
+    proto = opened("A")
+    proto.want({"A", "B"})
+    (add,) = sent(proto)
+    proto.receive_text(json.dumps({"id": add["id"], "sid": 7, "seq": 1, "type": "ok"}))
+    assert proto.confirmed == {"A", "B"}
+
+
+def test_replies_with_other_ids_are_ignored() -> None:
+    """Echoes with ids we are not waiting for change nothing."""
+    proto = FeedProtocol()
+    proto.want({"A"})
+    proto.connection_opened()
+    (cmd,) = sent(proto)
+    assert proto.receive_text(subscribed(cmd["id"] + 5, 3)) == []
+    assert proto.receive_text(ok(cmd["id"], 3, ["Z"])) == []
+    assert (proto.sid, proto.busy) == (None, True)
+
+
+def test_empty_desired_set_unsubscribes_and_a_later_want_subscribes_afresh() -> None:
+    """Last ticker gone -> unsubscribe; wanting again -> a new subscribe."""
+    proto = opened("A", sid=7)
+    proto.want(set())
+    (unsub,) = sent(proto)
+    assert unsub["cmd"] == "unsubscribe"
+    proto.want({"B"})
+    assert proto.data_to_send() == []  # wait for the unsubscribe reply
+    proto.receive_text(frame("unsubscribed", id=unsub["id"], sid=7))
+    (sub,) = sent(proto)
+    assert sub["cmd"] == "subscribe"
+    assert sub["params"]["market_tickers"] == ["B"]
+
+
+def test_reconnect_resubscribes_everything_desired_with_a_fresh_id() -> None:
+    """After connection loss and reopen, one subscribe carries every desired ticker."""
+    proto = opened("A", "B")
+    proto.want({"A", "B", "C"})
+    proto.connection_lost()
+    assert proto.data_to_send() == []
+    assert (proto.sid, proto.confirmed, proto.is_open) == (None, frozenset(), False)
+    proto.connection_opened()
+    (sub,) = sent(proto)
+    assert sub["cmd"] == "subscribe"
+    assert sub["id"] == 3
+    assert sub["params"]["market_tickers"] == ["A", "B", "C"]
+
+
+@pytest.mark.parametrize("code", [10, 17, 25])
+def test_terminal_errors_resubscribe(code: int) -> None:
+    """Codes 10, 17, 25 end the subscription: report it and subscribe afresh."""
+    proto = opened("A", "B")
+    events = proto.receive_text(error(None, code))
+    assert events == [FeedError(code=code, msg="x", market_ticker=None, terminal=True)]
+    (sub,) = sent(proto)
+    assert sub["cmd"] == "subscribe"
+    assert sub["params"]["market_tickers"] == ["A", "B"]
+    assert proto.sid is None
+
+
+def test_repeated_terminal_errors_ask_for_a_reconnect() -> None:
+    """A subscribe that keeps failing terminally stops and asks for a new connection."""
+    proto = FeedProtocol()
+    proto.want({"A"})
+    proto.connection_opened()
+    events: list[object] = []
+    for _ in range(MAX_RESUBSCRIBES + 1):
+        (cmd,) = sent(proto)
+        events = list(proto.receive_text(error(cmd["id"], 17)))
+    assert isinstance(events[-1], ReconnectRequired)
+    assert proto.data_to_send() == []
+
+
+def test_non_terminal_error_is_reported_and_not_retried_until_want_changes() -> None:
+    """Code 11 on an update: reported, no retry loop; a new want() tries again."""
+    proto = opened("A")
+    proto.want({"A", "B"})
+    (add,) = sent(proto)
+    events = proto.receive_text(error(add["id"], 11))
+    assert events == [FeedError(code=11, msg="x", market_ticker=None, terminal=False)]
+    assert proto.data_to_send() == []
+    proto.want({"A", "B", "C"})
+    (retry,) = sent(proto)
+    assert retry["params"]["market_tickers"] == ["B", "C"]
+
+
+def test_market_specific_error_drops_that_market_and_keeps_the_rest() -> None:
+    """Error 16 naming a market: subscribe again without it."""
+    proto = FeedProtocol()
+    proto.want({"A", "GONE"})
+    proto.connection_opened()
+    (cmd,) = sent(proto)
+    proto.receive_text(error(cmd["id"], 16, market_ticker="GONE"))
+    (retry,) = sent(proto)
+    assert retry["params"]["market_tickers"] == ["A"]
+
+
+def test_unknown_sid_on_unsubscribe_forgets_the_subscription() -> None:
+    """Error 7 to our unsubscribe means the server has no such sid: we drop it too."""
+    proto = opened("A")
+    proto.want(set())
+    (unsub,) = sent(proto)
+    proto.receive_text(error(unsub["id"], 7))
+    assert (proto.sid, proto.busy) == (None, False)
+
+
+def test_tickers_and_unknown_messages_are_passed_through() -> None:
+    """Ticker and unknown-type messages come back as events unchanged."""
+    proto = opened("FED-23DEC-T3.00")
+    (ticker,) = proto.receive_text(FRAMES["ticker"])
+    (trade,) = proto.receive_text(FRAMES["trade"])
+    assert isinstance(ticker, Ticker)
+    assert ticker.update.market_ticker == "FED-23DEC-T3.00"
+    assert isinstance(trade, Unknown)
+
+
+def test_list_subscriptions_answer_is_an_event() -> None:
+    """The ok-list reply to our list_subscriptions is returned as OkList."""
+    proto = opened("A")
+    proto.send_list_subscriptions()
+    (cmd,) = sent(proto)
+    (event,) = proto.receive_text(frame("ok_list", id=cmd["id"]))
+    assert isinstance(event, OkList)
+    assert proto.busy is False
+
+
+def test_malformed_frame_raises_and_leaves_state_alone() -> None:
+    """receive_text raises on garbage and the in-flight command is still awaited."""
+    proto = FeedProtocol()
+    proto.want({"A"})
+    proto.connection_opened()
+    (cmd,) = sent(proto)
+    with pytest.raises(UpstreamProtocolError):
+        proto.receive_text("{oops")
+    assert proto.busy
+    proto.receive_text(subscribed(cmd["id"], 2))
+    assert proto.sid == 2
+
+
+class FakeKalshi:
+    """Answers our commands the way §4.3 documents, from the documented frame shapes."""
+
+    def __init__(self) -> None:
+        self.sid: int | None = None
+        self.markets: set[str] = set()
+        self._next_sid = 1
+
+    def handle(self, text: str) -> str:
+        cmd = json.loads(text)
+        params = cmd.get("params", {})
+        if cmd["cmd"] == "subscribe":
+            assert params["channels"] == ["ticker"]
+            assert params["market_tickers"], "never subscribe to the firehose"
+            assert self.sid is None, "one ticker subscription per connection"
+            self.sid, self._next_sid = self._next_sid, self._next_sid + 1
+            self.markets = set(params["market_tickers"])
+            return subscribed(cmd["id"], self.sid)
+        if cmd["cmd"] == "update_subscription":
+            assert params["sids"] == [self.sid]
+            if params["action"] == "add_markets":
+                self.markets |= set(params["market_tickers"])
+            else:
+                self.markets -= set(params["market_tickers"])
+            return ok(cmd["id"], params["sids"][0], sorted(self.markets))
+        assert cmd["cmd"] == "unsubscribe"
+        assert params["sids"] == [self.sid]
+        sid, self.sid, self.markets = self.sid, None, set()
+        return frame("unsubscribed", id=cmd["id"], sid=sid)
+
+
+_ops = st.lists(
+    st.one_of(st.frozensets(st.sampled_from("ABCDE"), max_size=4), st.just("deliver")),
+    max_size=30,
+)
+
+
+@settings(max_examples=200)
+@given(_ops)
+def test_upstream_converges_to_the_desired_set(ops: list[frozenset[str] | str]) -> None:
+    """Any interleaving of want() and replies ends with upstream == desired."""
+    server = FakeKalshi()
+    proto = FeedProtocol()
+    proto.connection_opened()
+    wire: list[str] = []
+    for op in ops:
+        if op == "deliver":
+            if wire:
+                proto.receive_text(server.handle(wire.pop(0)))
+        else:
+            assert isinstance(op, frozenset)
+            proto.want(op)
+        wire.extend(proto.data_to_send())
+    while wire:
+        proto.receive_text(server.handle(wire.pop(0)))
+        wire.extend(proto.data_to_send())
+    assert server.markets == proto.desired
+    assert proto.confirmed == proto.desired
+    assert (server.sid is None) == (not proto.desired)
+
+
+def test_terminal_error_with_nothing_subscribed_sends_nothing() -> None:
+    """A stray terminal error while we hold no subscription is reported, nothing is sent."""
+    proto = FeedProtocol()
+    proto.connection_opened()
+    (event,) = proto.receive_text(error(None, 10))
+    assert isinstance(event, FeedError)
+    assert proto.data_to_send() == []
+
+
+def test_error_to_list_subscriptions_leaves_the_subscription_alone() -> None:
+    """An error answering list_subscriptions is reported and changes no ticker state."""
+    proto = opened("A", sid=3)
+    proto.send_list_subscriptions()
+    (cmd,) = sent(proto)
+    (event,) = proto.receive_text(error(cmd["id"], 5))
+    assert event == FeedError(code=5, msg="x", market_ticker=None, terminal=False)
+    assert (proto.sid, proto.confirmed) == (3, frozenset({"A"}))
+
+
+def test_unsubscribed_for_another_sid_is_ignored() -> None:
+    """An unsubscribed echo for a sid that is not ours keeps our subscription."""
+    proto = opened("A", sid=3)
+    proto.receive_text(frame("unsubscribed", id=None, sid=99))
+    assert proto.sid == 3
