@@ -112,7 +112,7 @@ class KalshiFeed:
         self._log_url = f"{parts.scheme}://{parts.netloc}{parts.path}"
         self._signer = signer
         self._on_update = on_update
-        self._on_fatal = on_fatal
+        self.on_fatal = on_fatal  # settable: the app wires it to hub.fail after building the hub
         self._clock = clock
         self._rng = rng
         self._sleep = sleep
@@ -255,8 +255,8 @@ class KalshiFeed:
         self.fatal_error = exc
         self.state = FeedState.FAILED
         logger.error("Kalshi WebSocket feed stopped error=%s", exc)
-        if self._on_fatal is not None:
-            self._on_fatal(exc)
+        if self.on_fatal is not None:
+            self.on_fatal(exc)
 
     # One connection ----------------------------------------------------------------
 

@@ -61,7 +61,7 @@ class Settings(BaseSettings):
 
     # Timeouts and retries
     http_timeout_s: float = 10.0
-    http_attempts: int = 4
+    http_attempts: int = Field(default=4, ge=1)
 
     # Caches (seconds)
     prices_ttl_s: float = 5.0

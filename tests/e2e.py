@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -10,8 +11,11 @@ from typing import Any
 
 import httpx
 import uvicorn
+import websockets.asyncio.client
 from pydantic import SecretStr
+from starlette.applications import Starlette
 from starlette.types import ASGIApp
+from websockets.asyncio.client import ClientConnection
 
 from graph.app import create_app
 from graph.settings import Settings
@@ -57,20 +61,32 @@ def sim_settings(sim: Simulator, tmp_path: Path, **overrides: Any) -> Settings:
 
 
 @asynccontextmanager
-async def app_on(
+async def running_app(
     sim: Simulator,
     tmp_path: Path,
     *,
     clock: Callable[[], float] | None = None,
     **overrides: Any,
-) -> AsyncIterator[httpx.AsyncClient]:
-    """The real app, served over loopback against ``sim``; yields an HTTP client for it."""
+) -> AsyncIterator[tuple[Starlette, str]]:
+    """The real app, served over loopback against ``sim``; yields it and its base URL."""
     app = create_app(
         sim_settings(sim, tmp_path, **overrides),
         clock=clock or (lambda: SUNDAY_NOON_UTC),
         ratings_refresh_s=None,
     )
-    async with serve(app) as url, httpx.AsyncClient(base_url=url, timeout=30) as client:
+    async with serve(app) as url:
+        yield app, url
+
+
+@asynccontextmanager
+async def app_on(
+    sim: Simulator, tmp_path: Path, **overrides: Any
+) -> AsyncIterator[httpx.AsyncClient]:
+    """Like :func:`running_app`, yielding an HTTP client for the app."""
+    async with (
+        running_app(sim, tmp_path, **overrides) as (_, url),
+        httpx.AsyncClient(base_url=url, timeout=30) as client,
+    ):
         yield client
 
 
@@ -80,3 +96,46 @@ async def gql(
     response = await client.post("/graphql", json={"query": query, "variables": variables or {}})
     body: dict[str, Any] = response.json()
     return body
+
+
+class GraphQLWebSocket:
+    """A minimal ``graphql-transport-ws`` (or legacy ``graphql-ws``) client for tests."""
+
+    def __init__(self, ws: ClientConnection, protocol: str) -> None:
+        self.ws = ws
+        self.protocol = protocol
+
+    @classmethod
+    @asynccontextmanager
+    async def connect(
+        cls, base_url: str, protocol: str = "graphql-transport-ws"
+    ) -> AsyncIterator[GraphQLWebSocket]:
+        url = base_url.replace("http://", "ws://") + "/graphql"
+        async with websockets.asyncio.client.connect(url, subprotocols=[protocol]) as ws:  # type: ignore[list-item]
+            client = cls(ws, protocol)
+            await ws.send(json.dumps({"type": "connection_init", "payload": {}}))
+            ack = await client.receive()
+            assert ack["type"] == "connection_ack", ack
+            yield client
+
+    async def receive(self, timeout: float = 10.0) -> dict[str, Any]:
+        while True:
+            message: dict[str, Any] = json.loads(await asyncio.wait_for(self.ws.recv(), timeout))
+            if message["type"] not in ("ka", "ping", "pong"):
+                return message
+
+    async def subscribe(self, op_id: str, query: str, variables: dict[str, Any]) -> None:
+        kind = "subscribe" if self.protocol == "graphql-transport-ws" else "start"
+        payload = {"query": query, "variables": variables}
+        await self.ws.send(json.dumps({"id": op_id, "type": kind, "payload": payload}))
+
+    async def complete(self, op_id: str) -> None:
+        kind = "complete" if self.protocol == "graphql-transport-ws" else "stop"
+        await self.ws.send(json.dumps({"id": op_id, "type": kind}))
+
+
+async def eventually(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Wait until ``condition()`` holds (checked every few ms), failing after ``timeout``."""
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.005)

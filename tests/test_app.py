@@ -151,7 +151,8 @@ async def test_sorting_and_state_filter(tmp_path: Path) -> None:
     async with fixed_sim() as sim, app_on(sim, tmp_path) as client:
         body = await gql(
             client,
-            '{ games(league: NBA, date: "2026-11-22", sortBy: EDGE) { id state prediction { edge } } }',
+            '{ games(league: NBA, date: "2026-11-22", sortBy: EDGE)'
+            " { id state prediction { edge } } }",
         )
         edges = [abs(g["prediction"]["edge"]) for g in body["data"]["games"]]
         first = body["data"]["games"][0]["id"]
@@ -159,7 +160,8 @@ async def test_sorting_and_state_filter(tmp_path: Path) -> None:
         live = await gql(client, '{ games(league: NBA, date: "2026-11-22", state: FINAL) { id } }')
         conf = await gql(
             client,
-            '{ games(league: NBA, date: "2026-11-22", sortBy: CONFIDENCE) { prediction { confidence } } }',
+            '{ games(league: NBA, date: "2026-11-22", sortBy: CONFIDENCE)'
+            " { prediction { confidence } } }",
         )
     assert edges == sorted(edges, reverse=True)
     assert one["data"]["game"]["id"] == first

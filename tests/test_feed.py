@@ -6,6 +6,7 @@ import json
 import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from datetime import date
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,8 @@ from websockets.http11 import Request, Response
 from graph.errors import FeedFatalError
 from graph.feed import FeedState, KalshiFeed
 from graph.feedproto import MAX_RESUBSCRIBES
-from graph.models import TickerUpdate
+from graph.hub import Hub
+from graph.models import League, TickerUpdate
 from graph.signing import (
     HEADER_KEY,
     HEADER_SIGNATURE,
@@ -27,8 +29,10 @@ from graph.signing import (
     WS_PATH,
     Signer,
     generate_private_key,
+    load_private_key,
     verify,
 )
+from graph.sim import Simulator
 
 TIMEOUT_S = 5.0
 KEY_ID = "a952bcbe-ec3b-4b5b-b8f9-11dae589608c"
@@ -518,3 +522,59 @@ async def test_aclose_leaves_no_tasks_behind(key: rsa.RSAPrivateKey) -> None:
         await feed.aclose()
         assert not [t for t in asyncio.all_tasks() if t.get_name().startswith("kalshi-feed")]
     assert asyncio.all_tasks() == before
+
+
+async def eventually(condition: Callable[[], bool]) -> None:
+    """Wait until ``condition()`` holds (checked every loop turn), failing after TIMEOUT_S."""
+
+    async def poll() -> None:
+        while not condition():
+            await asyncio.sleep(0.005)
+
+    await asyncio.wait_for(poll(), TIMEOUT_S)
+
+
+async def test_end_to_end_with_the_simulator_and_the_hub() -> None:
+    """Feed + Hub against the simulator: union upstream, fan-out, drop, garbage, shrink to empty."""
+    async with Simulator(tick_interval_s=None) as sim:
+        a, b, c = (m["ticker"] for m in sim.markets_for(League.NBA, date(2025, 11, 24))[:3])
+        sleep = FakeSleep()
+        hub: Hub
+        feed = KalshiFeed(
+            sim.ws_url,
+            Signer(sim.key_id, load_private_key(sim.private_key_pem)),
+            on_update=lambda update: hub.publish(update),
+            on_fatal=lambda exc: hub.fail(exc),
+            sleep=sleep,
+        )
+        hub = Hub(feed)
+        try:
+            async with hub.subscribe([a, b]) as one:
+                async with hub.subscribe([b, c]) as two:
+                    await eventually(lambda: sim.ws_subscribed_tickers() == {a, b, c})
+                    for ticker in (a, b, c):
+                        await sim.publish_tick(ticker)
+                    got_one = [(await asyncio.wait_for(anext(one), TIMEOUT_S)) for _ in "ab"]
+                    got_two = [(await asyncio.wait_for(anext(two), TIMEOUT_S)) for _ in "bc"]
+                    assert [u.market_ticker for u in got_one] == [a, b]
+                    assert [u.market_ticker for u in got_two] == [b, c]
+                    assert all(u.yes_bid is None or 0 <= u.yes_bid <= 1 for u in got_one)
+
+                    await sim.drop_ws_connections()
+                    await eventually(
+                        lambda: feed.stats.connects == 2 and feed.subscribed == {a, b, c}
+                    )
+                    assert sim.ws_subscribed_tickers() == {a, b, c}
+                    assert len(sleep.delays) == 1 and 0 <= sleep.delays[0] <= 0.5
+
+                    await sim.send_raw_ws("this is not json")
+                    await sim.publish_tick(c)
+                    update = await asyncio.wait_for(anext(two), TIMEOUT_S)
+                    assert update.market_ticker == c
+                    assert feed.stats.malformed == 1
+                await eventually(lambda: sim.ws_subscribed_tickers() == {a, b})
+            await eventually(lambda: sim.ws_subscribed_tickers() == set())
+            assert hub.refcounts() == {}
+            assert feed.stats.connects == 2
+        finally:
+            await feed.aclose()

@@ -19,10 +19,10 @@ from graph.models import League
 from graph.sim.guard import BadRequest, Handler, guarded, kalshi_error
 from graph.sim.kalshi_shapes import (
     STATUS_FILTER,
-    all_markets,
     event_dict,
     event_markets,
     market_dict,
+    market_status,
     series_dict,
 )
 from graph.sim.slate import SimGame
@@ -98,28 +98,32 @@ def routes(state: SimState) -> list[BaseRoute]:
         query = request.query_params
         state.stats.market_queries.append(dict(query))
         limit = _limit(request, default=100, maximum=1000)
-        now_ms = state.now_ms()
-        found: list[dict[str, Any]]
+        # (game, is_home) pairs; dicts are built for the returned page only.
+        found: list[tuple[SimGame, bool]]
         if tickers := query.get("tickers"):
-            found = []
-            for ticker in _csv(tickers):
-                game = slates.market(ticker)
-                if game is not None:
-                    found.append(market_dict(game, ticker == game.home_ticker, prices, now_ms))
+            found = [
+                (game, ticker == game.home_ticker)
+                for ticker in _csv(tickers)
+                if (game := slates.market(ticker)) is not None
+            ]
         elif event_ticker := query.get("event_ticker"):
             if "," in event_ticker:
                 raise BadRequest("only a single event ticker is supported")
             game = slates.event(event_ticker)
-            found = event_markets(game, prices, now_ms) if game is not None else []
+            found = [(game, False), (game, True)] if game is not None else []
         else:
-            found = all_markets(state.window_games(_leagues(request)), prices, now_ms)
+            games = state.window_games(_leagues(request))
+            found = [(game, home) for game in games for home in (False, True)]
         if series := query.get("series_ticker"):
-            found = [m for m in found if m["event_ticker"].startswith(f"{series}-")]
+            found = [(g, home) for g, home in found if SERIES[g.league] == series]
         statuses = _status_set(request)
         if statuses is not None:
-            found = [m for m in found if m["status"] in statuses]
+            now = state.now()
+            found = [(g, home) for g, home in found if market_status(g, now) in statuses]
         page, cursor = _page(found, request, limit)
-        return JSONResponse({"markets": page, "cursor": cursor})
+        now_ms = state.now_ms()
+        body = [market_dict(game, home, prices, now_ms) for game, home in page]
+        return JSONResponse({"markets": body, "cursor": cursor})
 
     async def market(request: Request) -> Response:
         ticker = request.path_params["ticker"]
@@ -142,11 +146,8 @@ def routes(state: SimState) -> list[BaseRoute]:
             games = state.window_games(_leagues(request))
         statuses = _status_set(request)
         if statuses is not None:
-            games = [
-                g
-                for g in games
-                if any(m["status"] in statuses for m in event_markets(g, prices, now_ms))
-            ]
+            now = state.now()
+            games = [g for g in games if market_status(g, now) in statuses]
         page, cursor = _page(games, request, limit)
         body = [event_dict(g, prices, now_ms, nested=nested) for g in page]
         return JSONResponse({"events": body, "cursor": cursor})

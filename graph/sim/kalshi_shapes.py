@@ -8,7 +8,6 @@ strings with 2 decimals; the integer-cent fields removed in March 2026 never app
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -171,10 +170,6 @@ def event_dict(
 def event_markets(game: SimGame, prices: PriceBook, now_ms: int) -> list[dict[str, Any]]:
     """Both markets of a game, away first (the order of the event ticker)."""
     return [market_dict(game, home, prices, now_ms) for home in (False, True)]
-
-
-def all_markets(games: Iterable[SimGame], prices: PriceBook, now_ms: int) -> list[dict[str, Any]]:
-    return [market for game in games for market in event_markets(game, prices, now_ms)]
 
 
 def ticker_msg(game: SimGame, home: bool, prices: PriceBook, now_ms: int) -> dict[str, Any]:

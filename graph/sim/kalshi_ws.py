@@ -104,6 +104,7 @@ class Connection:
         self._queue: asyncio.Queue[str | None] = asyncio.Queue(maxsize=QUEUE_LIMIT)
         self._writer: asyncio.Task[None] | None = None
         self._closed = False
+        self._overflowed = False
         self._next_sid = 1
         self.subs: dict[int, Subscription] = {}
 
@@ -120,7 +121,7 @@ class Connection:
 
     def send(self, payload: str | dict[str, Any]) -> None:
         """Queue a frame without waiting; an overflowing client gets error 25 and is closed."""
-        if self._closed:
+        if self._closed or self._overflowed:
             return
         text = payload if isinstance(payload, str) else json.dumps(payload, separators=(",", ":"))
         try:
@@ -129,6 +130,7 @@ class Connection:
             logger.warning("Simulator WS client too slow, closing queued=%d", self._queue.qsize())
             while not self._queue.empty():
                 self._queue.get_nowait()
+            self._overflowed = True
             self._queue.put_nowait(json.dumps(_error(0, 25)))
             self._queue.put_nowait(None)
 

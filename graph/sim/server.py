@@ -167,8 +167,7 @@ class Simulator:
             host=self._host,
             port=self._port,
             lifespan="off",
-            log_config=None,
-            access_log=False,
+            log_config=None,  # leave the host process's logging configuration alone
             ws=_DenialAwareProtocol,
             ws_ping_interval=self._ping_interval_s,
         )

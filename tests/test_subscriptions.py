@@ -1,0 +1,250 @@
+"""End to end over WebSockets: GraphQL subscribers <- our hub/feed <- the simulator's Kalshi WS."""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import aclosing
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from gql import Client, GraphQLRequest
+from gql.transport.websockets import WebsocketsTransport
+
+from graph.app import create_app
+from graph.hub import Hub
+from graph.models import League
+from graph.settings import load_settings
+from graph.sim import Simulator
+from tests.e2e import SUNDAY_NOON_UTC, GraphQLWebSocket, eventually, running_app, serve
+
+SUNDAY = date(2026, 11, 22)
+TICKERS = """
+subscription ($t: [String!]!) {
+  tickerUpdates(marketTickers: $t) { marketTicker price yesBid yesAsk volume ts }
+}
+"""
+
+
+def fixed_sim(**kwargs: Any) -> Simulator:
+    return Simulator(clock=lambda: SUNDAY_NOON_UTC, tick_interval_s=None, **kwargs)
+
+
+def tickers_of(sim: Simulator, count: int) -> list[str]:
+    return [m["ticker"] for m in sim.markets_for(League.NBA, SUNDAY)[:count]]
+
+
+async def drain(client: GraphQLWebSocket, op_id: str, count: int) -> list[dict[str, Any]]:
+    """The next ``count`` data payloads of operation ``op_id``."""
+    out: list[dict[str, Any]] = []
+    while len(out) < count:
+        message = await client.receive()
+        assert message["id"] == op_id, message
+        assert message["type"] in ("next", "data"), message
+        out.append(message["payload"]["data"]["tickerUpdates"])
+    return out
+
+
+async def test_overlapping_subscribers_get_their_tickers_and_upstream_is_the_union(
+    tmp_path: Path,
+) -> None:
+    """Each subscriber receives only its tickers; upstream follows the union down to empty."""
+    async with fixed_sim() as sim, running_app(sim, tmp_path) as (app, url):
+        a, b, c = tickers_of(sim, 3)
+        async with GraphQLWebSocket.connect(url) as one, GraphQLWebSocket.connect(url) as two:
+            await one.subscribe("1", TICKERS, {"t": [a, b]})
+            await two.subscribe("1", TICKERS, {"t": [b, c]})
+            # The initial snapshot: one update per ticker, at once.
+            assert {u["marketTicker"] for u in await drain(one, "1", 2)} == {a, b}
+            assert {u["marketTicker"] for u in await drain(two, "1", 2)} == {b, c}
+            await eventually(lambda: sim.ws_subscribed_tickers() == {a, b, c})
+
+            await sim.publish_tick()
+            assert {u["marketTicker"] for u in await drain(one, "1", 2)} == {a, b}
+            assert {u["marketTicker"] for u in await drain(two, "1", 2)} == {b, c}
+
+            await one.complete("1")
+            await eventually(lambda: sim.ws_subscribed_tickers() == {b, c})
+            hub: Hub = app.state.hub
+            assert hub.refcounts() == {b: 1, c: 1}
+        await eventually(lambda: sim.ws_subscribed_tickers() == set())
+        assert hub.refcounts() == {}
+
+
+@pytest.mark.parametrize("fault", ["drop", "malformed"])
+async def test_subscribers_survive_upstream_faults(tmp_path: Path, fault: str) -> None:
+    """A dropped or garbled upstream is a pause for subscribers, then updates flow again."""
+    async with fixed_sim() as sim, running_app(sim, tmp_path) as (app, url):
+        (a,) = tickers_of(sim, 1)
+        async with GraphQLWebSocket.connect(url) as client:
+            await client.subscribe("s", TICKERS, {"t": [a]})
+            await drain(client, "s", 1)
+            await eventually(lambda: sim.ws_subscribed_tickers() == {a})
+            feed = app.state.feed
+            if fault == "drop":
+                connects = feed.stats.connects
+                await sim.drop_ws_connections()
+                await eventually(lambda: feed.stats.connects > connects)
+            else:
+                malformed = feed.stats.malformed
+                await sim.send_raw_ws('{"type": "ticker", "msg": {"market_ticker": 5}}')
+                await sim.send_raw_ws("not json at all")
+                await eventually(lambda: feed.stats.malformed == malformed + 2)
+            await eventually(lambda: sim.ws_subscribed_tickers() == {a})
+            await sim.publish_tick()
+            (update,) = await drain(client, "s", 1)
+    assert update["marketTicker"] == a
+    assert 0 <= update["yesBid"] <= update["yesAsk"] <= 1
+
+
+async def test_a_refused_key_ends_the_subscription_with_a_clear_error(tmp_path: Path) -> None:
+    """With a key the upstream refuses, the subscription errors clearly and queries still work."""
+    other = Simulator()  # its key is unknown to `sim`
+    async with (
+        fixed_sim() as sim,
+        running_app(
+            sim,
+            tmp_path,
+            kalshi_api_key_id=other.key_id,
+            kalshi_private_key=other.private_key_pem.decode(),
+        ) as (_, url),
+    ):
+        (a,) = tickers_of(sim, 1)
+        async with GraphQLWebSocket.connect(url) as client:
+            await client.subscribe("s", TICKERS, {"t": [a]})
+            messages = [await client.receive()]
+            while messages[-1]["type"] != "complete":
+                messages.append(await client.receive())
+        async with httpx.AsyncClient(base_url=url) as http:
+            answer = await http.post("/graphql", json={"query": "{ __typename }"})
+            health = await http.get("/healthz")
+    errors = [e for m in messages if m["type"] == "next" for e in m["payload"].get("errors") or []]
+    assert len(errors) == 1
+    text = errors[0]["message"]
+    assert "HTTP 401" in text and "KALSHI_API_KEY_ID" in text
+    assert "PRIVATE KEY" not in text
+    assert answer.json() == {"data": {"__typename": "Query"}}
+    assert health.json()["status"] == "degraded"
+
+
+async def test_invalid_tickers_are_refused_before_going_upstream(tmp_path: Path) -> None:
+    """Bad tickers end the operation with an error; nothing is subscribed upstream."""
+    async with fixed_sim() as sim, running_app(sim, tmp_path) as (_, url):
+        async with GraphQLWebSocket.connect(url) as client:
+            await client.subscribe("s", TICKERS, {"t": ["not a ticker"]})
+            message = await client.receive()
+            assert (await client.receive())["type"] == "complete"
+    assert message["type"] == "next"
+    assert "not a Kalshi market ticker" in message["payload"]["errors"][0]["message"]
+    assert sim.ws_connection_count() == 0
+
+
+async def test_legacy_graphql_ws_protocol_works(tmp_path: Path) -> None:
+    """Old clients speaking `graphql-ws` subscribe too."""
+    async with fixed_sim() as sim, running_app(sim, tmp_path) as (_, url):
+        (a,) = tickers_of(sim, 1)
+        async with GraphQLWebSocket.connect(url, protocol="graphql-ws") as client:
+            await client.subscribe("s", TICKERS, {"t": [a]})
+            (snapshot,) = await drain(client, "s", 1)
+            await eventually(lambda: sim.ws_subscribed_tickers() == {a})
+            await sim.publish_tick()
+            (update,) = await drain(client, "s", 1)
+    assert snapshot["marketTicker"] == update["marketTicker"] == a
+
+
+async def test_third_party_client_subscribes_through_the_real_server(tmp_path: Path) -> None:
+    """gql's websockets transport, speaking graphql-transport-ws, receives live updates."""
+    async with fixed_sim() as sim, running_app(sim, tmp_path) as (_, url):
+        a, b = tickers_of(sim, 2)
+        transport = WebsocketsTransport(
+            url=url.replace("http://", "ws://") + "/graphql",
+            subprotocols=[WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL],
+        )
+        received: list[str] = []
+        async with Client(transport=transport) as session:
+            request = GraphQLRequest(TICKERS, variable_values={"t": [a, b]})
+            async with aclosing(session.subscribe(request)) as stream:
+                async for result in stream:
+                    received.append(result["tickerUpdates"]["marketTicker"])
+                    if len(received) == 2:
+                        await eventually(lambda: sim.ws_subscribed_tickers() == {a, b})
+                        await sim.publish_tick()
+                    if len(received) == 4:
+                        break
+    assert transport.subprotocol == WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL
+    assert sorted(received) == sorted([a, b, a, b])
+
+
+async def test_subscription_cycles_leave_nothing_behind(tmp_path: Path) -> None:
+    """Hundreds of subscribe/complete cycles leave no hub refs, subscribers or tasks."""
+    async with fixed_sim() as sim, running_app(sim, tmp_path) as (app, url):
+        a, b = tickers_of(sim, 2)
+        hub: Hub = app.state.hub
+        async with GraphQLWebSocket.connect(url) as client:
+            await client.subscribe("warm", TICKERS, {"t": [a]})
+            await drain(client, "warm", 1)
+            await client.complete("warm")
+            await eventually(lambda: hub.subscriber_count == 0)
+            tasks_before = len(asyncio.all_tasks())
+            for i in range(300):
+                await client.subscribe(str(i), TICKERS, {"t": [a, b]})
+                await drain(client, str(i), 2)
+                await client.complete(str(i))
+            await eventually(lambda: hub.subscriber_count == 0)
+            assert hub.refcounts() == {}
+            await eventually(lambda: len(asyncio.all_tasks()) <= tasks_before)
+        await eventually(lambda: sim.ws_subscribed_tickers() == set())
+
+
+async def test_per_connection_subscription_limit(tmp_path: Path) -> None:
+    """A socket cannot hold more subscriptions than configured."""
+    async with (
+        fixed_sim() as sim,
+        running_app(sim, tmp_path, max_subscriptions_per_connection=2) as (_, url),
+    ):
+        (a,) = tickers_of(sim, 1)
+        async with GraphQLWebSocket.connect(url) as client:
+            for op in ("1", "2", "3"):
+                await client.subscribe(op, TICKERS, {"t": [a]})
+            seen: dict[str, str] = {}
+            while len(seen) < 3:
+                message = await client.receive()
+                seen.setdefault(message["id"], message["type"])
+    assert seen["3"] == "error"
+    assert seen["1"] == seen["2"] == "next"
+
+
+async def test_old_variable_name_and_env_relative_key_path_authenticate(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The seed's 401 bug: KALSHI_API_KEY plus a key path relative to .env's folder works."""
+    config = tmp_path / "config"
+    (config / "keys").mkdir(parents=True)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    async with fixed_sim() as sim:
+        (config / "keys" / "kalshi.pem").write_bytes(sim.private_key_pem)
+        (config / ".env").write_text(
+            f"KALSHI_API_KEY={sim.key_id}\n"
+            "KALSHI_PRIVATE_KEY_PATH=keys/kalshi.pem\n"
+            "KALSHI_ENV=demo\n"
+            f"KALSHI_REST_URL={sim.rest_url}\n"
+            f"KALSHI_WS_URL={sim.ws_url}\n"
+            f"SCOREBOARD_URL={sim.scoreboard_url}\n"
+            f"RATINGS_DB_PATH={tmp_path / 'ratings.sqlite3'}\n"
+        )
+        monkeypatch.chdir(elsewhere)  # the key is not next to the working directory
+        settings = load_settings(config / ".env")
+        app = create_app(settings, clock=lambda: SUNDAY_NOON_UTC, ratings_refresh_s=None)
+        (a,) = tickers_of(sim, 1)
+        async with serve(app) as url, GraphQLWebSocket.connect(url) as client:
+            await client.subscribe("s", TICKERS, {"t": [a]})
+            await drain(client, "s", 1)
+            await eventually(lambda: sim.ws_subscribed_tickers() == {a})
+            await sim.publish_tick()
+            (update,) = await drain(client, "s", 1)
+    assert update["marketTicker"] == a
+    assert sim.stats.requests["ws_auth_failed"] == 0
+    assert sim.stats.requests["ws_connect"] == 1
