@@ -67,6 +67,7 @@ def create_app(
                 sim = Simulator(
                     seed=settings.sim_seed,
                     faults=Faults(latency_s=settings.sim_latency_ms / 1000),
+                    clock=clock,
                 )
                 await stack.enter_async_context(sim)
                 rest_base = rest_base or sim.rest_url

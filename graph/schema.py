@@ -321,19 +321,17 @@ def build_schema(*, max_depth: int = 12, max_tokens: int = 2000) -> strawberry.S
 schema = build_schema()
 
 
-ContextFactory = Callable[[Request | WebSocket, Any], Context]
-
-
-def make_loaders(ctx_service: Any) -> tuple[DataLoader[Any, Any], DataLoader[Any, Any]]:
+def make_loaders(service: Any, *, cache: bool) -> tuple[DataLoader[Any, Any], DataLoader[Any, Any]]:
+    """The per-request loaders; ``cache=False`` keeps nothing between batches."""
     markets: DataLoader[models.Game, Any] = DataLoader(
-        load_fn=ctx_service.load_markets, cache_key_fn=lambda g: g.id
+        load_fn=service.load_markets, cache_key_fn=lambda g: g.id, cache=cache
     )
 
     async def load_predictions(games: list[models.Game]) -> list[Any]:
-        return await ctx_service.load_predictions(games, markets.load)  # type: ignore[no-any-return]
+        return await service.load_predictions(games, markets.load)  # type: ignore[no-any-return]
 
     predictions: DataLoader[models.Game, Any] = DataLoader(
-        load_fn=load_predictions, cache_key_fn=lambda g: g.id
+        load_fn=load_predictions, cache_key_fn=lambda g: g.id, cache=cache
     )
     return markets, predictions
 
@@ -358,7 +356,9 @@ class GraphQLView(GraphQL[Context, None]):
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         state = request.app.state
-        markets, predictions = make_loaders(state.service)
+        # A WebSocket's context lives as long as the socket, across all its operations:
+        # its loaders must not cache (results, or failures) from one operation to the next.
+        markets, predictions = make_loaders(state.service, cache=not isinstance(request, WebSocket))
         return Context(
             service=state.service,
             hub=state.hub,

@@ -7,12 +7,15 @@ import logging
 from datetime import date
 from pathlib import Path
 
+import httpx
 import pytest
 
+from graph.app import create_app
 from graph.models import League
+from graph.settings import Settings
 from graph.sim import Faults, Simulator
 from graph.teams import by_kalshi
-from tests.e2e import SUNDAY_NOON_UTC, app_on, gql
+from tests.e2e import SUNDAY_NOON_UTC, app_on, eventually, gql, serve
 
 SUNDAY = date(2026, 11, 22)
 TUESDAY = date(2026, 11, 24)
@@ -232,3 +235,23 @@ async def test_no_secret_reaches_logs_or_responses(
     assert not any(line in text for line in secret_lines)
     assert "Generating predictions for" in caplog.text
     assert "Successfully generated" in caplog.text
+
+
+async def test_default_settings_run_on_the_in_process_simulator(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """With nothing configured the app starts its own simulator, answers, and keeps ratings."""
+    caplog.set_level(logging.INFO)
+    settings = Settings(_env_file=None, ratings_db_path=str(tmp_path / "r.sqlite3"))  # type: ignore[call-arg]
+    assert settings.environment == "sim"
+    app = create_app(settings, clock=lambda: SUNDAY_NOON_UTC, ratings_refresh_s=3600)
+    async with serve(app) as url, httpx.AsyncClient(base_url=url) as client:
+        body = await gql(
+            client,
+            '{ games(league: NBA, date: "2026-11-22") { markets { ticker } prediction { edge } } }',
+        )
+        await eventually(lambda: "Ratings refreshed applied=" in caplog.text)
+    games = body["data"]["games"]
+    assert games and all(len(g["markets"]) == 2 and g["prediction"] for g in games)
+    assert "Simulator running" in caplog.text
+    assert "env=sim" in caplog.text and "signed=True" in caplog.text

@@ -248,3 +248,21 @@ async def test_old_variable_name_and_env_relative_key_path_authenticate(
     assert update["marketTicker"] == a
     assert sim.stats.requests["ws_auth_failed"] == 0
     assert sim.stats.requests["ws_connect"] == 1
+
+
+async def test_queries_over_one_websocket_do_not_share_cached_failures(tmp_path: Path) -> None:
+    """A failed prediction in one operation is retried by the next one on the same socket."""
+    query = '{ games(league: NBA, date: "2026-11-22") { id prediction { edge } } }'
+    async with fixed_sim() as sim, running_app(sim, tmp_path) as (_, url):
+        bad = sim.games_for(League.NBA, SUNDAY)[0]["id"]
+        sim.faults.failing_summaries.add(bad)
+        async with GraphQLWebSocket.connect(url) as client:
+            await client.subscribe("1", query, {})
+            first = await client.receive()
+            assert (await client.receive())["type"] == "complete"
+            sim.faults.failing_summaries.clear()
+            await client.subscribe("2", query, {})
+            second = await client.receive()
+    assert [e["path"][0] for e in first["payload"]["errors"]] == ["games"]
+    assert "errors" not in second["payload"]
+    assert all(g["prediction"] for g in second["payload"]["data"]["games"])
