@@ -33,14 +33,13 @@ other command errors are reported and retried only when the desired set changes.
 from __future__ import annotations
 
 import json
-import math
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from graph.errors import UpstreamProtocolError
+from graph.kalshi import count, dollars
 from graph.models import TickerUpdate
 
 TICKER_CHANNEL = "ticker"
@@ -48,7 +47,6 @@ TERMINAL_ERROR_CODES = frozenset({10, 17, 25})
 # Fresh subscribes that may fail terminally in a row before we ask for a new connection.
 MAX_RESUBSCRIBES = 3
 
-_DECIMAL = re.compile(r"[0-9]+(?:\.[0-9]*)?|\.[0-9]+")
 _MAX_EXCERPT = 80
 _MAX_TS_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
 
@@ -232,44 +230,24 @@ def _price(
     body: dict[str, Any], key: str, legacy_cents: str, *, zero_cents_is_none: bool = False
 ) -> float | None:
     if key in body:
-        value = _decimal(body, key)
-    elif legacy_cents in body and body[legacy_cents] is not None:
+        return dollars(body[key], f"ticker {key}")
+    if legacy_cents in body and body[legacy_cents] is not None:
         cents = _int(body, legacy_cents)
-        value = None if cents == 0 and zero_cents_is_none else cents / 100
-    else:
-        return None
-    if value is not None and not 0.0 <= value <= 1.0:
-        raise UpstreamProtocolError(f"ticker {key} is outside [0, 1]")
-    return value
+        if not 0 <= cents <= 100:
+            raise UpstreamProtocolError(f"ticker {legacy_cents} is outside [0, 100] cents")
+        return None if cents == 0 and zero_cents_is_none else cents / 100
+    return None
 
 
 def _count(body: dict[str, Any], key: str, legacy: str) -> float | None:
     if key in body:
-        return _decimal(body, key)
+        return count(body[key], f"ticker {key}")
     if legacy in body and body[legacy] is not None:
         value = _int(body, legacy)
         if value < 0:
             raise UpstreamProtocolError(f"ticker {legacy} is negative")
         return float(value)
     return None
-
-
-def _decimal(body: dict[str, Any], key: str) -> float | None:
-    """A non-negative decimal string ("0.480", "33896.00"); "" and null mean unknown."""
-    raw = body[key]
-    if raw is None or raw == "":
-        return None
-    if isinstance(raw, str):
-        if not _DECIMAL.fullmatch(raw):
-            raise UpstreamProtocolError(f"ticker {key} is not a decimal string")
-        value = float(raw)
-    elif isinstance(raw, int | float) and not isinstance(raw, bool):
-        value = float(raw)
-    else:
-        raise UpstreamProtocolError(f"ticker {key} is not a decimal string")
-    if not math.isfinite(value) or value < 0:
-        raise UpstreamProtocolError(f"ticker {key} is not a finite non-negative number")
-    return value
 
 
 def _obj(data: dict[str, Any], key: str) -> dict[str, Any]:

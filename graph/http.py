@@ -105,3 +105,35 @@ async def get_json(
     raise UpstreamUnavailable(
         f"{what}: GET {httpx.URL(url).path} failed {policy.attempts} times (last: {last})"
     )
+
+
+class JsonSource:
+    """A base URL plus the retry settings every GET to it uses (the REST and scoreboard clients)."""
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        base_url: str,
+        *,
+        policy: RetryPolicy = DEFAULT_POLICY,
+        sleep: Sleep = asyncio.sleep,
+        rng: Callable[[], float] = random.random,
+    ) -> None:
+        self._client = client
+        self._base = base_url.rstrip("/")
+        self._policy = policy
+        self._sleep = sleep
+        self._rng = rng
+
+    async def _get_json(
+        self, path: str, params: Mapping[str, str] | None = None, *, what: str
+    ) -> Any:
+        return await get_json(
+            self._client,
+            self._base + path,
+            params=params,
+            policy=self._policy,
+            what=what,
+            sleep=self._sleep,
+            rng=self._rng,
+        )

@@ -9,6 +9,7 @@ having no price rather than guessed at.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -16,35 +17,36 @@ from typing import Any
 from graph.errors import UpstreamProtocolError
 from graph.models import Market
 
+# Plain decimals only: no sign, exponent, "nan"/"inf" or padding ("0.480", "33896.00", ".5").
+_DECIMAL = re.compile(r"[0-9]+(?:\.[0-9]*)?|\.[0-9]+")
 
-def dollars(value: object) -> float | None:
-    """A ``*_dollars`` string as a price in [0, 1]; ``None`` for missing/empty."""
+
+def _decimal(value: object, what: str, upper: float) -> float | None:
+    """A decimal string or JSON number in ``[0, upper]``; ``None`` for null/empty."""
     if value is None or value == "":
         return None
-    if not isinstance(value, str | int | float) or isinstance(value, bool):
-        raise UpstreamProtocolError(f"price is not a decimal string: {value!r:.40}")
-    try:
-        price = float(value)
-    except (ValueError, OverflowError):  # OverflowError: a JSON integer beyond any float
-        raise UpstreamProtocolError(f"price is not a decimal string: {value!r:.40}") from None
-    if not 0.0 <= price <= 1.0:
-        raise UpstreamProtocolError(f"price outside [0, 1] dollars: {price}")
-    return price
-
-
-def count(value: object) -> float | None:
-    """A ``*_fp`` count string as a non-negative float; ``None`` for missing/empty."""
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str | int | float) or isinstance(value, bool):
-        raise UpstreamProtocolError(f"count is not a decimal string: {value!r:.40}")
+    if isinstance(value, str):
+        if not _DECIMAL.fullmatch(value):
+            raise UpstreamProtocolError(f"{what} is not a decimal string: {value!r:.40}")
+    elif not isinstance(value, int | float) or isinstance(value, bool):
+        raise UpstreamProtocolError(f"{what} is not a decimal string: {value!r:.40}")
     try:
         number = float(value)
-    except (ValueError, OverflowError):
-        raise UpstreamProtocolError(f"count is not a decimal string: {value!r:.40}") from None
-    if not 0.0 <= number < math.inf:  # also rejects NaN and infinity
-        raise UpstreamProtocolError(f"count is negative or not finite: {number}")
+    except OverflowError:  # a JSON integer beyond any float
+        raise UpstreamProtocolError(f"{what} is not a finite number") from None
+    if not 0.0 <= number <= upper or number == math.inf:  # also rejects NaN
+        raise UpstreamProtocolError(f"{what} is outside [0, {upper}]: {number}")
     return number
+
+
+def dollars(value: object, what: str = "price") -> float | None:
+    """A ``*_dollars`` string as a price in [0, 1]; ``None`` for missing/empty."""
+    return _decimal(value, what, 1.0)
+
+
+def count(value: object, what: str = "count") -> float | None:
+    """A ``*_fp`` count string as a finite non-negative float; ``None`` for missing/empty."""
+    return _decimal(value, what, math.inf)
 
 
 def timestamp(value: object) -> datetime | None:

@@ -7,8 +7,6 @@ follows ``cursor`` pagination and chunks ``tickers=`` lists at a URL budget.
 
 from __future__ import annotations
 
-import asyncio
-import random
 import time
 from collections.abc import Callable, Generator, Iterable, Mapping
 from typing import Any
@@ -17,7 +15,7 @@ from urllib.parse import quote
 import httpx
 
 from graph.errors import UpstreamHTTPError, UpstreamProtocolError
-from graph.http import DEFAULT_POLICY, RetryPolicy, Sleep, get_json
+from graph.http import JsonSource
 from graph.kalshi import parse_market
 from graph.models import Market
 from graph.signing import Signer
@@ -59,34 +57,11 @@ def chunk_tickers(tickers: Iterable[str], budget: int = TICKERS_PARAM_BUDGET) ->
     return chunks
 
 
-class KalshiRest:
+class KalshiRest(JsonSource):
     """The market-data endpoints the service needs."""
 
-    def __init__(
-        self,
-        client: httpx.AsyncClient,
-        base_url: str,
-        *,
-        policy: RetryPolicy = DEFAULT_POLICY,
-        sleep: Sleep = asyncio.sleep,
-        rng: Callable[[], float] = random.random,
-    ) -> None:
-        self._client = client
-        self._base = base_url.rstrip("/")
-        self._policy = policy
-        self._sleep = sleep
-        self._rng = rng
-
     async def _get(self, path: str, params: Mapping[str, str] | None = None) -> Any:
-        return await get_json(
-            self._client,
-            self._base + path,
-            params=params,
-            policy=self._policy,
-            what="Kalshi",
-            sleep=self._sleep,
-            rng=self._rng,
-        )
+        return await self._get_json(path, params, what="Kalshi")
 
     async def _paginate(self, path: str, key: str, params: Mapping[str, str]) -> list[Any]:
         items: list[Any] = []

@@ -8,16 +8,11 @@ parsing is :mod:`graph.espn`'s. No caching here.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import random
-from collections.abc import Callable
 from datetime import date
 
-import httpx
-
 from graph.espn import GameSummary, parse_scoreboard_detailed, parse_summary, scoreboard_dates
-from graph.http import RetryPolicy, Sleep, get_json
+from graph.http import JsonSource
 from graph.models import Game, League
 from graph.teams import ESPN_PATH
 
@@ -25,38 +20,18 @@ logger = logging.getLogger(__name__)
 
 # FBS for college football, all of Division I for men's college basketball.
 _GROUPS = {League.NCAAF: "80", League.NCAAMB: "50"}
-_DEFAULT_POLICY = RetryPolicy()
 
 
-class ScoreboardClient:
-    def __init__(
-        self,
-        client: httpx.AsyncClient,
-        base_url: str,
-        *,
-        policy: RetryPolicy = _DEFAULT_POLICY,
-        sleep: Sleep = asyncio.sleep,
-        rng: Callable[[], float] = random.random,
-    ) -> None:
-        self._client = client
-        self._base = base_url.rstrip("/")
-        self._policy = policy
-        self._sleep = sleep
-        self._rng = rng
+class ScoreboardClient(JsonSource):
+    """ESPN's site API (or the simulator's copy of it): one league's day, one game's summary."""
 
     async def games(self, league: League, day: date) -> list[Game]:
         """The games ESPN files under US-Eastern ``day`` (unreadable events are logged, dropped)."""
         params = {"dates": scoreboard_dates(day)}
         if league in _GROUPS:
             params["groups"] = _GROUPS[league]
-        payload = await get_json(
-            self._client,
-            f"{self._base}/{ESPN_PATH[league]}/scoreboard",
-            params=params,
-            policy=self._policy,
-            what=f"{league} scoreboard",
-            sleep=self._sleep,
-            rng=self._rng,
+        payload = await self._get_json(
+            f"/{ESPN_PATH[league]}/scoreboard", params, what=f"{league} scoreboard"
         )
         parsed = parse_scoreboard_detailed(league, payload)
         for skipped in parsed.skipped:
@@ -78,13 +53,7 @@ class ScoreboardClient:
 
     async def summary(self, league: League, game_id: str) -> GameSummary:
         """The per-game summary (used for each team's previous game date)."""
-        payload = await get_json(
-            self._client,
-            f"{self._base}/{ESPN_PATH[league]}/summary",
-            params={"event": game_id},
-            policy=self._policy,
-            what=f"{league} game summary",
-            sleep=self._sleep,
-            rng=self._rng,
+        payload = await self._get_json(
+            f"/{ESPN_PATH[league]}/summary", {"event": game_id}, what=f"{league} game summary"
         )
         return parse_summary(payload)
