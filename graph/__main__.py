@@ -17,6 +17,8 @@ LOG_FORMAT = "%(asctime)s level=%(levelname)s logger=%(name)s %(message)s"
 def main() -> int:
     settings = load_settings()
     logging.basicConfig(level=settings.log_level.upper(), format=LOG_FORMAT)
+    # One line per upstream request is noise; our own logs say what was fetched and why.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
         app = create_app(settings)
     except ConfigError as exc:

@@ -97,11 +97,11 @@ def create_app(
                 httpx.AsyncClient(timeout=timeout, headers=headers, transport=scoreboard_transport)
             )
             policy = RetryPolicy(attempts=settings.http_attempts)
-            store = RatingStore(settings.ratings_db_path)
+            store = RatingStore(settings.ratings_file)
             await asyncio.to_thread(store.open)
             stack.callback(store.close)
             service = GameService(
-                rest=KalshiRest(kalshi_http, rest_base, policy=policy),
+                rest=KalshiRest(kalshi_http, rest_base, policy=policy, clock=clock),
                 scoreboard=ScoreboardClient(espn_http, scoreboard_base, policy=policy),
                 ratings=store,
                 config=ServiceConfig(

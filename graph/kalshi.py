@@ -71,8 +71,8 @@ def _text(raw: Mapping[str, Any], key: str, default: str | None = None) -> str:
     return value
 
 
-def parse_market(raw: object) -> Market:
-    """One market object from ``GET /markets`` or ``GET /markets/{ticker}``."""
+def parse_market(raw: object, observed_at: datetime | None = None) -> Market:
+    """One market from ``GET /markets`` or ``GET /markets/{ticker}``, read at ``observed_at``."""
     if not isinstance(raw, Mapping):
         raise UpstreamProtocolError("market is not a JSON object")
     return Market(
@@ -88,4 +88,5 @@ def parse_market(raw: object) -> Market:
         open_interest=count(raw.get("open_interest_fp")),
         updated_at=timestamp(raw.get("updated_time")),
         close_time=timestamp(raw.get("close_time")),
+        observed_at=observed_at,
     )

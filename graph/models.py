@@ -52,6 +52,8 @@ class Market:
     open_interest: float | None = None
     updated_at: datetime | None = None
     close_time: datetime | None = None
+    # When this service read the price (Kalshi's updated_time tracks metadata, not prices).
+    observed_at: datetime | None = None
 
     @property
     def outcome(self) -> str:

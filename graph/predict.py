@@ -43,9 +43,10 @@ def market_home_probability(home: Market | None, away: Market | None) -> float |
 
 def is_fresh(market: Market | None, now_ms: int, stale_after_ms: int) -> bool:
     """A price we may trade against: known age, no older than ``stale_after_ms``."""
-    if market is None or market.updated_at is None:
+    seen = market.observed_at or market.updated_at if market is not None else None
+    if seen is None:
         return False
-    age_ms = now_ms - market.updated_at.timestamp() * 1000
+    age_ms = now_ms - seen.timestamp() * 1000
     return age_ms <= stale_after_ms
 
 

@@ -205,7 +205,7 @@ class RatingStore:
                 conn.execute("ROLLBACK")
                 raise
             self._models[league] = model
-        logger.info(
+        logger.debug(
             "Rating applied league=%s game=%s home=%s away=%s score=%d-%d new_season=%s",
             league,
             game_id,

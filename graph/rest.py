@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Generator, Iterable, Mapping
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -58,7 +59,21 @@ def chunk_tickers(tickers: Iterable[str], budget: int = TICKERS_PARAM_BUDGET) ->
 
 
 class KalshiRest(JsonSource):
-    """The market-data endpoints the service needs."""
+    """The market-data endpoints the service needs; markets are stamped with when we read them."""
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        base_url: str,
+        *,
+        clock: Callable[[], float] = time.time,
+        **options: Any,
+    ) -> None:
+        super().__init__(client, base_url, **options)
+        self._clock = clock
+
+    def _parse(self, raw: object) -> Market:
+        return parse_market(raw, datetime.fromtimestamp(self._clock(), tz=UTC))
 
     async def _get(self, path: str, params: Mapping[str, str] | None = None) -> Any:
         return await self._get_json(path, params, what="Kalshi")
@@ -98,11 +113,11 @@ class KalshiRest(JsonSource):
             base["status"] = status
         if tickers is None:
             raw = await self._paginate("/markets", "markets", base)
-            return [parse_market(m) for m in raw]
+            return [self._parse(m) for m in raw]
         out: list[Market] = []
         for chunk in chunk_tickers(tickers):
             raw = await self._paginate("/markets", "markets", dict(base, tickers=",".join(chunk)))
-            out.extend(parse_market(m) for m in raw)
+            out.extend(self._parse(m) for m in raw)
         return out
 
     async def market(self, ticker: str) -> Market | None:
@@ -115,7 +130,7 @@ class KalshiRest(JsonSource):
             raise
         if not isinstance(body, dict):
             raise UpstreamProtocolError("Kalshi market response is not an object")
-        return parse_market(body.get("market"))
+        return self._parse(body.get("market"))
 
     async def events(
         self,

@@ -311,7 +311,8 @@ class GameService:
         for t in tickers:
             cached = self._markets.peek(t)
             if cached is not None:
-                ts = int(cached.updated_at.timestamp() * 1000) if cached.updated_at else now_ms
+                seen = cached.observed_at or cached.updated_at
+                ts = int(seen.timestamp() * 1000) if seen else now_ms
                 out.append(
                     TickerUpdate(
                         market_ticker=cached.ticker,

@@ -78,7 +78,7 @@ class Settings(BaseSettings):
     ws_keepalive_s: float = 15.0
 
     # Model
-    ratings_db_path: str = "ratings.sqlite3"
+    ratings_db_path: str | None = None
     default_leagues: list[League] = Field(default_factory=lambda: list(League))
 
     # Simulator (KALSHI_ENV=sim)
@@ -104,6 +104,12 @@ class Settings(BaseSettings):
         if self.kalshi_env is not None:
             return self.kalshi_env
         return "prod" if self.has_key_material else "sim"
+
+    @property
+    def ratings_file(self) -> str:
+        """``RATINGS_DB_PATH``, else one file per environment so simulated results never
+        reach the ratings a real run uses."""
+        return self.ratings_db_path or f"ratings-{self.environment}.sqlite3"
 
     def upstream_urls(self) -> tuple[str | None, str | None, str | None]:
         """(rest, ws, scoreboard) base URLs; ``None`` means "the in-process simulator"."""

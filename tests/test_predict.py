@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -171,3 +172,15 @@ def test_no_recommendation_on_stale_markets(p: float, bid: float, age: int) -> N
     home = market("BOS", bid, min(0.99, bid + 0.02), age_ms=age)
     away = market("NYK", 1 - bid - 0.02, 1 - bid, age_ms=age)
     assert predict(p, home, away).recommendation is None
+
+
+def test_a_freshly_read_price_counts_as_fresh_whatever_its_metadata_time() -> None:
+    """Kalshi's updated_time tracks metadata; what we just read is a fresh price."""
+    old_metadata = datetime.fromtimestamp(NOW_MS / 1000 - 7 * 86400, UTC)
+    just_read = datetime.fromtimestamp(NOW_MS / 1000 - 1, UTC)
+    long_ago = datetime.fromtimestamp(NOW_MS / 1000 - 3600, UTC)
+    home = market("BOS", 0.40, 0.42)
+    fresh = replace(home, updated_at=old_metadata, observed_at=just_read)
+    stale = replace(home, updated_at=old_metadata, observed_at=long_ago)
+    assert predict(0.60, fresh, None).recommendation is not None
+    assert predict(0.60, stale, None).recommendation is None

@@ -46,6 +46,9 @@ KALSHI_PSS = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32)
 Handler = Callable[[httpx.Request], httpx.Response]
 
 
+READ_AT = 1_763_900_000.0  # when the fake reads happen
+
+
 async def _no_sleep(_: float) -> None:
     return None
 
@@ -71,7 +74,13 @@ async def _rest(
 ) -> AsyncIterator[KalshiRest]:
     transport = httpx.MockTransport(handler)
     async with httpx.AsyncClient(transport=transport, auth=auth) as client:
-        yield KalshiRest(client, BASE, policy=RetryPolicy(attempts=attempts), sleep=_no_sleep)
+        yield KalshiRest(
+            client,
+            BASE,
+            policy=RetryPolicy(attempts=attempts),
+            sleep=_no_sleep,
+            clock=lambda: READ_AT,
+        )
 
 
 def _params(request: httpx.Request) -> dict[str, str]:
@@ -211,6 +220,7 @@ async def test_market_parses_current_shape_from_reference() -> None:
         open_interest=90310.0,
         updated_at=None,
         close_time=datetime(2025, 12, 7, 18, 0, tzinfo=UTC),
+        observed_at=datetime.fromtimestamp(READ_AT, UTC),
     )
     assert market.implied_probability == pytest.approx(0.555)
 
@@ -445,3 +455,14 @@ async def test_sim_accepts_its_key_and_refuses_another(rsa_key: rsa.RSAPrivateKe
             with pytest.raises(UpstreamAuthError):
                 await get_json(client, url, what="Kalshi")
         assert sim.stats.requests["portfolio"] == 3
+
+
+async def test_markets_are_stamped_with_when_we_read_them() -> None:
+    """Every market carries observed_at from the injected clock (its price's age for us)."""
+    body = {"markets": [_market("KXNBAGAME-A-X")], "cursor": ""}
+    transport = httpx.MockTransport(lambda _: httpx.Response(200, json=body))
+    async with httpx.AsyncClient(transport=transport) as client:
+        rest = KalshiRest(client, BASE, clock=lambda: 1_763_900_000.0)
+        (market,) = await rest.markets(series_ticker="KXNBAGAME")
+    assert market.observed_at is not None
+    assert market.observed_at.timestamp() == 1_763_900_000.0

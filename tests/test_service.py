@@ -37,7 +37,7 @@ async def service_on(
     store.open()
     async with httpx.AsyncClient() as http:
         service = GameService(
-            rest=KalshiRest(http, sim.rest_url, policy=NO_RETRY),
+            rest=KalshiRest(http, sim.rest_url, policy=NO_RETRY, clock=lambda: SUNDAY_NOON_UTC),
             scoreboard=ScoreboardClient(http, sim.scoreboard_url, policy=NO_RETRY),
             ratings=ratings(store) if ratings else store,
             clock=lambda: SUNDAY_NOON_UTC,

@@ -351,3 +351,17 @@ def test_bad_inline_key_fails_without_key_material(
         _settings().credentials()
     assert "KALSHI_PRIVATE_KEY" in str(info.value)
     _assert_no_key_material(str(info.value), pem)
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        pytest.param({}, "ratings-sim.sqlite3", id="sim-default"),
+        pytest.param({"kalshi_env": "prod"}, "ratings-prod.sqlite3", id="prod-default"),
+        pytest.param({"kalshi_env": "demo"}, "ratings-demo.sqlite3", id="demo-default"),
+        pytest.param({"ratings_db_path": "/data/r.db"}, "/data/r.db", id="explicit"),
+    ],
+)
+def test_ratings_file_is_per_environment_unless_set(values: dict[str, Any], expected: str) -> None:
+    """Simulated results never land in the file a real run uses, unless told to."""
+    assert Settings(_env_file=None, **values).ratings_file == expected  # type: ignore[call-arg]
