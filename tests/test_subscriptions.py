@@ -12,6 +12,9 @@ import httpx
 import pytest
 from gql import Client, GraphQLRequest
 from gql.transport.websockets import WebsocketsTransport
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.typing import Origin, Subprotocol
 
 from graph.app import create_app
 from graph.hub import Hub
@@ -266,3 +269,42 @@ async def test_queries_over_one_websocket_do_not_share_cached_failures(tmp_path:
     assert [e["path"][0] for e in first["payload"]["errors"]] == ["games"]
     assert "errors" not in second["payload"]
     assert all(g["prediction"] for g in second["payload"]["data"]["games"])
+
+
+async def test_cross_origin_sockets_are_refused_unless_allowed(tmp_path: Path) -> None:
+    """A page from another origin cannot open the socket unless WS_ALLOWED_ORIGINS lists it."""
+    async with fixed_sim() as sim:
+        async with running_app(sim, tmp_path) as (_, url):
+            with pytest.raises(InvalidStatus) as refused:
+                async with connect(
+                    url.replace("http", "ws") + "/graphql",
+                    subprotocols=[Subprotocol("graphql-transport-ws")],
+                    origin=Origin("https://evil.example"),
+                ):
+                    pass
+        async with running_app(sim, tmp_path, ws_allowed_origins=["https://app.example"]) as (
+            _,
+            url,
+        ):
+            async with connect(
+                url.replace("http", "ws") + "/graphql",
+                subprotocols=[Subprotocol("graphql-transport-ws")],
+                origin=Origin("https://app.example"),
+            ) as ws:
+                assert ws.subprotocol == "graphql-transport-ws"
+    assert refused.value.response.status_code == 403
+
+
+async def test_a_socket_that_never_initialises_is_closed(tmp_path: Path) -> None:
+    """Without connection_init within the deadline the server closes with 4408."""
+    async with (
+        fixed_sim() as sim,
+        running_app(sim, tmp_path, connection_init_timeout_s=0.2) as (_, url),
+        connect(
+            url.replace("http", "ws") + "/graphql",
+            subprotocols=[Subprotocol("graphql-transport-ws")],
+        ) as ws,
+    ):
+        with pytest.raises(ConnectionClosed) as closed:
+            await asyncio.wait_for(ws.recv(), timeout=10)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4408
