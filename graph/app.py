@@ -73,7 +73,11 @@ def create_app(
                 rest_base = rest_base or sim.rest_url
                 ws_base = ws_base or sim.ws_url
                 scoreboard_base = scoreboard_base or sim.scoreboard_url
-                auth = auth or Signer(sim.key_id, load_private_key(sim.private_key_pem))
+                if rest_url is None or ws_url is None:
+                    # The simulator knows only its own key; an operator's key would get 401s.
+                    if signer is not None:
+                        logger.warning("KALSHI_ENV=sim: using the simulator's key, not yours")
+                    auth = Signer(sim.key_id, load_private_key(sim.private_key_pem))
                 logger.info("Simulator running rest=%s ws=%s", sim.rest_url, sim.ws_url)
             logger.info(
                 "Starting kalshi-graph version=%s env=%s rest=%s scoreboard=%s signed=%s",
@@ -153,8 +157,12 @@ def create_app(
 
 async def _refresh_forever(service: GameService, settings: Settings, every_s: float) -> None:
     while True:
-        applied = await service.refresh_ratings(settings.default_leagues)
-        logger.info("Ratings refreshed applied=%d", applied)
+        try:
+            applied = await service.refresh_ratings(settings.default_leagues)
+            logger.info("Ratings refreshed applied=%d", applied)
+        except Exception:
+            # Upkeep must outlive a bad pass (a locked database, an odd upstream answer).
+            logger.exception("Ratings refresh failed; retrying in %.0f s", every_s)
         await asyncio.sleep(every_s)
 
 

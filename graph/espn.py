@@ -39,8 +39,6 @@ __all__ = [
 
 EASTERN = ZoneInfo("America/New_York")
 
-_SECONDS_PER_DAY = 86_400.0
-
 
 class _BadEvent(Exception):
     """One event of a scoreboard is unreadable; the message says why."""
@@ -66,11 +64,19 @@ class GameSummary:
     last_game_dates: Mapping[str, datetime | None] = field(default_factory=dict)
 
 
+def _utc(dt: datetime) -> datetime:
+    # Every upstream we read reports UTC; a naive value is taken as UTC.
+    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt
+
+
+def eastern(dt: datetime) -> datetime:
+    """``dt`` in US-Eastern time (naive values are taken as UTC)."""
+    return _utc(dt).astimezone(EASTERN)
+
+
 def eastern_date(dt: datetime) -> date:
     """The US-Eastern calendar date of ``dt`` (naive values are taken as UTC)."""
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return dt.astimezone(EASTERN).date()
+    return eastern(dt).date()
 
 
 def scoreboard_dates(day: date) -> str:
@@ -283,12 +289,13 @@ def _summary_start(header: Mapping[str, Any]) -> datetime | None:
         return None
 
 
-def rest_days(summary: GameSummary, team_code: str, start_time: datetime) -> float | None:
-    """Days between ``team_code``'s previous game and ``start_time``; ``None`` if unknown."""
+def rest_days(summary: GameSummary, team_code: str, start_time: datetime) -> int | None:
+    """Calendar days (US-Eastern) since ``team_code``'s previous game; ``None`` if unknown.
+
+    Counted like the model was fitted (dates, not elapsed hours): 8 pm one night then 7 pm
+    the next is 1 day, a back-to-back, though fewer than 24 hours passed.
+    """
     last = summary.last_game_dates.get(team_code)
-    if last is None:
+    if last is None or last >= _utc(start_time):
         return None
-    if start_time.tzinfo is None:
-        start_time = start_time.replace(tzinfo=UTC)
-    days = (start_time - last).total_seconds() / _SECONDS_PER_DAY
-    return days if days > 0 else None
+    return (eastern_date(start_time) - eastern_date(last)).days

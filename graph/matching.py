@@ -25,9 +25,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from zoneinfo import ZoneInfo
+from datetime import date, datetime
 
+from graph.espn import EASTERN, eastern
 from graph.models import Game, League, Market
 from graph.teams import SERIES, Team, by_espn, by_kalshi
 
@@ -36,11 +36,11 @@ __all__ = [
     "EventKey",
     "GameMarkets",
     "event_ticker",
+    "market_tickers",
     "match_markets",
     "parse_event_ticker",
 ]
 
-EASTERN = ZoneInfo("America/New_York")
 
 _MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 _LEAGUE_OF_SERIES = {series: league for league, series in SERIES.items()}
@@ -82,13 +82,6 @@ class GameMarkets:
         return self.home is not None or self.away is not None
 
 
-def _eastern(dt: datetime) -> datetime:
-    # Naive datetimes are taken as UTC, the zone every upstream we read reports in.
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return dt.astimezone(EASTERN)
-
-
 def _teams_of(league: League, game: Game) -> tuple[Team, Team] | None:
     away = by_espn(league, game.away.code)
     home = by_espn(league, game.home.code)
@@ -103,9 +96,19 @@ def event_ticker(league: League, game: Game) -> str | None:
     if pair is None:
         return None
     away, home = pair
-    et = _eastern(game.start_time)
+    et = eastern(game.start_time)
     hhmm = f"{et:%H%M}" if league is League.MLB else ""
     return f"{SERIES[league]}-{et:%y}{_MONTHS[et.month - 1]}{et:%d}{hhmm}{away.kalshi}{home.kalshi}"
+
+
+def market_tickers(league: League, game: Game) -> tuple[str, str] | None:
+    """The (away, home) game-winner market tickers Kalshi would list for ``game``."""
+    event = event_ticker(league, game)
+    pair = _teams_of(league, game)
+    if event is None or pair is None:
+        return None
+    away, home = pair
+    return f"{event}-{away.kalshi}", f"{event}-{home.kalshi}"
 
 
 def _split_teams(league: League, blob: str) -> tuple[Team, Team] | None:
@@ -162,7 +165,7 @@ def match_markets(league: League, game: Game, markets: Iterable[Market]) -> Game
     if expected is None or pair is None:
         return GameMarkets()
     away, home = pair
-    start = _eastern(game.start_time)
+    start = eastern(game.start_time)
     wanted = {(away, home), (home, away)} if game.neutral_site else {(away, home)}
 
     exact: list[Market] = []

@@ -30,7 +30,7 @@ from graph import teams
 from graph.cache import TTLCache
 from graph.errors import GraphError, InvalidInput, UpstreamError
 from graph.espn import eastern_date, rest_days
-from graph.matching import GameMarkets, event_ticker, match_markets
+from graph.matching import GameMarkets, event_ticker, market_tickers, match_markets
 from graph.models import Game, GameState, League, Market, Prediction, TickerUpdate
 from graph.predict import build_prediction
 
@@ -130,14 +130,7 @@ class GameService:
     async def _closed_events(
         self, league: League, events: dict[str, Game]
     ) -> dict[str, list[Market]]:
-        tickers: list[str] = []
-        for ticker, game in events.items():
-            away, home = (
-                teams.by_espn(league, game.away.code),
-                teams.by_espn(league, game.home.code),
-            )
-            if away and home:
-                tickers += [f"{ticker}-{away.kalshi}", f"{ticker}-{home.kalshi}"]
+        tickers = [t for game in events.values() for t in market_tickers(league, game) or ()]
 
         async def fetch() -> dict[str, list[Market]]:
             return _by_event(await self._rest.markets(tickers=tickers))
@@ -242,8 +235,8 @@ class GameService:
             game.home.code,
             game.away.code,
             neutral=game.neutral_site,
-            home_rest_days=_days(rest_days(summary, game.home.code, game.start_time)),
-            away_rest_days=_days(rest_days(summary, game.away.code, game.start_time)),
+            home_rest_days=rest_days(summary, game.home.code, game.start_time),
+            away_rest_days=rest_days(summary, game.away.code, game.start_time),
             day=eastern_date(game.start_time),
         )
         home_market = markets.home if markets else None
@@ -342,10 +335,6 @@ def _const(m: Market) -> Callable[[], Awaitable[Market | None]]:
         return m
 
     return value
-
-
-def _days(value: float | None) -> int | None:
-    return None if value is None else int(value)
 
 
 def _by_event(markets: Iterable[Market]) -> dict[str, list[Market]]:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from datetime import date
 from pathlib import Path
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
-from graph.app import create_app
+from graph.app import _cancel, _refresh_forever, create_app
 from graph.models import League
 from graph.settings import Settings
 from graph.sim import Faults, Simulator
@@ -255,3 +257,48 @@ async def test_default_settings_run_on_the_in_process_simulator(
     assert games and all(len(g["markets"]) == 2 and g["prediction"] for g in games)
     assert "Simulator running" in caplog.text
     assert "env=sim" in caplog.text and "signed=True" in caplog.text
+
+
+async def test_sim_mode_signs_with_the_simulators_key_even_when_one_is_configured(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """KALSHI_ENV=sim with an operator's key still gets prices: the simulator's key is used."""
+    stranger = Simulator()  # a key the in-process simulator has never seen
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None,
+        kalshi_env="sim",
+        kalshi_api_key_id=stranger.key_id,
+        kalshi_private_key=SecretStr(stranger.private_key_pem.decode()),
+        ratings_db_path=str(tmp_path / "r.sqlite3"),
+    )
+    app = create_app(settings, clock=lambda: SUNDAY_NOON_UTC, ratings_refresh_s=None)
+    async with serve(app) as url, httpx.AsyncClient(base_url=url) as client:
+        body = await gql(
+            client, '{ games(league: NHL, date: "2026-11-22") { markets { ticker } } }'
+        )
+    assert body["data"]["games"] and all(len(g["markets"]) == 2 for g in body["data"]["games"])
+    assert "using the simulator's key, not yours" in caplog.text
+
+
+async def test_rating_upkeep_survives_a_failing_pass(caplog: pytest.LogCaptureFixture) -> None:
+    """An unexpected error in one refresh pass is logged and the loop goes on."""
+    calls = 0
+    second = asyncio.Event()
+
+    class Flaky:
+        async def refresh_ratings(self, leagues: object) -> int:
+            nonlocal calls
+            calls += 1
+            if calls == 1:
+                raise sqlite3.OperationalError("database is locked")
+            second.set()
+            return 3
+
+    task = asyncio.create_task(
+        _refresh_forever(Flaky(), Settings(_env_file=None), 0)  # type: ignore[arg-type, call-arg]
+    )
+    await asyncio.wait_for(second.wait(), timeout=10)
+    await _cancel(task)
+    assert "Ratings refresh failed" in caplog.text
+    assert "database is locked" in caplog.text
+    assert task.cancelled()

@@ -316,13 +316,21 @@ def test_parse_summary_fixture() -> None:
 
 
 def test_rest_days_from_summary() -> None:
-    """Rest days are the float days since the last game; unknown teams give None."""
+    """Rest days are US-Eastern calendar days since the last game; unknown teams give None."""
     summary = parse_summary(_load("espn_summary_nba.json"))
-    start = datetime(2024, 11, 11, 3, 30, tzinfo=UTC)
-    assert rest_days(summary, "GS", start) == pytest.approx(2 + 0.5 / 24)
-    assert rest_days(summary, "PHX", start) == pytest.approx(2 - 0.5 / 24)
+    start = datetime(2024, 11, 11, 3, 30, tzinfo=UTC)  # Nov 10, 10:30 pm ET
+    assert rest_days(summary, "GS", start) == 2  # last: Nov 8, 10 pm ET
+    assert rest_days(summary, "PHX", start) == 2  # last: Nov 8, 11 pm ET
     assert rest_days(summary, "LAL", start) is None
     assert rest_days(summary, "GS", datetime(2024, 11, 8, tzinfo=UTC)) is None
+
+
+def test_a_back_to_back_is_one_day_though_under_24_hours() -> None:
+    """8 pm ET one night, 7 pm ET the next: 1 rest day, as the model was fitted (not 0)."""
+    summary = GameSummary(
+        game_id="1", last_game_dates={"BOS": datetime(2024, 11, 9, 1, 0, tzinfo=UTC)}
+    )
+    assert rest_days(summary, "BOS", datetime(2024, 11, 10, 0, 0, tzinfo=UTC)) == 1
 
 
 def test_summary_ignores_games_at_or_after_this_one() -> None:
