@@ -51,6 +51,7 @@ async def get_json(
     params: Mapping[str, str] | None = None,
     policy: RetryPolicy = DEFAULT_POLICY,
     what: str,
+    auth_hint: str = "",
     sleep: Sleep = asyncio.sleep,
     rng: Callable[[], float] = random.random,
 ) -> Any:
@@ -88,8 +89,7 @@ async def get_json(
         path = response.request.url.path
         if status in (401, 403):
             raise UpstreamAuthError(
-                f"{what}: {path} refused our credentials (HTTP {status}); "
-                "check KALSHI_API_KEY_ID, the private key and KALSHI_ENV",
+                f"{what}: {path} refused the request (HTTP {status}){auth_hint}",
                 status_code=status,
             )
         if status >= 400:
@@ -109,6 +109,9 @@ async def get_json(
 
 class JsonSource:
     """A base URL plus the retry settings every GET to it uses (the REST and scoreboard clients)."""
+
+    # Appended to 401/403 messages: what the operator should check.
+    AUTH_HINT = ""
 
     def __init__(
         self,
@@ -134,6 +137,7 @@ class JsonSource:
             params=params,
             policy=self._policy,
             what=what,
+            auth_hint=self.AUTH_HINT,
             sleep=self._sleep,
             rng=self._rng,
         )

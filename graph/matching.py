@@ -38,6 +38,7 @@ __all__ = [
     "event_ticker",
     "market_tickers",
     "match_markets",
+    "outcome_team",
     "parse_event_ticker",
 ]
 
@@ -109,6 +110,16 @@ def market_tickers(league: League, game: Game) -> tuple[str, str] | None:
         return None
     away, home = pair
     return f"{event}-{away.kalshi}", f"{event}-{home.kalshi}"
+
+
+def outcome_team(market_ticker: str) -> Team | None:
+    """The team a game-winner market's YES pays on, or ``None`` for any other market."""
+    event, _, outcome = market_ticker.rpartition("-")
+    key = parse_event_ticker(event) if event else None
+    if key is None:
+        return None
+    team = by_kalshi(key.league, outcome)
+    return team if team in (key.away, key.home) else None
 
 
 def _split_teams(league: League, blob: str) -> tuple[Team, Team] | None:

@@ -36,6 +36,10 @@ class Confidence(enum.StrEnum):
     HIGH = "HIGH"
 
 
+# Widest bid/ask spread (dollars) whose mid we still read as the market's probability.
+WIDE_SPREAD = 0.25
+
+
 @dataclass(frozen=True, slots=True)
 class Market:
     """One Kalshi market as our service sees it (a subset of Kalshi's fields)."""
@@ -62,9 +66,15 @@ class Market:
 
     @property
     def implied_probability(self) -> float | None:
-        """Mid of a two-sided book, else the last trade price, else unknown."""
-        if self.yes_bid is not None and self.yes_ask is not None and self.yes_ask > 0:
-            return (self.yes_bid + self.yes_ask) / 2
+        """Mid of a real two-sided book, else the last trade price, else unknown.
+
+        A book wider than :data:`WIDE_SPREAD` (e.g. an empty one, bid 0 / ask 1) says
+        nothing about the probability; its mid would read as a confident 50%.
+        """
+        bid, ask = self.yes_bid, self.yes_ask
+        # Prices sit on a cent grid; the tolerance keeps float rounding off the boundary.
+        if bid is not None and ask is not None and 0 < ask and 0 <= ask - bid <= WIDE_SPREAD + 1e-9:
+            return (bid + ask) / 2
         return self.last_price
 
 

@@ -61,6 +61,8 @@ def chunk_tickers(tickers: Iterable[str], budget: int = TICKERS_PARAM_BUDGET) ->
 class KalshiRest(JsonSource):
     """The market-data endpoints the service needs; markets are stamped with when we read them."""
 
+    AUTH_HINT = "; check KALSHI_API_KEY_ID, the private key and KALSHI_ENV"
+
     def __init__(
         self,
         client: httpx.AsyncClient,

@@ -28,6 +28,7 @@ from strawberry.types import Info
 from graph import graphiql, models
 from graph.context import Context
 from graph.errors import GraphError, InvalidInput
+from graph.matching import outcome_team
 from graph.service import public_id
 
 _F = TypeVar("_F", bound=Callable[..., Any])
@@ -58,7 +59,9 @@ class GameSort(Enum):
 class MarketType:
     ticker: str
     title: str
-    team: str | None
+    team: str | None = strawberry.field(
+        description="For game winners: the code (as in Team.code) of the team YES pays on."
+    )
     status: str
     yes_bid: float | None
     yes_ask: float | None
@@ -73,7 +76,7 @@ class MarketType:
         return cls(
             ticker=m.ticker,
             title=m.title,
-            team=m.outcome if m.outcome != m.ticker else None,
+            team=team.key if (team := outcome_team(m.ticker)) else None,
             status=m.status,
             yes_bid=m.yes_bid,
             yes_ask=m.yes_ask,

@@ -244,7 +244,9 @@ class GameService:
             p_home=p_home,
             factors=factors,
             model=self._ratings.model_name(game.league),
-            home_code=home_market.outcome if home_market else game.home.code,
+            # Bets name the exact market: team codes differ between Kalshi and the scoreboard.
+            home_code=home_market.ticker if home_market else game.home.code,
+            away_code=markets.away.ticker if markets and markets.away else game.away.code,
             home_market=home_market,
             away_market=markets.away if markets else None,
             now_ms=int(self._clock() * 1000),

@@ -54,11 +54,19 @@ async def _call(
     policy: RetryPolicy = DEFAULT_POLICY,
     rng: Callable[[], float] = lambda: 0.5,
     params: dict[str, str] | None = None,
+    auth_hint: str = "",
 ) -> Any:
     transport = httpx.MockTransport(recorder.handler)
     async with httpx.AsyncClient(transport=transport) as client:
         return await get_json(
-            client, URL, params=params, policy=policy, what="Kalshi", sleep=recorder.sleep, rng=rng
+            client,
+            URL,
+            params=params,
+            policy=policy,
+            what="Kalshi",
+            auth_hint=auth_hint,
+            sleep=recorder.sleep,
+            rng=rng,
         )
 
 
@@ -121,10 +129,10 @@ async def test_always_500_fails_after_exactly_attempts(attempts: int) -> None:
 
 @pytest.mark.parametrize("status", [401, 403])
 async def test_auth_refusal_is_not_retried(status: int) -> None:
-    """401/403 raise UpstreamAuthError at once, keeping the status."""
+    """401/403 raise UpstreamAuthError at once, keeping the status and the caller's hint."""
     recorder = Recorder(_forever(httpx.Response(status, json={"error": {"code": "auth"}})))
     with pytest.raises(UpstreamAuthError) as info:
-        await _call(recorder)
+        await _call(recorder, auth_hint="; check KALSHI_API_KEY_ID")
     assert info.value.status_code == status
     assert len(recorder.requests) == 1
     assert recorder.delays == []

@@ -5,7 +5,13 @@ from datetime import UTC, date, datetime, timedelta, timezone
 import pytest
 from hypothesis import given, strategies as st
 
-from graph.matching import GameMarkets, event_ticker, match_markets, parse_event_ticker
+from graph.matching import (
+    GameMarkets,
+    event_ticker,
+    match_markets,
+    outcome_team,
+    parse_event_ticker,
+)
 from graph.models import Game, GameState, League, Market, TeamRef
 from graph.teams import Team, by_espn, teams
 
@@ -270,3 +276,23 @@ def test_event_ticker_round_trips(pair: tuple[League, Team, Team], start: dateti
     assert key.date in (edt, est)
     assert (key.league, key.away, key.home) == (league, away, home)
     assert (key.hhmm is not None) == (league is League.MLB)
+
+
+@pytest.mark.parametrize(
+    ("ticker", "expected"),
+    [
+        pytest.param("KXNBAGAME-26NOV22GSWNYK-GSW", "GS", id="nba-gsw"),
+        pytest.param("KXNBAGAME-26NOV22GSWNYK-NYK", "NY", id="nba-nyk"),
+        pytest.param("KXNFLGAME-26NOV22WASJAC-JAC", "JAX", id="nfl-jac"),
+        pytest.param("KXNFLGAME-26NOV22LABUF-LA", "LAR", id="nfl-la"),
+        pytest.param("KXMLBGAME-26JUN271905TEXLAA-TEX", "TEX", id="mlb-hhmm"),
+        pytest.param("KXNBAGAME-26NOV22GSWNYK-BOS", None, id="team-not-in-event"),
+        pytest.param("KXNBAGAME-26NOV22GSWNYK", None, id="event-not-market"),
+        pytest.param("FED-23DEC-T3.00", None, id="not-a-game"),
+        pytest.param("", None, id="empty"),
+    ],
+)
+def test_outcome_team_maps_kalshi_codes_to_ours(ticker: str, expected: str | None) -> None:
+    """A market's YES team is reported in our (ESPN) codes, or None when it is not a game."""
+    team = outcome_team(ticker)
+    assert (team.key if team else None) == expected

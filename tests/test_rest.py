@@ -361,9 +361,10 @@ async def test_auth_refusal_surfaces_as_auth_error(rsa_key: rsa.RSAPrivateKey) -
         return httpx.Response(401, json={"error": {"code": "authentication_error"}})
 
     async with _rest(handler, auth=KalshiAuth(Signer("k", rsa_key))) as rest:
-        with pytest.raises(UpstreamAuthError):
+        with pytest.raises(UpstreamAuthError) as info:
             await rest.market("KXNBAGAME-25NOV24LALBOS-BOS")
     assert len(calls) == 1
+    assert "check KALSHI_API_KEY_ID" in str(info.value)
 
 
 def _get_market(rest: KalshiRest) -> Awaitable[Any]:

@@ -10,7 +10,12 @@ from typing import Any
 import httpx
 import pytest
 
-from graph.errors import UpstreamHTTPError, UpstreamProtocolError, UpstreamUnavailable
+from graph.errors import (
+    UpstreamAuthError,
+    UpstreamHTTPError,
+    UpstreamProtocolError,
+    UpstreamUnavailable,
+)
 from graph.http import RetryPolicy
 from graph.models import GameState, League
 from graph.scoreboard import ScoreboardClient
@@ -176,3 +181,14 @@ async def test_summary_not_found_keeps_status() -> None:
         with pytest.raises(UpstreamHTTPError) as caught:
             await board.summary(League.NFL, "0")
     assert caught.value.status_code == 404
+
+
+async def test_a_refusal_does_not_blame_kalshi_settings() -> None:
+    """A 403 from the scoreboard says so without pointing at the Kalshi key."""
+    transport = httpx.MockTransport(lambda _: httpx.Response(403, json={}))
+    async with httpx.AsyncClient(transport=transport) as http:
+        client = ScoreboardClient(http, "https://example.test/apis/site/v2/sports")
+        with pytest.raises(UpstreamAuthError) as info:
+            await client.games(League.NBA, date(2026, 11, 22))
+    assert "HTTP 403" in str(info.value)
+    assert "KALSHI" not in str(info.value)
