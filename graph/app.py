@@ -18,6 +18,8 @@ from contextlib import AsyncExitStack, asynccontextmanager
 
 import httpx
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
@@ -26,6 +28,7 @@ from graph import __version__, graphiql
 from graph.feed import KalshiFeed
 from graph.http import RetryPolicy
 from graph.hub import Hub
+from graph.limits import BodyLimit
 from graph.models import TickerUpdate
 from graph.ratings import RatingStore
 from graph.rest import KalshiAuth, KalshiRest
@@ -112,6 +115,7 @@ def create_app(
                     prices_ttl_s=settings.prices_ttl_s,
                     schedule_ttl_s=settings.schedule_ttl_s,
                     prediction_concurrency=settings.prediction_concurrency,
+                    max_games_per_query=settings.max_games_per_query,
                 ),
                 clock=clock,
             )
@@ -152,7 +156,16 @@ def create_app(
     ]
     if node_modules is not None:
         routes.append(Mount(graphiql.DEFAULT_PREFIX, graphiql.assets_app(node_modules)))
-    return Starlette(routes=routes, lifespan=lifespan)
+    middleware = [
+        Middleware(BodyLimit, max_bytes=settings.max_body_bytes),
+        Middleware(
+            CORSMiddleware,
+            allow_origins=settings.allowed_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["content-type"],
+        ),
+    ]
+    return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
 
 
 async def _refresh_forever(service: GameService, settings: Settings, every_s: float) -> None:

@@ -53,6 +53,17 @@ class TTLCache(Generic[K, V]):
             return None
         return entry[1]
 
+    def fresh(self, key: K) -> bool:
+        """Whether ``key`` holds an unexpired value (which may itself be ``None``)."""
+        entry = self._values.get(key)
+        return entry is not None and entry[0] > self._clock()
+
+    def put(self, key: K, value: V, ttl_s: float) -> None:
+        """Store a value obtained elsewhere (e.g. one item of a batch response)."""
+        self._values[key] = (self._clock() + ttl_s, value)
+        self._values.move_to_end(key)
+        self._evict()
+
     def invalidate(self, key: K) -> None:
         self._values.pop(key, None)
 
@@ -86,9 +97,12 @@ class TTLCache(Generic[K, V]):
             self._loading.pop(key, None)
         if ttl_s > 0:
             self._values[key] = (self._clock() + ttl_s, value)
-            while len(self._values) > self._max:
-                self._values.popitem(last=False)
+            self._evict()
         return value
+
+    def _evict(self) -> None:
+        while len(self._values) > self._max:
+            self._values.popitem(last=False)
 
     async def aclose(self) -> None:
         """Cancel loads still running (on shutdown) and drop every value."""

@@ -351,7 +351,7 @@ class GraphQLView(GraphQL[Context, None]):
             keep_alive_interval=settings.ws_keepalive_s,
             connection_init_wait_timeout=timedelta(seconds=settings.connection_init_timeout_s),
             max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
-            allowed_origins=settings.ws_allowed_origins,
+            allowed_origins=settings.allowed_origins,
         )
         self._settings = settings
         # Without the vendored assets, fall back to Strawberry's CDN page rather than a blank one.

@@ -55,6 +55,7 @@ class ServiceConfig:
     prices_ttl_s: float = 5.0
     schedule_ttl_s: float = 60.0
     prediction_concurrency: int = 16
+    max_games_per_query: int = 500
 
 
 def public_id(game: Game) -> str:
@@ -200,13 +201,19 @@ class GameService:
         # Ask for every game's markets before the first await, so they form one batch.
         markets = await asyncio.gather(*(load_markets(g) for g in games), return_exceptions=True)
         semaphore = asyncio.Semaphore(self._config.prediction_concurrency)
+        # Each prediction costs an upstream request: aliases over many dates must not fan out
+        # without bound. Games past the cap fail alone, with the reason.
+        cap = self._config.max_games_per_query
 
-        async def one(game: Game, found: GameMarkets | BaseException) -> Prediction:
+        async def one(index: int, game: Game, found: GameMarkets | BaseException) -> Prediction:
+            if index >= cap:
+                raise InvalidInput(f"at most {cap} predictions per query; ask for fewer games")
             async with semaphore:
                 return await self._predict(game, found if isinstance(found, GameMarkets) else None)
 
         results = await asyncio.gather(
-            *(one(g, m) for g, m in zip(games, markets, strict=True)), return_exceptions=True
+            *(one(i, g, m) for i, (g, m) in enumerate(zip(games, markets, strict=True))),
+            return_exceptions=True,
         )
         out: list[Prediction | BaseException] = []
         for game, result in zip(games, results, strict=True):
@@ -291,27 +298,43 @@ class GameService:
     # Subscriptions
 
     async def snapshot(self, tickers: Sequence[str]) -> list[TickerUpdate]:
-        """Latest known prices for ``tickers`` so a new subscriber sees a price at once."""
-        missing = [t for t in tickers if self._markets.peek(t) is None]
+        """Latest known prices for ``tickers`` so a new subscriber sees a price at once.
+
+        Raises:
+            InvalidInput: Kalshi answered and does not list some of the tickers (one
+                client must not make the upstream subscription carry markets that do not
+                exist). If Kalshi cannot be asked, tickers are let through unchecked.
+        """
+        missing = [t for t in tickers if not self._markets.fresh(t)]
         if missing:
             try:
-                for m in await self._rest.markets(tickers=missing):
-                    await self._markets.get(m.ticker, _const(m), self._config.prices_ttl_s)
+                found = {m.ticker: m for m in await self._rest.markets(tickers=missing)}
             except UpstreamError as exc:
                 logger.warning(
                     "Initial snapshot unavailable tickers=%d error=%s", len(missing), exc
                 )
+            else:
+                for ticker in missing:
+                    # Unknown tickers are remembered too, so repeating them costs no request.
+                    ttl = (
+                        self._config.prices_ttl_s
+                        if ticker in found
+                        else self._config.schedule_ttl_s
+                    )
+                    self._markets.put(ticker, found.get(ticker), ttl)
+        unknown = [t for t in tickers if self._markets.fresh(t) and self._markets.peek(t) is None]
+        if unknown:
+            raise InvalidInput(f"unknown market ticker: {', '.join(unknown[:5])}")
         now_ms = int(self._clock() * 1000)
         out = []
         for t in tickers:
             cached = self._markets.peek(t)
             if cached is not None:
                 seen = cached.observed_at or cached.updated_at
-                ts = int(seen.timestamp() * 1000) if seen else now_ms
                 out.append(
                     TickerUpdate(
                         market_ticker=cached.ticker,
-                        ts_ms=ts,
+                        ts_ms=int(seen.timestamp() * 1000) if seen else now_ms,
                         price=cached.last_price,
                         yes_bid=cached.yes_bid,
                         yes_ask=cached.yes_ask,
@@ -330,13 +353,6 @@ class GameService:
             self._markets,
         ):
             await cache.aclose()
-
-
-def _const(m: Market) -> Callable[[], Awaitable[Market | None]]:
-    async def value() -> Market | None:
-        return m
-
-    return value
 
 
 def _by_event(markets: Iterable[Market]) -> dict[str, list[Market]]:

@@ -71,10 +71,12 @@ class Settings(BaseSettings):
     prediction_concurrency: int = Field(default=16, ge=1)
     max_query_depth: int = Field(default=12, ge=2)
     max_query_tokens: int = Field(default=2000, ge=50)
+    max_body_bytes: int = Field(default=65_536, ge=1024)
+    max_games_per_query: int = Field(default=500, ge=1)
     max_tickers_per_subscription: int = Field(default=50, ge=1)
     max_subscriptions_per_connection: int = Field(default=20, ge=1)
     connection_init_timeout_s: float = 10.0
-    ws_allowed_origins: list[str] = Field(default_factory=list)
+    allowed_origins: list[str] = Field(default_factory=list)
     ws_keepalive_s: float = 15.0
 
     # Model

@@ -302,3 +302,39 @@ async def test_rating_upkeep_survives_a_failing_pass(caplog: pytest.LogCaptureFi
     assert "Ratings refresh failed" in caplog.text
     assert "database is locked" in caplog.text
     assert task.cancelled()
+
+
+async def test_cors_lets_listed_origins_query(tmp_path: Path) -> None:
+    """A frontend on an allowed origin passes the preflight; others do not."""
+    async with (
+        fixed_sim() as sim,
+        app_on(sim, tmp_path, allowed_origins=["http://localhost:5173"]) as client,
+    ):
+        headers = {
+            "access-control-request-method": "POST",
+            "access-control-request-headers": "content-type",
+        }
+        allowed = await client.options(
+            "/graphql", headers={"origin": "http://localhost:5173", **headers}
+        )
+        refused = await client.options(
+            "/graphql", headers={"origin": "https://evil.example", **headers}
+        )
+        query = await client.post(
+            "/graphql",
+            json={"query": "{ __typename }"},
+            headers={"origin": "http://localhost:5173"},
+        )
+    assert allowed.status_code == 200
+    assert allowed.headers["access-control-allow-origin"] == "http://localhost:5173"
+    assert refused.status_code == 400
+    assert query.headers["access-control-allow-origin"] == "http://localhost:5173"
+
+
+async def test_oversized_requests_get_413(tmp_path: Path) -> None:
+    """A body over MAX_BODY_BYTES is refused before GraphQL sees it."""
+    async with fixed_sim() as sim, app_on(sim, tmp_path, max_body_bytes=4096) as client:
+        response = await client.post(
+            "/graphql", json={"query": "{ __typename }", "variables": {"x": "y" * 5000}}
+        )
+    assert response.status_code == 413

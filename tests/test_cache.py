@@ -204,3 +204,17 @@ async def test_aclose_cancels_in_flight_loads() -> None:
         await waiter
     assert len(cache) == 0
     assert cache.peek("done") is None
+
+
+async def test_put_and_fresh_store_batch_items_including_none() -> None:
+    """put() stores a value (even None) that fresh() reports until it expires."""
+    now = [0.0]
+    cache: TTLCache[str, int | None] = TTLCache(clock=lambda: now[0], max_entries=2)
+    cache.put("a", None, 10)
+    cache.put("b", 2, 10)
+    assert cache.fresh("a") and cache.peek("a") is None
+    assert not cache.fresh("missing")
+    cache.put("c", 3, 10)  # evicts the oldest
+    assert not cache.fresh("a") and cache.peek("c") == 3
+    now[0] = 11
+    assert not cache.fresh("b")

@@ -20,7 +20,13 @@ from graph.models import League
 from graph.ratings import RatingStore
 from graph.rest import KalshiRest
 from graph.scoreboard import ScoreboardClient
-from graph.service import GameService, PredictionFailed, parse_public_id, public_id
+from graph.service import (
+    GameService,
+    PredictionFailed,
+    ServiceConfig,
+    parse_public_id,
+    public_id,
+)
 from graph.sim import Simulator
 from tests.e2e import SUNDAY_NOON_UTC
 
@@ -187,3 +193,43 @@ def test_logs_say_nothing_before_work(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     GameService(rest=None, scoreboard=None, ratings=None)  # type: ignore[arg-type]
     assert caplog.text == ""
+
+
+async def test_unknown_tickers_are_refused_and_remembered(tmp_path: Path) -> None:
+    """A ticker Kalshi does not list is InvalidInput, and asking again costs no request."""
+    async with fixed_sim() as sim, service_on(sim, tmp_path) as service:
+        real = sim.markets_for(League.NBA, SUNDAY)[0]["ticker"]
+        fake = "KXNBAGAME-26NOV22AAABBB-AAA"
+        with pytest.raises(InvalidInput, match=f"unknown market ticker: {fake}"):
+            await service.snapshot([real, fake])
+        calls = sim.stats.requests["markets"]
+        with pytest.raises(InvalidInput):
+            await service.snapshot([fake])
+    assert sim.stats.requests["markets"] == calls
+
+
+async def test_predictions_past_the_per_query_cap_fail_alone(tmp_path: Path) -> None:
+    """Games beyond max_games_per_query get an error; the others are predicted."""
+    async with fixed_sim(slate_size={League.NBA: 6}) as sim:
+        store = RatingStore(tmp_path / "r.sqlite3")
+        store.open()
+        async with httpx.AsyncClient() as http:
+            service = GameService(
+                rest=KalshiRest(http, sim.rest_url, policy=NO_RETRY),
+                scoreboard=ScoreboardClient(http, sim.scoreboard_url, policy=NO_RETRY),
+                ratings=store,
+                config=ServiceConfig(max_games_per_query=4),
+                clock=lambda: SUNDAY_NOON_UTC,
+            )
+            games = await service.games(League.NBA, SUNDAY)
+
+            async def markets(game: Any) -> GameMarkets:
+                return GameMarkets()
+
+            results = await service.load_predictions(games, markets)
+            await service.aclose()
+        store.close()
+    failed = [r for r in results if isinstance(r, BaseException)]
+    assert len(failed) == 2
+    assert all("at most 4 predictions per query" in str(f) for f in failed)
+    assert sim.stats.requests["summary"] == 4

@@ -272,7 +272,7 @@ async def test_queries_over_one_websocket_do_not_share_cached_failures(tmp_path:
 
 
 async def test_cross_origin_sockets_are_refused_unless_allowed(tmp_path: Path) -> None:
-    """A page from another origin cannot open the socket unless WS_ALLOWED_ORIGINS lists it."""
+    """A page from another origin cannot open the socket unless ALLOWED_ORIGINS lists it."""
     async with fixed_sim() as sim:
         async with running_app(sim, tmp_path) as (_, url):
             with pytest.raises(InvalidStatus) as refused:
@@ -282,7 +282,7 @@ async def test_cross_origin_sockets_are_refused_unless_allowed(tmp_path: Path) -
                     origin=Origin("https://evil.example"),
                 ):
                     pass
-        async with running_app(sim, tmp_path, ws_allowed_origins=["https://app.example"]) as (
+        async with running_app(sim, tmp_path, allowed_origins=["https://app.example"]) as (
             _,
             url,
         ):
