@@ -198,23 +198,30 @@ class GameService:
         """DataLoader batch: predict every game concurrently, isolating failures."""
         logger.info("Generating predictions for %d games concurrently...", len(games))
         started = time.perf_counter()
-        # Ask for every game's markets before the first await, so they form one batch.
-        markets = await asyncio.gather(*(load_markets(g) for g in games), return_exceptions=True)
+        # Every game's markets are asked for before the first await, so they form one batch,
+        # and that batch runs while the per-game summaries are fetched, not before.
+        market_loads = [asyncio.ensure_future(load_markets(g)) for g in games]
         semaphore = asyncio.Semaphore(self._config.prediction_concurrency)
         # Each prediction costs an upstream request: aliases over many dates must not fan out
         # without bound. Games past the cap fail alone, with the reason.
         cap = self._config.max_games_per_query
 
-        async def one(index: int, game: Game, found: GameMarkets | BaseException) -> Prediction:
+        async def one(index: int, game: Game, market_load: Awaitable[GameMarkets]) -> Prediction:
             if index >= cap:
                 raise InvalidInput(f"at most {cap} predictions per query; ask for fewer games")
             async with semaphore:
-                return await self._predict(game, found if isinstance(found, GameMarkets) else None)
+                summary = await self._summary(game)
+            try:
+                found: GameMarkets | None = await market_load
+            except Exception:  # no market price is no reason to withhold our own prediction
+                found = None
+            return self._predict(game, summary, found)
 
         results = await asyncio.gather(
-            *(one(i, g, m) for i, (g, m) in enumerate(zip(games, markets, strict=True))),
+            *(one(i, g, m) for i, (g, m) in enumerate(zip(games, market_loads, strict=True))),
             return_exceptions=True,
         )
+        await asyncio.gather(*market_loads, return_exceptions=True)  # settle the capped ones
         out: list[Prediction | BaseException] = []
         for game, result in zip(games, results, strict=True):
             if isinstance(result, BaseException) and not isinstance(result, GraphError):
@@ -235,8 +242,7 @@ class GameService:
         )
         return out
 
-    async def _predict(self, game: Game, markets: GameMarkets | None) -> Prediction:
-        summary = await self._summary(game)
+    def _predict(self, game: Game, summary: GameSummary, markets: GameMarkets | None) -> Prediction:
         model = self._ratings.model_for(game.league)
         p_home, factors = model.explain(
             game.home.code,
