@@ -16,8 +16,19 @@ protocol queued. When the connection ends the loop waits
 reconnects; the protocol then resubscribes to every wanted ticker. ``attempt`` goes
 back to 0 once a connection stayed up for ``healthy_after_s``.
 
-A 401/403 at the handshake (or a bad URL) is fatal: no retry, ``fatal_error`` is set
-and ``on_fatal`` is called (the app wires it to ``Hub.fail``). Malformed frames are
+The protocol asks for a new connection (``ReconnectRequired``) when a subscription
+command fails in a way a retry on the same connection would not fix (rate limit,
+command timeout, market limit...): the loop closes the socket and goes through the
+same backoff, so such errors can neither stall the subscription nor spin.
+
+A 401/403 at the handshake (or a bad URL) is fatal: ``fatal_error`` is set, the task
+ends and ``on_fatal`` is called (the app wires it to ``Hub.fail``). The failure stays
+in force for ``fatal_cooldown_s`` (by ``clock``): ``set_wanted`` only records the set.
+The first ``set_wanted`` with a non-empty set after that clears ``fatal_error`` and
+starts the task again, so a key that works again (e.g. after clock skew) brings live
+prices back; a second refusal is fatal again with a new cool-down. So there is at most
+one attempt per cool-down, and only while somebody wants prices. The hub learns about
+the retry by reading ``fatal_error`` when a subscriber arrives. Malformed frames are
 logged and counted; the connection stays. Headers and keys are never logged: the
 websockets library logs request headers at DEBUG, so it gets a logger without DEBUG.
 """
@@ -69,7 +80,7 @@ class FeedState(enum.StrEnum):
     CONNECTING = "connecting"
     CONNECTED = "connected"
     BACKOFF = "backoff"  # waiting before the next attempt
-    FAILED = "failed"  # fatal error, see ``fatal_error``; no more attempts
+    FAILED = "failed"  # fatal error, see ``fatal_error``; retried on demand after the cool-down
     CLOSED = "closed"
 
 
@@ -100,6 +111,7 @@ class KalshiFeed:
         backoff_base_s: float = 0.5,
         backoff_cap_s: float = 30.0,
         healthy_after_s: float = 60.0,
+        fatal_cooldown_s: float = 60.0,
         # Timeouts
         open_timeout_s: float = 10.0,
         ping_interval_s: float = 20.0,
@@ -119,6 +131,7 @@ class KalshiFeed:
         self._backoff_base_s = backoff_base_s
         self._backoff_cap_s = backoff_cap_s
         self._healthy_after_s = healthy_after_s
+        self._fatal_cooldown_s = fatal_cooldown_s
         self._open_timeout_s = open_timeout_s
         self._ping_interval_s = ping_interval_s
         self._ping_timeout_s = ping_timeout_s
@@ -131,6 +144,7 @@ class KalshiFeed:
         self.state = FeedState.IDLE
         self.stats = FeedStats()
         self.fatal_error: FeedFatalError | None = None
+        self._failed_at = 0.0  # by ``clock``, when ``fatal_error`` was set
         self.last_message_at: float | None = None  # by ``clock``, for readiness checks
 
     @property
@@ -153,8 +167,30 @@ class KalshiFeed:
             return
         self._protocol.want(tickers)
         self._outgoing.set()
-        if tickers and self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._run(), name="kalshi-feed")
+        if tickers and (self._task is None or self._task.done()) and self._may_start():
+            self._start()
+
+    def _start(self) -> None:
+        old = self._task
+        if old is not None and not old.cancelled() and old.exception() is not None:
+            logger.error("Kalshi WebSocket task failed", exc_info=old.exception())
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="kalshi-feed")
+
+    def _may_start(self) -> bool:
+        """False while a fatal error's cool-down lasts; after it, clear the error and retry."""
+        if self.fatal_error is None:
+            return True
+        waited_s = self._clock() - self._failed_at
+        if waited_s < self._fatal_cooldown_s:
+            return False
+        logger.info(
+            "Retrying Kalshi WebSocket after fatal error waited_s=%.0f error=%s",
+            waited_s,
+            self.fatal_error,
+        )
+        self.fatal_error = None
+        self.state = FeedState.CONNECTING
+        return True
 
     async def aclose(self) -> None:
         """Stop the connection task and close the socket; safe to call twice."""
@@ -253,8 +289,13 @@ class KalshiFeed:
 
     def _fail(self, exc: FeedFatalError) -> None:
         self.fatal_error = exc
+        self._failed_at = self._clock()
         self.state = FeedState.FAILED
-        logger.error("Kalshi WebSocket feed stopped error=%s", exc)
+        logger.error(
+            "Kalshi WebSocket feed stopped error=%s retry_after_s=%.0f",
+            exc,
+            self._fatal_cooldown_s,
+        )
         if self.on_fatal is not None:
             self.on_fatal(exc)
 

@@ -23,11 +23,24 @@ close the gap: ``subscribe`` (no sid yet), ``update_subscription`` with
 after the reply, so replies can never be matched to the wrong command. The ticker
 channel is always subscribed with a market filter: never the firehose.
 
-Error codes 10, 17 and 25 end the subscription server-side: the protocol forgets the
-sid and subscribes afresh. If that keeps failing it emits ``ReconnectRequired`` so the
-adapter can back off on a new connection instead of spinning. An error naming a market
-drops that market from the request until the desired set or the connection changes;
-other command errors are reported and retried only when the desired set changes.
+Every ``error`` is reported as a ``FeedError``; what else happens depends on the code:
+
+- 10, 17 and 25 end the subscription server-side: the protocol forgets the sid and
+  subscribes afresh. If that keeps failing it emits ``ReconnectRequired``.
+- An error naming a market of the failed command (16 "Market not found") drops that
+  market from the request until the desired set or the connection changes.
+- 7 "Unknown subscription ID" to our ``unsubscribe``: the server has no such sid, so we
+  forget it too.
+- Any other error answering a subscription command (27 rate limit, 18 command timeout,
+  26 market limit, 16 without a market, 6 "Already subscribed", codes we do not know)
+  means a retry at once would fail the same way, or that our state and the server's
+  disagree. The protocol emits ``ReconnectRequired`` and sends nothing more on this
+  connection; the adapter closes it, waits its jittered exponential backoff and
+  reconnects, and ``connection_opened()`` subscribes to the whole desired set. So a
+  command error never stalls the subscription and never loops faster than the backoff.
+
+An error without an id while a command is in flight is taken as that command's answer:
+otherwise the command would wait forever for a reply that is not coming.
 """
 
 from __future__ import annotations
@@ -317,7 +330,10 @@ class FeedError:
 
 @dataclass(frozen=True, slots=True)
 class ReconnectRequired:
-    """Resubscribing keeps failing: close this connection and reconnect with backoff."""
+    """This connection cannot reach the desired set: close it and reconnect with backoff.
+
+    After this event the protocol sends nothing until ``connection_opened()``.
+    """
 
     reason: str
 
@@ -344,7 +360,7 @@ class FeedProtocol:
         self._in_flight: _Command | None = None
         self._side: dict[int, _Command] = {}  # list_subscriptions, outside the reconcile loop
         self._rejected: set[str] = set()
-        self._stalled = False
+        self._reconnect_pending = False  # gave up on this connection
         self._resubscribes = 0
         self._outbox: list[str] = []
 
@@ -381,7 +397,6 @@ class FeedProtocol:
             return
         self._desired = desired
         self._rejected &= desired
-        self._stalled = False
         self._reconcile()
 
     def connection_opened(self) -> None:
@@ -442,7 +457,7 @@ class FeedProtocol:
         self._in_flight = None
         self._side.clear()
         self._rejected.clear()
-        self._stalled = False
+        self._reconnect_pending = False
         self._resubscribes = 0
         self._outbox.clear()
 
@@ -486,7 +501,7 @@ class FeedProtocol:
             events.append(self._error_event(message))
             return
         cmd = self._in_flight
-        ours = cmd is not None and message.id == cmd.id
+        ours = cmd is not None and message.id in (cmd.id, None)
         events.append(self._error_event(message))
         if message.terminal:
             if not ours and self._sid is None and cmd is None:
@@ -496,10 +511,7 @@ class FeedProtocol:
             self._in_flight = None
             self._resubscribes += 1
             if self._resubscribes > MAX_RESUBSCRIBES:
-                self._stalled = True
-                events.append(
-                    ReconnectRequired(reason=f"error code {message.code} after resubscribing")
-                )
+                self._give_up(events, f"error code {message.code} after resubscribing")
             return
         if not ours or cmd is None:
             return
@@ -511,7 +523,13 @@ class FeedProtocol:
             self._sid = None
             self._confirmed = frozenset()
         else:
-            self._stalled = True
+            self._give_up(events, f"error code {message.code} to {cmd.kind}")
+
+    def _give_up(self, events: list[Event], reason: str) -> None:
+        """Stop using this connection; the adapter reconnects with backoff."""
+        self._reconnect_pending = True
+        self._in_flight = None
+        events.append(ReconnectRequired(reason=reason))
 
     @staticmethod
     def _error_event(message: ErrorMsg) -> FeedError:
@@ -523,7 +541,7 @@ class FeedProtocol:
         )
 
     def _reconcile(self) -> None:
-        if not self._open or self._in_flight is not None or self._stalled:
+        if not self._open or self._in_flight is not None or self._reconnect_pending:
             return
         target = self._desired - self._rejected
         if self._sid is None:

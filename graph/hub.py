@@ -12,9 +12,17 @@ The hub reference-counts tickers across subscriptions. When the union of wanted
 tickers changes (first subscriber of a ticker arrives, last one leaves) it tells the
 feed through ``FeedControl.set_wanted``; otherwise the feed hears nothing.
 
-``fail(exc)`` makes every current and future iteration raise ``exc`` (a fatal feed
-error); ``resume()`` lifts that. Leaving the ``async with`` block - normally, by an
-exception or by cancellation - always unregisters the subscription and its refs.
+``fail(exc)`` (a fatal feed error) ends every current subscription: its next
+iteration raises a fresh ``FeedFatalError`` with ``exc``'s message, chained to ``exc``.
+A fresh one each time, because raising one shared object would append every raise to
+its traceback and keep every subscriber's frames alive. Subscriptions entered while
+failed raise the same way - unless the control lifts its failure: each newcomer calls
+``set_wanted`` (even when the union is unchanged), which lets the feed decide whether
+its cool-down is over and it may try again, and then the hub reads the control's
+``fatal_error``. None means the control is trying again: the hub forgets the failure
+and the newcomer waits for updates (or for the next ``fail``). ``resume()`` forgets it
+by hand. Leaving the ``async with`` block - normally, by an exception or by
+cancellation - always unregisters the subscription and its refs.
 """
 
 from __future__ import annotations
@@ -24,11 +32,16 @@ from collections.abc import Iterable, Sequence
 from types import TracebackType
 from typing import Protocol
 
+from graph.errors import FeedFatalError
 from graph.models import TickerUpdate
 
 
 class FeedControl(Protocol):
     def set_wanted(self, tickers: frozenset[str]) -> None: ...
+
+    @property
+    def fatal_error(self) -> BaseException | None:
+        """The control's fatal error; None once it may (or does) connect again."""
 
 
 class Subscription:
@@ -46,6 +59,7 @@ class Subscription:
         self._wakeup = asyncio.Event()
         self._active = False
         self._closed = False
+        self._failure: BaseException | None = None  # set by Hub.fail; never lifted
         for update in initial:
             if update.market_ticker in tickers:
                 self._offer(update)
@@ -74,9 +88,9 @@ class Subscription:
 
     async def __anext__(self) -> TickerUpdate:
         while True:
-            failure = self._hub._failure
+            failure = self._failure if self._failure is not None else self._hub._failure
             if failure is not None:
-                raise failure
+                raise FeedFatalError(str(failure)) from failure
             if self._closed:
                 raise StopAsyncIteration
             if self._pending:
@@ -93,7 +107,8 @@ class Subscription:
         self._pending[key] = update  # keeps the ticker's place in line; newest value wins
         self._wakeup.set()
 
-    def _wake(self) -> None:
+    def _fail(self, exc: BaseException) -> None:
+        self._failure = exc
         self._wakeup.set()
 
     def _close(self) -> None:
@@ -131,13 +146,17 @@ class Hub:
             sub._offer(update)
 
     def fail(self, exc: BaseException) -> None:
-        """Make every current and future subscription raise ``exc`` when iterated."""
+        """End every current subscription, and refuse new ones, with ``exc``'s message.
+
+        New subscriptions are refused until ``resume()`` or until the control reports
+        no ``fatal_error`` when one is entered.
+        """
         self._failure = exc
         for sub in self._subscriptions:
-            sub._wake()
+            sub._fail(exc)
 
     def resume(self) -> None:
-        """Forget a previous ``fail``; subscriptions iterate normally again."""
+        """Forget a previous ``fail`` for subscriptions entered from now on."""
         self._failure = None
 
     @property
@@ -162,8 +181,10 @@ class Hub:
             self._refs[ticker] = count + 1
             self._by_ticker.setdefault(ticker, set()).add(sub)
             changed |= count == 0
-        if changed:
+        if changed or self._failure is not None:
             self._control.set_wanted(frozenset(self._refs))
+        if self._failure is not None and self._control.fatal_error is None:
+            self._failure = None  # the control is trying again: wait for its outcome
 
     def _remove(self, sub: Subscription) -> None:
         self._subscriptions.discard(sub)

@@ -69,6 +69,8 @@ class FakeKalshi:
         self.public_key = public_key
         self.handshakes: list[Handshake] = []
         self.reject: list[int] = []  # statuses for the next handshakes, then accept
+        self.requests = 0  # handshake requests, accepted or not
+        self.refuse: dict[str, list[int]] = {}  # cmd -> error codes for its next uses
         self.commands: asyncio.Queue[tuple[ServerConnection, dict[str, Any]]] = asyncio.Queue()
         self.connected: asyncio.Queue[ServerConnection] = asyncio.Queue()
         self.reply_to_subscribe: Callable[[dict[str, Any]], str] | None = None
@@ -77,6 +79,7 @@ class FakeKalshi:
         self._next_sid = 1
 
     def process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        self.requests += 1
         if self.reject:
             return connection.respond(HTTPStatus(self.reject.pop(0)), "go away\n")
         headers = request.headers
@@ -105,6 +108,9 @@ class FakeKalshi:
 
     def reply(self, cmd: dict[str, Any]) -> str | None:
         params = cmd.get("params", {})
+        codes = self.refuse.get(cmd["cmd"])
+        if codes:
+            return frame("error", id=cmd["id"], msg={"code": codes.pop(0), "msg": "refused"})
         if cmd["cmd"] == "subscribe":
             if self.reply_to_subscribe is not None:
                 return self.reply_to_subscribe(cmd)
@@ -404,6 +410,62 @@ async def test_subscribe_failing_terminally_forever_reconnects_with_backoff(
     await h.feed.aclose()
 
 
+_COMMAND_ERRORS = [
+    pytest.param(27, id="too-many-requests"),
+    pytest.param(18, id="command-timeout"),
+    pytest.param(26, id="market-limit"),
+    pytest.param(16, id="market-not-found-unnamed"),
+    pytest.param(6, id="already-subscribed"),
+    pytest.param(99, id="unknown-code"),
+]
+
+
+@pytest.mark.parametrize("code", _COMMAND_ERRORS)
+@pytest.mark.parametrize("command", ["subscribe", "update_subscription"])
+async def test_command_errors_reconnect_with_backoff_and_resubscribe(
+    server: FakeKalshi, make_feed: Callable[..., Harness], command: str, code: int
+) -> None:
+    """A refused subscribe/update: backoff wait, new connection, subscribed to the wanted set."""
+    server.refuse[command] = [code]
+    h = make_feed(server.url)
+    wanted = frozenset({"A"}) if command == "subscribe" else frozenset({"A", "B"})
+    h.feed.set_wanted(frozenset({"A"}))
+    first = await server.next_connection()
+    _, cmd = await server.next_command()
+    if command == "update_subscription":
+        h.feed.set_wanted(wanted)
+        _, cmd = await server.next_command()
+    assert cmd["cmd"] == command
+    assert await h.sleep.next_call() == pytest.approx(0.25)  # rng 0.5 * base 0.5
+    second = await server.next_connection()
+    ws, cmd = await server.next_command()
+    assert second is not first and ws is second
+    assert cmd["cmd"] == "subscribe"
+    assert cmd["params"]["market_tickers"] == sorted(wanted)
+    await ws.send(frame("ticker", msg={"market_ticker": "A"}))
+    assert (await h.next_update()).market_ticker == "A"
+    assert h.feed.subscribed == server.markets == wanted
+    assert (h.feed.stats.connects, h.feed.stats.reconnects, h.feed.stats.errors) == (2, 1, 1)
+    assert h.sleep.delays == [pytest.approx(0.25)]
+
+
+async def test_a_persistent_rate_limit_backs_off_exponentially(
+    server: FakeKalshi, make_feed: Callable[..., Harness]
+) -> None:
+    """Three rate-limited subscribes in a row wait 0.5, 1 and 2 s, then the fourth succeeds."""
+    server.refuse["subscribe"] = [27, 27, 27]
+    h = make_feed(server.url, rng=Rng([1.0]), backoff_base_s=0.5)
+    h.feed.set_wanted(frozenset({"A", "B"}))
+    for _ in range(4):
+        ws, cmd = await server.next_command()
+        assert cmd["cmd"] == "subscribe"
+    await ws.send(frame("ticker", msg={"market_ticker": "B"}))
+    assert (await h.next_update()).market_ticker == "B"
+    assert h.sleep.delays == [0.5, 1.0, 2.0]
+    assert h.feed.subscribed == {"A", "B"}
+    assert h.feed.stats.connects == 4
+
+
 @pytest.mark.parametrize("status", [401, 403])
 async def test_auth_refusal_is_fatal_and_not_retried(
     server: FakeKalshi, make_feed: Callable[..., Harness], status: int
@@ -473,6 +535,95 @@ async def test_invalid_url_is_fatal(make_feed: Callable[..., Harness]) -> None:
     await wait_for_state(h.feed, FeedState.FAILED)
     assert "invalid Kalshi WebSocket URL" in str(h.fatal[0])
     await h.feed.aclose()
+
+
+async def test_fatal_error_holds_for_the_cooldown_then_allows_one_attempt(
+    server: FakeKalshi, make_feed: Callable[..., Harness]
+) -> None:
+    """No attempt within fatal_cooldown_s; after it, one attempt per non-empty set_wanted."""
+    server.reject = [401, 401]
+    h = make_feed(server.url, fatal_cooldown_s=60.0)
+    h.feed.set_wanted(frozenset({"A"}))
+    await wait_for_state(h.feed, FeedState.FAILED)
+    h.clock.now += 59.0
+    h.feed.set_wanted(frozenset({"A", "B"}))
+    assert h.feed.state is FeedState.FAILED  # decided synchronously: no task was started
+    h.clock.now += 2.0
+    h.feed.set_wanted(frozenset())  # nothing wanted: no reason to try
+    assert h.feed.state is FeedState.FAILED
+    h.feed.set_wanted(frozenset({"A"}))
+    assert (h.feed.state, h.feed.fatal_error) == (FeedState.CONNECTING, None)
+    await wait_for_state(h.feed, FeedState.FAILED)  # refused again
+    h.feed.set_wanted(frozenset({"A", "B"}))  # a new cool-down started at the second refusal
+    assert h.feed.state is FeedState.FAILED
+    await h.feed.aclose()
+    assert server.requests == 2
+    assert len(h.fatal) == 2
+    assert h.sleep.delays == []
+
+
+@pytest.mark.parametrize("key_works", [pytest.param(True, id="key-works"), False])
+async def test_hub_fails_fast_during_the_cooldown_and_recovers_after_it(
+    server: FakeKalshi, key: rsa.RSAPrivateKey, key_works: bool
+) -> None:
+    """Wired like the app: fail fast in the cool-down; after it one attempt, updates or refusal."""
+    server.reject = [401]
+    clock = FakeClock()
+    hub: Hub
+    feed = KalshiFeed(
+        server.url,
+        Signer(KEY_ID, key),
+        on_update=lambda update: hub.publish(update),
+        clock=clock,
+        sleep=FakeSleep(),
+        fatal_cooldown_s=60.0,
+    )
+    hub = Hub(feed)
+    feed.on_fatal = hub.fail
+    try:
+        await _fail_fast_then_recover(server, feed, hub, clock, key_works)
+    finally:
+        await feed.aclose()
+    assert server.requests == 2
+
+
+async def _fail_fast_then_recover(
+    server: FakeKalshi, feed: KalshiFeed, hub: Hub, clock: FakeClock, key_works: bool
+) -> None:
+    """The scenario of the test above, with the feed and hub already wired."""
+    async with hub.subscribe(["A"]) as first:
+        with pytest.raises(FeedFatalError) as caught:
+            await asyncio.wait_for(anext(first), TIMEOUT_S)
+    message = str(caught.value)
+    assert "HTTP 401" in message
+    clock.now += 30.0
+    for _ in range(3):
+        async with hub.subscribe(["A", "B"]) as early:
+            with pytest.raises(FeedFatalError) as caught:
+                await asyncio.wait_for(anext(early), TIMEOUT_S)
+        assert str(caught.value) == message
+    assert (server.requests, feed.state) == (1, FeedState.FAILED)
+
+    clock.now += 31.0
+    if not key_works:
+        server.reject = [401]
+    async with hub.subscribe(["A"]) as later:
+        if key_works:
+            ws, cmd = await server.next_command()
+            assert cmd["params"]["market_tickers"] == ["A"]
+            await ws.send(frame("ticker", msg={"market_ticker": "A"}))
+            update = await asyncio.wait_for(anext(later), TIMEOUT_S)
+            assert update.market_ticker == "A"
+            assert (hub.failure, feed.fatal_error) == (None, None)
+        else:
+            with pytest.raises(FeedFatalError, match="HTTP 401"):
+                await asyncio.wait_for(anext(later), TIMEOUT_S)
+    assert server.requests == 2
+    if not key_works:
+        async with hub.subscribe(["A"]) as again:  # a fresh cool-down: fail fast again
+            with pytest.raises(FeedFatalError, match="HTTP 401"):
+                await asyncio.wait_for(anext(again), TIMEOUT_S)
+        assert (server.requests, feed.state) == (2, FeedState.FAILED)
 
 
 async def test_server_pings_are_answered(

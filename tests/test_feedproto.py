@@ -10,6 +10,7 @@ from hypothesis import given, settings, strategies as st
 from graph.errors import UpstreamProtocolError
 from graph.feedproto import (
     MAX_RESUBSCRIBES,
+    TERMINAL_ERROR_CODES,
     ErrorMsg,
     FeedError,
     FeedProtocol,
@@ -472,17 +473,92 @@ def test_repeated_terminal_errors_ask_for_a_reconnect() -> None:
     assert proto.data_to_send() == []
 
 
-def test_non_terminal_error_is_reported_and_not_retried_until_want_changes() -> None:
-    """Code 11 on an update: reported, no retry loop; a new want() tries again."""
-    proto = opened("A")
-    proto.want({"A", "B"})
-    (add,) = sent(proto)
-    events = proto.receive_text(error(add["id"], 11))
-    assert events == [FeedError(code=11, msg="x", market_ticker=None, terminal=False)]
+def converge(proto: FeedProtocol, server: FakeKalshi) -> None:
+    """Deliver every queued command to ``server`` and its reply back, until both are quiet."""
+    wire = proto.data_to_send()
+    while wire:
+        proto.receive_text(server.handle(wire.pop(0)))
+        wire.extend(proto.data_to_send())
+
+
+# Which desired set each command needs before and after, to be the one sent.
+_COMMANDS = {
+    "subscribe": (frozenset(), frozenset({"A", "B"})),
+    "add": (frozenset({"A"}), frozenset({"A", "B"})),
+    "delete": (frozenset({"A", "B"}), frozenset({"A"})),
+}
+_NON_TERMINAL_CODES = [
+    pytest.param(27, id="too-many-requests"),
+    pytest.param(18, id="command-timeout"),
+    pytest.param(26, id="market-limit"),
+    pytest.param(16, id="market-not-found-unnamed"),
+    pytest.param(6, id="already-subscribed"),
+    pytest.param(11, id="invalid-parameter"),
+    pytest.param(99, id="unknown-code"),
+]
+
+
+@pytest.mark.parametrize("code", _NON_TERMINAL_CODES)
+@pytest.mark.parametrize("command", sorted(_COMMANDS))
+def test_command_errors_ask_for_a_reconnect_that_restores_the_desired_set(
+    command: str, code: int
+) -> None:
+    """A non-terminal error to our command: reconnect, quiet until then, then the desired set."""
+    before, after = _COMMANDS[command]
+    server = FakeKalshi()
+    proto = FeedProtocol()
+    proto.connection_opened()
+    proto.want(before)
+    converge(proto, server)
+    proto.want(after)
+    (cmd,) = sent(proto)
+    assert cmd["cmd"] == ("subscribe" if command == "subscribe" else "update_subscription")
+    events = proto.receive_text(error(cmd["id"], code))
+    assert events == [
+        FeedError(code=code, msg="x", market_ticker=None, terminal=False),
+        ReconnectRequired(reason=f"error code {code} to {command}"),
+    ]
+    assert not proto.busy
+    proto.want(after | {"C"})
+    assert proto.data_to_send() == []  # nothing more on a connection we gave up on
+    proto.connection_lost()
+    server = FakeKalshi()  # a new connection: the server holds nothing of ours
+    proto.connection_opened()
+    converge(proto, server)
+    assert server.markets == proto.confirmed == after | {"C"}
+
+
+def test_error_without_id_answers_the_command_in_flight() -> None:
+    """An id-less rate-limit error while subscribe is unanswered is taken as its answer."""
+    proto = FeedProtocol()
+    proto.want({"A"})
+    proto.connection_opened()
+    sent(proto)
+    events = proto.receive_text(error(None, 27))
+    assert events[-1] == ReconnectRequired(reason="error code 27 to subscribe")
+    assert not proto.busy
+
+
+def test_error_without_id_and_nothing_in_flight_is_only_reported() -> None:
+    """An id-less non-terminal error while idle keeps the subscription and sends nothing."""
+    proto = opened("A", sid=3)
+    assert proto.receive_text(error(None, 27)) == [
+        FeedError(code=27, msg="x", market_ticker=None, terminal=False)
+    ]
     assert proto.data_to_send() == []
-    proto.want({"A", "B", "C"})
-    (retry,) = sent(proto)
-    assert retry["params"]["market_tickers"] == ["B", "C"]
+    assert (proto.sid, proto.confirmed) == (3, frozenset({"A"}))
+
+
+def test_unsubscribe_error_asks_for_a_reconnect() -> None:
+    """A rate-limited unsubscribe: reconnect, and the new connection subscribes to nothing."""
+    proto = opened("A")
+    proto.want(set())
+    (unsub,) = sent(proto)
+    events = proto.receive_text(error(unsub["id"], 27))
+    assert events[-1] == ReconnectRequired(reason="error code 27 to unsubscribe")
+    proto.connection_lost()
+    proto.connection_opened()
+    assert proto.data_to_send() == []
 
 
 def test_market_specific_error_drops_that_market_and_keeps_the_rest() -> None:
@@ -597,6 +673,63 @@ def test_upstream_converges_to_the_desired_set(ops: list[frozenset[str] | str]) 
     assert server.markets == proto.desired
     assert proto.confirmed == proto.desired
     assert (server.sid is None) == (not proto.desired)
+
+
+_FAILURE_CODES = [6, 10, 11, 16, 17, 18, 25, 26, 27, 99]
+_ops_with_errors = st.lists(
+    st.one_of(
+        st.frozensets(st.sampled_from("ABCDE"), max_size=4),
+        st.just("deliver"),
+        st.sampled_from(_FAILURE_CODES),
+    ),
+    max_size=40,
+)
+
+
+@settings(max_examples=300)
+@given(_ops_with_errors)
+def test_upstream_converges_despite_command_errors(ops: list[frozenset[str] | str | int]) -> None:
+    """Errors to any command (an int op fails the next one) never stall: upstream == desired."""
+    server = FakeKalshi()
+    proto = FeedProtocol()
+    proto.connection_opened()
+    wire: list[str] = []
+    fail_next: list[int] = []
+    reconnects = 0
+
+    def deliver() -> None:
+        nonlocal server, wire, reconnects
+        text = wire.pop(0)
+        if fail_next:
+            code = fail_next.pop(0)
+            if code in TERMINAL_ERROR_CODES:  # the server ended the subscription
+                server.sid, server.markets = None, set()
+            reply = error(json.loads(text)["id"], code)
+        else:
+            reply = server.handle(text)
+        if any(isinstance(e, ReconnectRequired) for e in proto.receive_text(reply)):
+            reconnects += 1
+            proto.connection_lost()
+            server, wire = FakeKalshi(), []
+            proto.connection_opened()
+
+    for op in ops:
+        if op == "deliver":
+            if wire:
+                deliver()
+        elif isinstance(op, int):
+            fail_next.append(op)
+        else:
+            assert isinstance(op, frozenset)
+            proto.want(op)
+        wire.extend(proto.data_to_send())
+    while wire:
+        deliver()
+        wire.extend(proto.data_to_send())
+    assert server.markets == proto.desired
+    assert proto.confirmed == proto.desired
+    assert (server.sid is None) == (not proto.desired)
+    assert reconnects <= sum(isinstance(op, int) for op in ops)
 
 
 def test_terminal_error_with_nothing_subscribed_sends_nothing() -> None:

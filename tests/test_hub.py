@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import traceback
 
 import pytest
 
@@ -12,13 +13,22 @@ TIMEOUT_S = 5.0
 
 
 class FakeFeed:
-    """Records every set_wanted call."""
+    """Records every set_wanted call; with ``retry`` set, a non-empty one clears its failure."""
 
     def __init__(self) -> None:
         self.calls: list[frozenset[str]] = []
+        self.fatal_error: BaseException | None = None
+        self.retry = False
 
     def set_wanted(self, tickers: frozenset[str]) -> None:
         self.calls.append(tickers)
+        if self.retry and tickers:
+            self.fatal_error = None
+
+    def fail(self, hub: Hub, exc: BaseException) -> None:
+        """What KalshiFeed does on a fatal error: record it, then tell the hub."""
+        self.fatal_error = exc
+        hub.fail(exc)
 
 
 def tick(ticker: str, n: int = 0) -> TickerUpdate:
@@ -112,24 +122,110 @@ async def test_a_waiting_subscriber_wakes_on_publish() -> None:
         assert await waiter == tick("A", 5)
 
 
+def raised(message: str) -> FeedFatalError:
+    """A FeedFatalError that was raised and caught, so it carries a traceback."""
+    try:
+        raise FeedFatalError(message)
+    except FeedFatalError as exc:
+        return exc
+
+
 async def test_fail_raises_in_current_and_future_subscriptions() -> None:
-    """hub.fail(exc) ends every iteration with exc, including subscriptions made later."""
-    hub = Hub(FakeFeed())
+    """After a fatal error every iteration raises it, including subscriptions made later."""
+    feed = FakeFeed()
+    hub = Hub(feed)
     fatal = FeedFatalError("Kalshi refused the WebSocket handshake (HTTP 401)")
     async with hub.subscribe(["A"]) as sub:
         waiter = asyncio.create_task(next_update(sub))
         await asyncio.sleep(0)
-        hub.fail(fatal)
-        with pytest.raises(FeedFatalError):
+        feed.fail(hub, fatal)
+        with pytest.raises(FeedFatalError, match=r"HTTP 401"):
             await waiter
     async with hub.subscribe(["B"]) as later:
-        with pytest.raises(FeedFatalError):
+        with pytest.raises(FeedFatalError, match=r"HTTP 401"):
             await next_update(later)
     assert hub.refcounts() == {}
     hub.resume()
     async with hub.subscribe(["B"]) as again:
         hub.publish(tick("B"))
         assert await next_update(again) == tick("B")
+
+
+async def test_each_raise_is_a_fresh_error_chained_to_the_original() -> None:
+    """Subscribers get distinct FeedFatalErrors with the message, each caused by the original."""
+    feed = FakeFeed()
+    hub = Hub(feed)
+    fatal = raised("Kalshi refused the WebSocket handshake (HTTP 401)")
+    feed.fail(hub, fatal)
+    seen: list[FeedFatalError] = []
+    for _ in range(3):
+        async with hub.subscribe(["A"]) as sub:
+            with pytest.raises(FeedFatalError) as caught:
+                await next_update(sub)
+            seen.append(caught.value)
+    assert all(err is not fatal and err.__cause__ is fatal for err in seen)
+    assert len({id(err) for err in seen}) == 3
+    assert {str(err) for err in seen} == {str(fatal)}
+
+
+async def test_the_original_traceback_does_not_grow_with_subscriptions() -> None:
+    """1,000 failed subscriptions leave the original error's traceback as it was."""
+    feed = FakeFeed()
+    hub = Hub(feed)
+    fatal = raised("Kalshi refused the WebSocket handshake (HTTP 401)")
+    frames = len(list(traceback.walk_tb(fatal.__traceback__)))
+    assert frames >= 1
+    feed.fail(hub, fatal)
+    for _ in range(1_000):
+        async with hub.subscribe(["A"]) as sub:
+            with pytest.raises(FeedFatalError):
+                await next_update(sub)
+    assert len(list(traceback.walk_tb(fatal.__traceback__))) == frames
+    assert (hub.refcounts(), hub.subscriber_count) == ({}, 0)
+
+
+async def test_newcomers_fail_fast_while_the_control_is_still_failed() -> None:
+    """While the control keeps its fatal_error, a newcomer raises at once, even with updates."""
+    feed = FakeFeed()
+    hub = Hub(feed)
+    feed.fail(hub, FeedFatalError("refused"))
+    async with hub.subscribe(["A"]) as sub:
+        hub.publish(tick("A"))
+        with pytest.raises(FeedFatalError, match="refused"):
+            await next_update(sub)
+    assert feed.calls == [frozenset({"A"}), frozenset()]
+    assert hub.failure is not None
+
+
+async def test_a_newcomer_asks_the_control_and_resumes_when_it_retries() -> None:
+    """A newcomer calls set_wanted even for held tickers; a cleared control lifts the failure."""
+    feed = FakeFeed()
+    hub = Hub(feed)
+    async with hub.subscribe(["A"]) as old:
+        feed.fail(hub, FeedFatalError("refused"))
+        feed.retry = True
+        async with hub.subscribe(["A"]) as new:
+            assert feed.calls == [frozenset({"A"}), frozenset({"A"})]  # union unchanged
+            assert hub.failure is None
+            hub.publish(tick("A", 7))
+            assert await next_update(new) == tick("A", 7)
+            with pytest.raises(FeedFatalError, match="refused"):
+                await next_update(old)  # the fatal error ended it for good
+
+
+async def test_a_second_failure_ends_the_retrying_subscriber() -> None:
+    """A subscriber waiting on a retry gets the error when the retry fails again."""
+    feed = FakeFeed()
+    hub = Hub(feed)
+    feed.fail(hub, FeedFatalError("first"))
+    feed.retry = True
+    async with hub.subscribe(["A"]) as sub:
+        waiter = asyncio.create_task(next_update(sub))
+        await asyncio.sleep(0)
+        assert not waiter.done()
+        feed.fail(hub, FeedFatalError("second"))
+        with pytest.raises(FeedFatalError, match="second"):
+            await waiter
 
 
 async def test_iteration_stops_after_the_block_exits() -> None:
