@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import random
 import re
@@ -21,7 +22,7 @@ from hypothesis import given, settings, strategies as st
 from graph.models import GameState, League
 from graph.signing import Signer, generate_private_key, load_private_key
 from graph.sim import Faults, Simulator, Stats
-from graph.sim.__main__ import parse_args, serve
+from graph.sim.__main__ import parse_args, serve, write_key
 from graph.sim.auth import Verifier
 from graph.sim.prices import PriceBook
 from graph.sim.slate import ET, Slates, event_date_code, parse_event_ticker
@@ -303,6 +304,29 @@ async def test_simulator_start_fails_loudly_on_a_busy_port() -> None:
         await second.stop()
 
 
+async def test_each_simulator_silences_the_denial_log_only_while_it_runs(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Stopping one of two simulators keeps the other's filter; after both, the line shows again."""
+    caplog.set_level(logging.INFO, logger="uvicorn.error")
+    uvicorn_log = logging.getLogger("uvicorn.error")
+    spurious = "ASGI callable returned without completing handshake."
+
+    def logged() -> bool:
+        caplog.clear()
+        uvicorn_log.error(spurious)
+        return spurious in [r.getMessage() for r in caplog.records]
+
+    assert logged()
+    first = Simulator(tick_interval_s=None)
+    second = Simulator(tick_interval_s=None)
+    async with first:
+        async with second:
+            assert not logged()
+        assert not logged()
+    assert logged()
+
+
 async def test_background_tick_pushes_prices_without_being_asked() -> None:
     """With a tick interval the simulator publishes by itself (here: to a subscriber)."""
     async with Simulator(tick_interval_s=0.01) as sim:
@@ -351,6 +375,16 @@ async def test_cli_serve_prints_urls_and_writes_the_key_only_when_asked(
 
     await serve(parse_args(["--port", "0"]), stop)
     assert "KALSHI_PRIVATE_KEY_PATH" not in capsys.readouterr().out
+
+
+def test_write_key_tightens_an_existing_world_readable_file(tmp_path: Path) -> None:
+    """Writing over an existing 0644 file leaves 0600 and exactly the new key."""
+    key_path = tmp_path / "sim.pem"
+    key_path.write_bytes(b"an older and much longer file content " * 100)
+    key_path.chmod(0o644)
+    write_key(key_path, b"PEM")
+    assert key_path.stat().st_mode & 0o777 == 0o600
+    assert key_path.read_bytes() == b"PEM"
 
 
 async def test_cli_runs_as_a_module_until_interrupted(tmp_path: Path) -> None:

@@ -93,6 +93,26 @@ async def test_unsigned_handshake_is_refused_with_http_401(sim: Simulator) -> No
     assert sim.ws_connection_count() == 0
 
 
+async def test_refused_handshake_keeps_uvicorns_spurious_error_out_of_the_log(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A 401 denial reaches the client but not uvicorn's 'without completing handshake' error."""
+    caplog.set_level(logging.INFO, logger="uvicorn.error")
+    uvicorn_log = logging.getLogger("uvicorn.error")
+    sim = Simulator(seed=5, tick_interval_s=None, clock=lambda: NOW)
+    async with sim:
+        with pytest.raises(websockets.InvalidStatus) as refused:
+            async with websockets.connect(sim.ws_url):
+                pass
+        assert refused.value.response.status_code == 401
+        uvicorn_log.error("ASGI callable returned without sending handshake.")
+        # uvicorn's shutdown waits for the handler task that would log the line.
+        await sim.stop()
+    messages = [r.getMessage() for r in caplog.records if r.name == "uvicorn.error"]
+    assert "ASGI callable returned without completing handshake." not in messages
+    assert "ASGI callable returned without sending handshake." in messages
+
+
 @pytest.mark.parametrize(
     ("mutate", "reason"),
     [

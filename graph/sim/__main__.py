@@ -36,6 +36,9 @@ def write_key(path: Path, pem: bytes) -> None:
     """Write the private key readable by the owner only."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as handle:
+        # The mode above applies only to a new file; an existing one keeps its own,
+        # so tighten it (while still empty, after O_TRUNC) before writing the key.
+        os.fchmod(handle.fileno(), 0o600)
         handle.write(pem)
 
 

@@ -21,7 +21,6 @@ from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
-from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
 from graph.models import League
 from graph.signing import generate_private_key, private_key_pem
@@ -35,22 +34,24 @@ from graph.sim.slate import Slates
 from graph.sim.state import SimState
 
 logger = logging.getLogger(__name__)
+_UVICORN_LOGGER = logging.getLogger("uvicorn.error")
 
 _STARTUP_TIMEOUT_S = 10.0
 
 
-class _DenialAwareProtocol(WebSocketsSansIOProtocol):
-    """uvicorn's websockets-sansio protocol, minus a spurious error log on denials.
+_SPURIOUS_DENIAL_LOG = "ASGI callable returned without completing handshake."
 
-    It forgets to mark the handshake complete after a WebSocket Denial Response, so
-    every refused handshake logged "ASGI callable returned without completing
-    handshake." (Kludex/uvicorn PR #3138, open). The client side was always right.
+
+class _DenialLogFilter(logging.Filter):
+    """Drops uvicorn's one spurious error line after a refused WebSocket handshake.
+
+    uvicorn forgets to mark the handshake complete after a WebSocket Denial Response,
+    so every 401 we send logs that error (Kludex/uvicorn PR #3138, open); the client
+    side is right. Our handler always accepts or denies, so the line carries no news.
     """
 
-    async def send(self, message: Any) -> None:  # ASGISendEvent lives in uvicorn._types
-        await super().send(message)
-        if message["type"] == "websocket.http.response.body" and not message.get("more_body"):
-            self.handshake_complete = True
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != _SPURIOUS_DENIAL_LOG
 
 
 class _EmbeddedServer(uvicorn.Server):
@@ -116,6 +117,8 @@ class Simulator:
         self._server: uvicorn.Server | None = None
         self._serve_task: asyncio.Task[None] | None = None
         self._tick_task: asyncio.Task[None] | None = None
+        # One filter per simulator, so stopping one leaves another running one quiet.
+        self._log_filter = _DenialLogFilter()
 
     def __repr__(self) -> str:  # never show key material
         return f"Simulator(port={self._port}, key_id={self.key_id!r})"
@@ -168,11 +171,11 @@ class Simulator:
             port=self._port,
             lifespan="off",
             log_config=None,  # leave the host process's logging configuration alone
-            ws=_DenialAwareProtocol,
             ws_ping_interval=self._ping_interval_s,
         )
         server = _EmbeddedServer(config)
         self._server = server
+        _UVICORN_LOGGER.addFilter(self._log_filter)
         task = asyncio.create_task(_serve(server))
         self._serve_task = task
         loop = asyncio.get_running_loop()
@@ -180,6 +183,7 @@ class Simulator:
         while not server.started:
             if task.done():
                 self._server = self._serve_task = None
+                _UVICORN_LOGGER.removeFilter(self._log_filter)
                 task.result()  # raises the startup failure, e.g. "address already in use"
                 raise RuntimeError(f"simulator stopped while starting on {self._host}:{self._port}")
             if loop.time() > deadline:
@@ -205,11 +209,15 @@ class Simulator:
                 await self._tick_task
             self._tick_task = None
         await self._hub.drop_all(1001)
-        if self._server is not None and self._serve_task is not None:
-            self._server.should_exit = True
-            await self._serve_task
-        self._server = None
-        self._serve_task = None
+        try:
+            if self._server is not None and self._serve_task is not None:
+                self._server.should_exit = True
+                await self._serve_task
+        finally:
+            self._server = None
+            self._serve_task = None
+            # Only now: uvicorn's shutdown waits for the handlers that log the line.
+            _UVICORN_LOGGER.removeFilter(self._log_filter)
 
     async def publish_tick(self, ticker: str | None = None) -> None:
         """Advance the random walk once and send ``ticker`` messages now."""
