@@ -16,7 +16,6 @@ on the machine, the ratios (speed-up, cold time / L) are the result.
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import math
 import os
@@ -24,22 +23,19 @@ import platform
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import httpx
-import uvicorn
-from pydantic import SecretStr
-from starlette.applications import Starlette
 
 from graph.app import create_app
 from graph.models import League
 from graph.settings import Settings
 from graph.sim import Faults, Simulator
+from graph.sim.loopback import serve_app
 
 SIZES = (10, 50, 200)
 DAY = date(2026, 11, 22)  # a Sunday: the NBA plays
@@ -91,38 +87,12 @@ def expected_round_trips(n: int, concurrency: int, markets_pages: int) -> int:
     return 1 + max(markets_pages, math.ceil(n / concurrency))
 
 
-@asynccontextmanager
-async def serve(app: Starlette) -> AsyncIterator[str]:
-    """Run ``app`` (with its lifespan) on a free loopback port; yields its base URL."""
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    try:
-        while not server.started:
-            if task.done():
-                task.result()
-                raise RuntimeError("app stopped before it started")
-            await asyncio.sleep(0.005)
-        yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        await task
+serve = serve_app
 
 
 def bench_settings(sim: Simulator, workdir: Path, **overrides: Any) -> Settings:
-    """Settings pointing the app at ``sim`` with its key, as an operator would set them."""
-    values: dict[str, Any] = {
-        "kalshi_env": "sim",
-        "kalshi_rest_url": sim.rest_url,
-        "kalshi_ws_url": sim.ws_url,
-        "scoreboard_url": sim.scoreboard_url,
-        "kalshi_api_key_id": sim.key_id,
-        "kalshi_private_key": SecretStr(sim.private_key_pem.decode()),
-        # Shared by every app of a run: the rating bootstrap happens once, outside the timing.
-        "ratings_db_path": str(workdir / "ratings.sqlite3"),
-    }
-    values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    """The simulator's settings, with one ratings file for every app of a run (set up once)."""
+    return sim.app_settings(**{"ratings_db_path": str(workdir / "ratings.sqlite3"), **overrides})
 
 
 async def timed_query(client: httpx.AsyncClient, sim: Simulator) -> Run:

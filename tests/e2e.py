@@ -10,54 +10,29 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import uvicorn
 import websockets.asyncio.client
-from pydantic import SecretStr
 from starlette.applications import Starlette
-from starlette.types import ASGIApp
 from websockets.asyncio.client import ClientConnection
 
 from graph.app import create_app
 from graph.settings import Settings
 from graph.sim import Simulator
+from graph.sim.loopback import serve_app
 
 # 2026-11-22 is a Sunday: NFL plays, NBA plays.
 SUNDAY_NOON_UTC = 1_795_348_800.0
 
 
-@asynccontextmanager
-async def serve(app: ASGIApp) -> AsyncIterator[str]:
-    """Run ``app`` on a free loopback port; yields its base URL."""
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    try:
-        while not server.started:
-            if task.done():
-                task.result()  # surfaces a startup failure
-                raise RuntimeError("server stopped before it started")
-            await asyncio.sleep(0.005)
-        port = server.servers[0].sockets[0].getsockname()[1]
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
+serve = serve_app
 
 
 def sim_settings(sim: Simulator, tmp_path: Path, **overrides: Any) -> Settings:
-    """Settings pointing at ``sim`` with its own key, as an operator would configure them."""
+    """The simulator's settings with a private ratings file and a small retry budget."""
     values: dict[str, Any] = {
-        "kalshi_env": "sim",
-        "kalshi_rest_url": sim.rest_url,
-        "kalshi_ws_url": sim.ws_url,
-        "scoreboard_url": sim.scoreboard_url,
-        "kalshi_api_key_id": sim.key_id,
-        "kalshi_private_key": SecretStr(sim.private_key_pem.decode()),
         "ratings_db_path": str(tmp_path / "ratings.sqlite3"),
         "http_attempts": 2,
     }
-    values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return sim.app_settings(**{**values, **overrides})
 
 
 @asynccontextmanager

@@ -20,9 +20,11 @@ from types import TracebackType
 from typing import Any
 
 import uvicorn
+from pydantic import SecretStr
 from starlette.applications import Starlette
 
 from graph.models import League
+from graph.settings import Settings
 from graph.signing import generate_private_key, private_key_pem
 from graph.sim import espn_shapes, kalshi_rest, scoreboard
 from graph.sim.auth import Verifier
@@ -162,6 +164,19 @@ class Simulator:
         tb: TracebackType | None,
     ) -> None:
         await self.stop()
+
+    def app_settings(self, **overrides: Any) -> Settings:
+        """Settings that point the service at this simulator with its key, as an operator would."""
+        values: dict[str, Any] = {
+            "kalshi_env": "sim",
+            "kalshi_rest_url": self.rest_url,
+            "kalshi_ws_url": self.ws_url,
+            "scoreboard_url": self.scoreboard_url,
+            "kalshi_api_key_id": self.key_id,
+            "kalshi_private_key": SecretStr(self.private_key_pem.decode()),
+        }
+        values.update(overrides)
+        return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
     async def start(self) -> None:
         """Serve on ``host:port`` in the running loop; returns once the socket listens."""
