@@ -213,33 +213,29 @@ _CONFIDENCE_RANK = {
 }
 
 
+def _edge_rank(p: models.Prediction | None) -> tuple[int, float]:
+    """Largest |edge| first; games without an edge last."""
+    return (1, 0.0) if p is None or p.edge is None else (0, -abs(p.edge))
+
+
+def _confidence_rank(p: models.Prediction | None) -> tuple[int, float]:
+    """HIGH before MEDIUM before LOW, surer predictions first; failed ones last."""
+    if p is None:
+        return (3, 0.0)
+    return (_CONFIDENCE_RANK[p.confidence], -abs(p.home_win_probability - 0.5))
+
+
 async def _sorted(games: list[models.Game], sort_by: GameSort, loader: Any) -> list[models.Game]:
     if sort_by is GameSort.START_TIME:
         return sorted(games, key=lambda g: (g.start_time, g.id))
-    predictions: list[models.Prediction | None] = []
-    for result in await _gather_loads(loader, games):
-        predictions.append(result if isinstance(result, models.Prediction) else None)
-    if sort_by is GameSort.EDGE:
-
-        def edge_key(i: int) -> tuple[int, float]:
-            p = predictions[i]
-            return (1, 0.0) if p is None or p.edge is None else (0, -abs(p.edge))
-
-        order = sorted(range(len(games)), key=lambda i: (edge_key(i), games[i].start_time))
-    else:
-
-        def conf_key(i: int) -> tuple[int, float]:
-            p = predictions[i]
-            if p is None:
-                return (3, 0.0)
-            return (_CONFIDENCE_RANK[p.confidence], -abs(p.home_win_probability - 0.5))
-
-        order = sorted(range(len(games)), key=lambda i: (conf_key(i), games[i].start_time))
-    return [games[i] for i in order]
-
-
-async def _gather_loads(loader: Any, games: list[models.Game]) -> list[object]:
-    return list(await asyncio.gather(*(loader.load(g) for g in games), return_exceptions=True))
+    results = await asyncio.gather(*(loader.load(g) for g in games), return_exceptions=True)
+    rank = _edge_rank if sort_by is GameSort.EDGE else _confidence_rank
+    pairs = [
+        (g, r if isinstance(r, models.Prediction) else None)
+        for g, r in zip(games, results, strict=True)
+    ]
+    pairs.sort(key=lambda pair: (rank(pair[1]), pair[0].start_time))
+    return [g for g, _ in pairs]
 
 
 TICKER_RE = re.compile(r"^[A-Z0-9][A-Z0-9._-]{0,99}$")

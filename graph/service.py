@@ -98,11 +98,8 @@ class GameService:
         return eastern_date(datetime.fromtimestamp(self._clock(), tz=UTC))
 
     async def games(self, league: League, day: date) -> list[Game]:
-        ttl = (
-            PAST_SCHEDULE_TTL_S
-            if day < self.today() - timedelta(days=1)
-            else (self._config.schedule_ttl_s)
-        )
+        past = day < self.today() - timedelta(days=1)
+        ttl = PAST_SCHEDULE_TTL_S if past else self._config.schedule_ttl_s
         return await self._schedules.get(
             (league, day), lambda: self._scoreboard.games(league, day), ttl
         )
