@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from contextlib import aclosing
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from gql import Client, GraphQLRequest
-from gql.transport.websockets import WebsocketsTransport
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.typing import Origin, Subprotocol
@@ -155,29 +152,6 @@ async def test_legacy_graphql_ws_protocol_works(tmp_path: Path) -> None:
             await sim.publish_tick()
             (update,) = await drain(client, "s", 1)
     assert snapshot["marketTicker"] == update["marketTicker"] == a
-
-
-async def test_third_party_client_subscribes_through_the_real_server(tmp_path: Path) -> None:
-    """gql's websockets transport, speaking graphql-transport-ws, receives live updates."""
-    async with fixed_sim() as sim, running_app(sim, tmp_path) as (_, url):
-        a, b = tickers_of(sim, 2)
-        transport = WebsocketsTransport(
-            url=url.replace("http://", "ws://") + "/graphql",
-            subprotocols=[WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL],
-        )
-        received: list[str] = []
-        async with Client(transport=transport) as session:
-            request = GraphQLRequest(TICKERS, variable_values={"t": [a, b]})
-            async with aclosing(session.subscribe(request)) as stream:
-                async for result in stream:
-                    received.append(result["tickerUpdates"]["marketTicker"])
-                    if len(received) == 2:
-                        await eventually(lambda: sim.ws_subscribed_tickers() == {a, b})
-                        await sim.publish_tick()
-                    if len(received) == 4:
-                        break
-    assert transport.subprotocol == WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL
-    assert sorted(received) == sorted([a, b, a, b])
 
 
 async def test_subscription_cycles_leave_nothing_behind(tmp_path: Path) -> None:
