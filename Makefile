@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 ASSETS := node_modules/.installed
 
-.PHONY: serve test lint typecheck pytest bench eval schema clean
+.PHONY: serve test lint typecheck pytest screenshots bench eval schema clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,14 @@ $(ASSETS): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+# Debian's Chromium for tests/test_browser.py, driven by Playwright from the dev extras. Never
+# `playwright install`: it downloads browsers from a CDN. The tests fail (never skip) without it.
+CHROMIUM := $(or $(CHROMIUM),$(shell command -v chromium 2>/dev/null),/usr/bin/chromium)
+$(CHROMIUM):
+	@command -v apt-get >/dev/null || { echo "no $@: install Chromium or set CHROMIUM=path" >&2; exit 1; }
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium
+
 serve: $(STAMP) $(ASSETS)
 	$(BIN)/python -m graph
 
@@ -35,13 +43,17 @@ lint: $(DEV_STAMP)
 typecheck: $(DEV_STAMP)
 	$(BIN)/mypy
 
-pytest: $(DEV_STAMP) $(ASSETS)
+pytest: $(DEV_STAMP) $(ASSETS) $(CHROMIUM)
 	$(BIN)/coverage erase
 	$(BIN)/coverage run -m pytest
 	$(BIN)/coverage combine --quiet || true
 	$(BIN)/coverage report
 
 test: lint typecheck pytest
+
+# Re-take docs/graphiql.png and docs/live.png from a real browser run.
+screenshots: $(DEV_STAMP) $(ASSETS) $(CHROMIUM)
+	UPDATE_SCREENSHOTS=1 $(BIN)/pytest -q -p no:cacheprovider tests/test_browser.py
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

@@ -24,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 
-from graph import __version__, graphiql
+from graph import __version__, graphiql, live
 from graph.feed import KalshiFeed
 from graph.http import RetryPolicy
 from graph.hub import Hub
@@ -150,6 +150,8 @@ def create_app(
         )
 
     routes: list[Route | WebSocketRoute | Mount] = [
+        Route("/", live.index),
+        Mount(live.PREFIX, live.assets_app()),
         Route("/healthz", healthz),
         Route("/graphql", view),
         WebSocketRoute("/graphql", view),

@@ -7,6 +7,16 @@ pins the same versions, and ``npm ci`` puts byte-identical files in ``node_modul
 integrity attributes, which still hold; :func:`assets_app` serves exactly the files in
 :data:`ASSETS` and nothing else, so the page renders with no internet access.
 
+When ``node_modules`` lacks a file, the page keeps its unpkg URLs (it then needs internet
+access) rather than staying blank; :func:`find_node_modules` logs which source is in use.
+:func:`page` also swaps Strawberry's welcome text for :data:`DEFAULT_QUERY`, a runnable query
+for today's games with predictions.
+
+Tokens: GraphiQL's fetcher (``@graphiql/toolkit`` inside ``graphiql.min.js``) sends the
+headers editor's JSON as HTTP headers *and* as the WebSocket ``connection_init`` payload
+(``{...wsConnectionParams, ...headers}``), so ``{"Authorization": "Bearer <token>"}`` pasted
+there authorizes both queries and subscriptions; tests/test_browser.py checks both.
+
 This module is an edge adapter that knows nothing of Strawberry: the schema module hands it
 Strawberry's HTML.
 """
@@ -14,18 +24,14 @@ Strawberry's HTML.
 from __future__ import annotations
 
 import logging
-import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
 
 from starlette.applications import Starlette
-from starlette.datastructures import Headers
-from starlette.responses import FileResponse, Response
-from starlette.routing import Mount
-from starlette.staticfiles import NotModifiedResponse, StaticFiles
-from starlette.types import Scope
+
+from graph.assets import allow_list_app
 
 logger = logging.getLogger(__name__)
 
@@ -60,13 +66,36 @@ MISSING_HINT = "GraphiQL assets not installed; run `make serve` or `npm ci`"
 # The URL ends where an HTML attribute value or JS string would: quote, whitespace or bracket.
 _UNPKG_URL = re.compile(r"https://unpkg\.com/[^\s\"'<>`]+")
 
-_MEDIA_TYPES: Mapping[str, str] = MappingProxyType(
-    {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
-)
+# Strawberry's welcome text is a JS template literal assigned to EXAMPLE_QUERY.
+_EXAMPLE_QUERY = re.compile(r"(const EXAMPLE_QUERY = `)(.*?)(`;)", re.S)
 
-# The local URLs carry no version, and a stale cached copy would fail its integrity check
-# after an upgrade, so browsers keep the files but revalidate each time (a cheap 304).
-_CACHE_CONTROL = "no-cache"
+DEFAULT_QUERY = """\
+# Today's NBA games: Kalshi prices, our model, the edge.
+# Another league or day: games(league: NHL, date: "2026-11-22")
+# Leagues: NFL NBA MLB NHL WNBA NCAAF NCAAMB. Dates are
+# US-Eastern; no date means today. Run: Ctrl-Enter.
+# Live prices: a subscription with tickers from the result:
+#   subscription { tickerUpdates(marketTickers:
+#     ["KXNBAGAME-..."]) { marketTicker yesBid yesAsk ts } }
+# Token required? Paste in the Headers tab below:
+#   {"Authorization": "Bearer <token>"}
+query TodaysGames {
+  games(league: NBA, sortBy: EDGE) {
+    startTime
+    state
+    away { code name }
+    home { code name }
+    markets { ticker team yesBid yesAsk lastPrice }
+    prediction {
+      homeWinProbability
+      marketHomeWinProbability
+      edge
+      confidence
+      recommendation
+    }
+  }
+}
+"""
 
 _REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -99,43 +128,37 @@ def find_node_modules(root: Path = _REPO_ROOT) -> Path | None:
     missing = sorted(path for path in ASSETS.values() if not (node_modules / path).is_file())
     if missing:
         logger.warning(
-            "%s node_modules=%s missing=%s", MISSING_HINT, node_modules, ",".join(missing)
+            "%s; GraphiQL will load them from the CDN source=cdn node_modules=%s missing=%s",
+            MISSING_HINT,
+            node_modules,
+            ",".join(missing),
         )
         return None
+    logger.info("GraphiQL assets served locally source=local node_modules=%s", node_modules)
     return node_modules
 
 
-class _AssetFiles(StaticFiles):
-    """StaticFiles that serves only an allow-list of relative paths, with fixed headers."""
+def with_default_query(html: str, query: str = DEFAULT_QUERY) -> str:
+    """Replace the text GraphiQL's editor starts with (when the URL has no ``?q=``)."""
+    # Escape what a JS template literal would interpret (and a CR, which it would turn into a
+    # LF), and "</" so the text cannot close the page's <script> element.
+    literal = (
+        query.replace("\\", "\\\\")
+        .replace("`", "\\`")
+        .replace("${", "\\${")
+        .replace("\r", "\\r")
+        .replace("</", "<\\/")
+    )
+    replaced, count = _EXAMPLE_QUERY.subn(lambda m: m.group(1) + literal + m.group(3), html, 1)
+    if count == 0:
+        logger.warning("GraphiQL page has no EXAMPLE_QUERY; default query not set")
+    return replaced
 
-    def __init__(self, directory: Path, allowed: frozenset[str]) -> None:
-        super().__init__(directory=directory)
-        self._allowed = allowed
 
-    def lookup_path(self, path: str) -> tuple[str, os.stat_result | None]:
-        # ``path`` is already normalised by get_path, so "../" tricks cannot match an entry.
-        if path not in self._allowed:
-            return "", None
-        return super().lookup_path(path)
-
-    def file_response(
-        self,
-        full_path: str | os.PathLike[str],
-        stat_result: os.stat_result,
-        scope: Scope,
-        status_code: int = 200,
-    ) -> Response:
-        suffix = Path(full_path).suffix
-        response = FileResponse(
-            full_path,
-            status_code=status_code,
-            stat_result=stat_result,
-            media_type=_MEDIA_TYPES.get(suffix, "application/octet-stream"),
-            headers={"cache-control": _CACHE_CONTROL, "x-content-type-options": "nosniff"},
-        )
-        if self.is_not_modified(response.headers, Headers(scope=scope)):
-            return NotModifiedResponse(response.headers)
-        return response
+def page(html: str, *, offline: bool, prefix: str = DEFAULT_PREFIX) -> str:
+    """Strawberry's GraphiQL page with our default query, on local assets when ``offline``."""
+    html = with_default_query(html)
+    return localize(html, prefix=prefix) if offline else html
 
 
 def assets_app(node_modules: Path) -> Starlette:
@@ -143,6 +166,4 @@ def assets_app(node_modules: Path) -> Starlette:
 
     Mount it at the prefix given to :func:`localize`. Only GET and HEAD are allowed.
     """
-    allowed = frozenset(os.path.normpath(path) for path in ASSETS.values())
-    # The Starlette wrapper turns StaticFiles' HTTPException into plain 404/405 responses.
-    return Starlette(routes=[Mount("/", app=_AssetFiles(node_modules, allowed))])
+    return allow_list_app(node_modules, ASSETS.values())

@@ -369,5 +369,4 @@ class GraphQLView(GraphQL[Context, None]):
         )
 
     async def render_graphql_ide(self, request: Request) -> Response:
-        html = self.graphql_ide_html
-        return HTMLResponse(graphiql.localize(html) if self._offline_ide else html)
+        return HTMLResponse(graphiql.page(self.graphql_ide_html, offline=self._offline_ide))

@@ -14,12 +14,22 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
+from graphql import build_schema, parse, validate
 from hypothesis import given, strategies as st
 from starlette.applications import Starlette
 from starlette.routing import Mount
 from strawberry.http.ides import get_graphql_ide_html
 
-from graph.graphiql import ASSETS, MISSING_HINT, assets_app, find_node_modules, localize
+from graph.graphiql import (
+    ASSETS,
+    DEFAULT_QUERY,
+    MISSING_HINT,
+    assets_app,
+    find_node_modules,
+    localize,
+    page,
+    with_default_query,
+)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PREFIX = "/graphiql-assets"
@@ -247,3 +257,61 @@ async def test_only_get_and_head_are_allowed(base_url: str) -> None:
     assert head.status_code == 200
     assert int(head.headers["content-length"]) > 0
     assert post.status_code == 405
+
+
+def _unescape_template_literal(body: str) -> str:
+    """Undo the escapes with_default_query writes, as a browser reads them (\\r is a CR)."""
+    return re.sub(r"\\(.)", lambda m: "\r" if m[1] == "r" else m[1], body, flags=re.S)
+
+
+def _example_query(page: str) -> str:
+    match = re.search(r"const EXAMPLE_QUERY = `((?:\\.|[^`\\])*)`;", page, re.S)
+    assert match is not None
+    return match.group(1)
+
+
+def test_default_query_is_valid_against_the_schema() -> None:
+    """The default query parses and validates against schema.graphql and asks for predictions."""
+    schema = build_schema((REPO_ROOT / "schema.graphql").read_text())
+    document = parse(DEFAULT_QUERY)
+    assert validate(schema, document) == []
+    assert "games(league: NBA" in DEFAULT_QUERY and "prediction {" in DEFAULT_QUERY
+
+
+@pytest.mark.parametrize("offline", [pytest.param(True, id="local"), pytest.param(False, id="cdn")])
+def test_page_sets_default_query_with_and_without_local_assets(offline: bool) -> None:
+    """page() always swaps in the default query; only offline pages lose their unpkg URLs."""
+    html = page(_stock_page(), offline=offline)
+    assert _unescape_template_literal(_example_query(html)) == DEFAULT_QUERY
+    assert "Welcome to GraphiQL" not in html
+    assert ("unpkg.com" in html) is not offline
+
+
+@given(st.text(alphabet=st.sampled_from("ab\\`${}</script>\r\n")) | st.text())
+def test_default_query_survives_template_literal_escaping(query: str) -> None:
+    """Any query text (backticks, ${, backslashes, CRs, </script>) reaches the editor as written."""
+    html = with_default_query(_stock_page(), query)
+    literal = _example_query(html)
+    assert _unescape_template_literal(literal) == query
+    assert "</" not in literal and "\r" not in literal
+
+
+def test_page_without_example_query_is_left_alone_and_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A page with no EXAMPLE_QUERY (a changed Strawberry) is returned unchanged, with a warning."""
+    html = "<html><script>const other = 1;</script></html>"
+    with caplog.at_level(logging.WARNING, logger="graph.graphiql"):
+        assert with_default_query(html) == html
+    assert "default query not set" in caplog.text
+
+
+def test_find_node_modules_logs_which_source_is_used(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Startup says whether GraphiQL's assets come from node_modules or from the CDN."""
+    with caplog.at_level(logging.INFO, logger="graph.graphiql"):
+        find_node_modules(tmp_path)
+        find_node_modules()
+    assert "source=cdn" in caplog.text
+    assert "source=local" in caplog.text
