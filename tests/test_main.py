@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -12,9 +15,12 @@ import time
 import urllib.request
 from pathlib import Path
 
+import httpx
 import pytest
+import websockets
 
 from graph.__main__ import main
+from tests.e2e import GraphQLWebSocket
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -78,3 +84,99 @@ def test_python_m_graph_serves_the_simulator(tmp_path: Path) -> None:
     assert markets and all(m["ticker"].startswith("KXNHLGAME-") for m in markets)
     assert f"GraphiQL at http://127.0.0.1:{port}/graphql" in out
     assert proc.returncode == 0
+
+
+SUBSCRIBE = "subscription ($t: [String!]!) { tickerUpdates(marketTickers: $t) { marketTicker } }"
+
+
+async def test_sigterm_completes_100_open_subscriptions_and_exits_within_5_s(
+    tmp_path: Path,
+) -> None:
+    """SIGTERM with 10 sockets x 10 subscriptions: each gets `complete`, then 1001; exit 0 < 5 s."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KALSHI_", "SCOREBOARD"))}
+    env.update(
+        HOST="127.0.0.1",
+        PORT="0",
+        LOG_FORMAT="json",
+        RATINGS_DB_PATH=str(tmp_path / "r.sqlite3"),
+    )
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "graph",
+        cwd=tmp_path,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    lines: list[str] = []
+    url: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+
+    async def read_output() -> None:
+        assert proc.stdout is not None
+        started = False  # the in-process simulator's uvicorn says "running on" first
+        async for raw in proc.stdout:  # keep reading: a full pipe would block the server
+            line = raw.decode().rstrip("\n")
+            lines.append(line)
+            started = started or "Application startup complete" in line
+            found = re.search(r"Uvicorn running on (http://[\d.:]+)", line)
+            if started and found and not url.done():
+                url.set_result(found.group(1))
+        if not url.done():
+            url.set_exception(AssertionError("\n".join(lines)))
+
+    reader = asyncio.create_task(read_output())
+    try:
+        base = await asyncio.wait_for(url, 60)
+        async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+            body = (await http.post("/graphql", json={"query": NHL_TICKERS})).json()
+        tickers = [m["ticker"] for g in body["data"]["games"] for m in g["markets"]]
+        assert len(tickers) >= 2, body
+        async with contextlib.AsyncExitStack() as stack:
+            sockets = [
+                await stack.enter_async_context(GraphQLWebSocket.connect(base)) for _ in range(10)
+            ]
+            for s, ws in enumerate(sockets):
+                for i in range(10):
+                    ticker = tickers[(s * 10 + i) % len(tickers)]
+                    await ws.subscribe(f"op{i}", SUBSCRIBE, {"t": [ticker]})
+            for ws in sockets:
+                first = {(await ws.receive())["id"] for _ in range(10)}
+                assert first == {f"op{i}" for i in range(10)}
+            sent_at = time.monotonic()
+            proc.send_signal(signal.SIGTERM)
+            endings = await asyncio.gather(*(_until_closed(ws) for ws in sockets))
+            returncode = await asyncio.wait_for(proc.wait(), 5 - (time.monotonic() - sent_at))
+        exited_after_s = time.monotonic() - sent_at
+        await reader
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+        reader.cancel()
+        await asyncio.gather(reader, return_exceptions=True)
+    assert returncode == 0, "\n".join(lines)
+    assert exited_after_s < 5
+    for completed, code in endings:
+        assert completed == {f"op{i}" for i in range(10)}
+        assert code == 1001
+    records = [json.loads(line) for line in lines if line.startswith("{")]
+    assert all({"ts", "level", "logger", "message"} <= r.keys() for r in records)
+    messages = [r["message"] for r in records]
+    assert any(m.startswith("Draining connections=10 operations=100") for m in messages)
+    assert any(r["logger"] == "uvicorn.error" for r in records)  # uvicorn's lines too
+
+
+NHL_TICKERS = "{ games(league: NHL) { markets { ticker } } }"
+
+
+async def _until_closed(ws: GraphQLWebSocket) -> tuple[set[str], int | None]:
+    """Every `complete` id a socket receives before it closes, and the close code."""
+    completed: set[str] = set()
+    try:
+        while True:
+            message = await ws.receive(timeout=5)
+            if message["type"] == "complete":
+                completed.add(message["id"])
+    except websockets.exceptions.ConnectionClosed as exc:
+        return completed, exc.rcvd.code if exc.rcvd else None
