@@ -15,10 +15,10 @@ import logging
 import signal
 import socket
 import sys
+from collections.abc import Awaitable, Callable
 from types import FrameType
 
 import uvicorn
-from starlette.applications import Starlette
 
 from graph.app import create_app, drain
 from graph.errors import ConfigError
@@ -29,11 +29,17 @@ logger = logging.getLogger(__name__)
 
 
 class GracefulServer(uvicorn.Server):
-    """uvicorn's server, draining the app before it closes the connections."""
+    """uvicorn's server, running ``drain`` before it closes the connections.
 
-    def __init__(self, config: uvicorn.Config, app: Starlette, *, timeout_s: float) -> None:
+    ``drain`` should finish within ``timeout_s``; uvicorn's own wait for open
+    connections gets what is left of it (at least a second).
+    """
+
+    def __init__(
+        self, config: uvicorn.Config, *, drain: Callable[[], Awaitable[None]], timeout_s: float
+    ) -> None:
         super().__init__(config)
-        self._app = app
+        self._drain = drain
         self._timeout_s = timeout_s
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
@@ -51,7 +57,7 @@ class GracefulServer(uvicorn.Server):
         for server in self.servers:
             server.close()  # stop accepting before draining; uvicorn's close repeats it
         try:
-            await drain(self._app, self._timeout_s)
+            await self._drain()
         except Exception:  # a failed drain must not keep the process from stopping
             logger.exception("Drain failed; shutting down anyway")
         self.config.timeout_graceful_shutdown = max(int(deadline - loop.time()), 1)
@@ -77,7 +83,8 @@ def main() -> int:
         ws_ping_interval=settings.ws_keepalive_s,
         ws_ping_timeout=settings.ws_keepalive_s,
     )
-    server = GracefulServer(config, app, timeout_s=settings.shutdown_timeout_s)
+    timeout_s = settings.shutdown_timeout_s
+    server = GracefulServer(config, drain=lambda: drain(app, timeout_s), timeout_s=timeout_s)
     try:
         server.run()
     except KeyboardInterrupt:

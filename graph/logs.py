@@ -94,6 +94,7 @@ def configure_logging(
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         server_logger = logging.getLogger(name)
         server_logger.handlers.clear()
+        server_logger.setLevel(logging.NOTSET)  # the root's level; uvicorn may set its own later
         server_logger.propagate = True
     # One line per upstream request is noise; our own logs say what was fetched and why.
     logging.getLogger("httpx").setLevel(logging.WARNING)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import re
 import signal
@@ -13,14 +14,21 @@ import subprocess
 import sys
 import time
 import urllib.request
+from datetime import date
 from pathlib import Path
 
 import httpx
 import pytest
+import uvicorn
 import websockets
 
-from graph.__main__ import main
-from tests.e2e import GraphQLWebSocket
+from graph.__main__ import GracefulServer, main
+from graph.app import create_app, drain
+from graph.models import League
+from graph.sim import Simulator
+from tests.e2e import SUNDAY_NOON_UTC, GraphQLWebSocket, eventually, sim_settings
+
+SUNDAY = date(2026, 11, 22)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -180,3 +188,53 @@ async def _until_closed(ws: GraphQLWebSocket) -> tuple[set[str], int | None]:
                 completed.add(message["id"])
     except websockets.exceptions.ConnectionClosed as exc:
         return completed, exc.rcvd.code if exc.rcvd else None
+
+
+async def test_graceful_server_drains_before_uvicorn_closes_sockets(tmp_path: Path) -> None:
+    """In-process: SIGTERM's handler starts a shutdown that completes subscriptions first."""
+    sim = Simulator(clock=lambda: SUNDAY_NOON_UTC, tick_interval_s=None)
+    async with sim:
+        app = create_app(
+            sim_settings(sim, tmp_path), clock=lambda: SUNDAY_NOON_UTC, ratings_refresh_s=None
+        )
+        config = uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, lifespan="on")
+        server = GracefulServer(config, drain=lambda: drain(app, 5.0), timeout_s=5.0)
+        serving = asyncio.create_task(server.serve())
+        try:
+            await eventually(lambda: server.started or serving.done(), timeout=30)
+            port = server.servers[0].sockets[0].getsockname()[1]
+            ticker = sim.markets_for(League.NBA, SUNDAY)[0]["ticker"]
+            async with GraphQLWebSocket.connect(f"http://127.0.0.1:{port}") as ws:
+                await ws.subscribe("1", SUBSCRIBE, {"t": [ticker]})
+                assert (await ws.receive())["type"] == "next"
+                server.handle_exit(signal.SIGTERM, None)
+                ending = await _until_closed(ws)
+            await asyncio.wait_for(serving, 10)
+        finally:
+            server.should_exit = True
+            await asyncio.gather(serving, return_exceptions=True)
+    assert ending == ({"1"}, 1001)
+    assert server._captured_signals == []  # SIGTERM is not re-raised after a clean shutdown
+
+
+async def test_a_failing_drain_does_not_stop_the_shutdown(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """If draining raises, uvicorn's own shutdown still runs and the server stops."""
+
+    async def broken_drain() -> None:
+        raise RuntimeError("drain bug")
+
+    sim = Simulator(clock=lambda: SUNDAY_NOON_UTC, tick_interval_s=None)
+    async with sim:
+        app = create_app(
+            sim_settings(sim, tmp_path), clock=lambda: SUNDAY_NOON_UTC, ratings_refresh_s=None
+        )
+        config = uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, lifespan="on")
+        server = GracefulServer(config, drain=broken_drain, timeout_s=5.0)
+        serving = asyncio.create_task(server.serve())
+        await eventually(lambda: server.started or serving.done(), timeout=30)
+        server.should_exit = True
+        with caplog.at_level(logging.ERROR, logger="graph.__main__"):
+            await asyncio.wait_for(serving, 10)
+    assert "Drain failed; shutting down anyway" in caplog.text
