@@ -66,12 +66,12 @@ class GracefulServer(uvicorn.Server):
 
 def main() -> int:
     settings = load_settings()
-    configure_logging(settings.log_level, settings.log_format)
     try:
         app = create_app(settings)
     except ConfigError as exc:
         print(f"kalshi-graph: configuration error: {exc}", file=sys.stderr)
         return 2
+    configure_logging(settings.log_level, settings.log_format)
     print(f"kalshi-graph: GraphiQL at http://{settings.host}:{settings.port}/graphql", flush=True)
     config = uvicorn.Config(
         app,

@@ -71,7 +71,7 @@ async def test_handshakes_past_the_cap_get_503_while_connected_clients_keep_work
     assert metrics["kalshi_graph_websocket_connections_limit"] == 2
     assert metrics["kalshi_graph_websocket_connections_refused_total"] == 1
     assert metrics["kalshi_graph_websocket_operations"] == 1
-    assert [r.getMessage() for r in caplog.records] == [
+    assert [r.getMessage() for r in caplog.records if r.name == "graph.wsgate"] == [
         "Refused WebSocket connection reason=connection_limit_reached active=2 limit=2 "
         "refused_total=1"
     ]
@@ -281,7 +281,9 @@ def test_refusals_are_logged_at_most_once_per_interval(caplog: pytest.LogCapture
             now[0] = t
             gate._refused("connection limit reached")
     assert gate.refused == 5
-    assert [r.getMessage().rsplit(" ", 1)[-1] for r in caplog.records] == [
+    assert [
+        r.getMessage().rsplit(" ", 1)[-1] for r in caplog.records if r.name == "graph.wsgate"
+    ] == [
         "refused_total=1",
         "refused_total=4",
     ]
