@@ -1,39 +1,94 @@
-"""``python -m graph``: serve on HOST:PORT (what ``make serve`` runs)."""
+"""``python -m graph``: serve on HOST:PORT (what ``make serve`` runs).
+
+Graceful shutdown: uvicorn, on SIGTERM or SIGINT, closes its listening sockets, fails
+every WebSocket with 1012 and only then runs the lifespan shutdown - too late for
+subscribers to hear ``complete``. :class:`GracefulServer` runs :func:`graph.app.drain`
+first (streams end with ``complete``, sockets close with 1001), then uvicorn's own
+shutdown with what is left of ``SHUTDOWN_TIMEOUT_S``. A SIGTERM handled that way is
+a clean exit (status 0), not a death by signal.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import signal
+import socket
 import sys
+from collections.abc import Awaitable, Callable
+from types import FrameType
 
 import uvicorn
 
-from graph.app import create_app
+from graph.app import create_app, drain
 from graph.errors import ConfigError
+from graph.logs import configure_logging
 from graph.settings import load_settings
 
-LOG_FORMAT = "%(asctime)s level=%(levelname)s logger=%(name)s %(message)s"
+logger = logging.getLogger(__name__)
+
+
+class GracefulServer(uvicorn.Server):
+    """uvicorn's server, running ``drain`` before it closes the connections.
+
+    ``drain`` should finish within ``timeout_s``; uvicorn's own wait for open
+    connections gets what is left of it (at least a second).
+    """
+
+    def __init__(
+        self, config: uvicorn.Config, *, drain: Callable[[], Awaitable[None]], timeout_s: float
+    ) -> None:
+        super().__init__(config)
+        self._drain = drain
+        self._timeout_s = timeout_s
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        super().handle_exit(sig, frame)
+        if sig == signal.SIGTERM and sig in self._captured_signals:
+            # uvicorn re-raises captured signals once served; with SIGTERM's default action
+            # that kills the process after a clean shutdown. SIGINT still re-raises
+            # (KeyboardInterrupt, caught in main), as Ctrl-C users expect.
+            self._captured_signals.remove(sig)
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._timeout_s
+        logger.info("Graceful shutdown timeout_s=%.1f", self._timeout_s)
+        for server in self.servers:
+            server.close()  # stop accepting before draining; uvicorn's close repeats it
+        try:
+            await self._drain()
+        except Exception:  # a failed drain must not keep the process from stopping
+            logger.exception("Drain failed; shutting down anyway")
+        self.config.timeout_graceful_shutdown = max(int(deadline - loop.time()), 1)
+        await super().shutdown(sockets)
 
 
 def main() -> int:
     settings = load_settings()
-    logging.basicConfig(level=settings.log_level.upper(), format=LOG_FORMAT)
-    # One line per upstream request is noise; our own logs say what was fetched and why.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
         app = create_app(settings)
     except ConfigError as exc:
         print(f"kalshi-graph: configuration error: {exc}", file=sys.stderr)
         return 2
+    configure_logging(settings.log_level, settings.log_format)
     print(f"kalshi-graph: GraphiQL at http://{settings.host}:{settings.port}/graphql", flush=True)
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level.lower(),
+        log_config=None,  # configure_logging's format for uvicorn's lines too
         # Strawberry never pings on graphql-transport-ws; protocol-level pings keep sockets honest.
         ws_ping_interval=settings.ws_keepalive_s,
         ws_ping_timeout=settings.ws_keepalive_s,
     )
+    timeout_s = settings.shutdown_timeout_s
+    server = GracefulServer(config, drain=lambda: drain(app, timeout_s), timeout_s=timeout_s)
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass  # Ctrl-C: the shutdown already ran
     return 0
 
 

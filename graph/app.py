@@ -5,6 +5,12 @@ lifespan opens the HTTP clients, the rating store, the in-process simulator
 (when ``KALSHI_ENV=sim`` and no URLs are overridden), the Kalshi feed and hub,
 and closes all of them on shutdown. Credentials are checked in ``create_app``
 itself, so a bad key stops startup with one clear message.
+
+Operations: ``/healthz`` (alive), ``/readyz`` (:mod:`graph.readiness`), ``/metrics``
+(:mod:`graph.metrics`), request ids (:mod:`graph.logs`), the WebSocket cap and drain
+(:mod:`graph.wsgate`). :func:`drain` is the first half of a graceful shutdown:
+``python -m graph`` runs it as soon as SIGTERM arrives, before the server closes the
+sockets; the lifespan runs it again (a no-op then) for servers that do not.
 """
 
 from __future__ import annotations
@@ -29,16 +35,23 @@ from graph.feed import KalshiFeed
 from graph.http import RetryPolicy
 from graph.hub import Hub
 from graph.limits import BodyLimit
+from graph.logs import RequestId
+from graph.metrics import CONTENT_TYPE, HttpMetrics, Metrics, Sources
 from graph.models import TickerUpdate
 from graph.ratings import RatingStore
+from graph.readiness import Phase, Readiness, feed_check, http_probe
 from graph.rest import KalshiAuth, KalshiRest
 from graph.schema import GraphQLView, build_schema
 from graph.scoreboard import ScoreboardClient
 from graph.service import GameService, ServiceConfig
 from graph.settings import Settings, load_settings
 from graph.signing import Signer, load_private_key
+from graph.wsgate import ConnectionGate, WebSocketGate
 
 logger = logging.getLogger(__name__)
+
+# Readiness probes must answer quickly or count as down; a scrape should not hang on them.
+PROBE_TIMEOUT_S = 3.0
 
 
 def create_app(
@@ -59,6 +72,9 @@ def create_app(
         settings=settings,
         offline_ide=node_modules is not None,
     )
+    gate = ConnectionGate(settings.max_ws_connections)
+    metrics = Metrics(gate)
+    readiness = Readiness(cache_s=settings.readiness_cache_s)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -97,11 +113,19 @@ def create_app(
                     auth=KalshiAuth(auth, clock=clock) if auth else None,
                     timeout=timeout,
                     headers=headers,
-                    transport=kalshi_transport,
+                    transport=metrics.transport(
+                        "kalshi", kalshi_transport or httpx.AsyncHTTPTransport()
+                    ),
                 )
             )
             espn_http = await stack.enter_async_context(
-                httpx.AsyncClient(timeout=timeout, headers=headers, transport=scoreboard_transport)
+                httpx.AsyncClient(
+                    timeout=timeout,
+                    headers=headers,
+                    transport=metrics.transport(
+                        "scoreboard", scoreboard_transport or httpx.AsyncHTTPTransport()
+                    ),
+                )
             )
             policy = RetryPolicy(attempts=settings.http_attempts)
             store = RatingStore(settings.ratings_file)
@@ -130,12 +154,38 @@ def create_app(
             feed.on_fatal = hub.fail
             stack.push_async_callback(feed.aclose)
             app.state.service, app.state.hub, app.state.feed = service, hub, feed
+            metrics.watch(
+                Sources(
+                    hub=hub,
+                    feed_state=lambda: feed.state,
+                    feed_stats=feed.stats,
+                    caches=service.cache_stats,
+                )
+            )
+            probe_s = min(settings.http_timeout_s, PROBE_TIMEOUT_S)
+            readiness.add("feed", feed_check(lambda: feed.state, lambda: feed.fatal_error))
+            readiness.add(
+                "kalshi_rest",
+                lambda: http_probe(kalshi_http, f"{rest_base}/exchange/status", timeout_s=probe_s),
+                cached=True,
+            )
+            readiness.add(
+                "scoreboard",
+                lambda: http_probe(espn_http, scoreboard_base, timeout_s=probe_s),
+                cached=True,
+            )
+            stack.push_async_callback(readiness.aclose)
             if ratings_refresh_s:
                 task = asyncio.create_task(
                     _refresh_forever(service, settings, ratings_refresh_s), name="ratings-refresh"
                 )
                 stack.push_async_callback(_cancel, task)
-            yield
+            readiness.phase = Phase.SERVING
+            try:
+                yield
+            finally:
+                await drain(app, settings.shutdown_timeout_s)
+                readiness.clear()
 
     async def healthz(request: Request) -> Response:
         feed: KalshiFeed = request.app.state.feed
@@ -149,16 +199,28 @@ def create_app(
             status_code=200,
         )
 
+    async def readyz(request: Request) -> Response:
+        report = await readiness.report()
+        return JSONResponse(report.as_json(), status_code=200 if report.ready else 503)
+
+    async def metrics_endpoint(request: Request) -> Response:
+        return Response(metrics.exposition(), media_type=CONTENT_TYPE)
+
     routes: list[Route | WebSocketRoute | Mount] = [
         Route("/", live.index),
         Mount(live.PREFIX, live.assets_app()),
         Route("/healthz", healthz),
+        Route("/readyz", readyz),
+        Route("/metrics", metrics_endpoint),
         Route("/graphql", view),
         WebSocketRoute("/graphql", view),
     ]
     if node_modules is not None:
         routes.append(Mount(graphiql.DEFAULT_PREFIX, graphiql.assets_app(node_modules)))
     middleware = [
+        Middleware(RequestId),
+        Middleware(HttpMetrics, metrics=metrics),
+        Middleware(WebSocketGate, gate=gate),
         Middleware(BodyLimit, max_bytes=settings.max_body_bytes),
         Middleware(
             CORSMiddleware,
@@ -167,7 +229,32 @@ def create_app(
             allow_headers=["content-type"],
         ),
     ]
-    return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
+    app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
+    app.state.gate, app.state.metrics, app.state.readiness = gate, metrics, readiness
+    return app
+
+
+async def drain(app: Starlette, timeout_s: float) -> None:
+    """Finish open subscriptions with ``complete``, then close every WebSocket (1001).
+
+    New WebSocket handshakes are refused and ``/readyz`` answers 503 from here on.
+    Bounded by ``timeout_s``; safe to call more than once.
+    """
+    state = app.state
+    readiness: Readiness = state.readiness
+    gate: ConnectionGate = state.gate
+    if readiness.phase is not Phase.DRAINING:
+        readiness.phase = Phase.DRAINING
+        hub: Hub | None = getattr(state, "hub", None)
+        logger.info(
+            "Draining connections=%d operations=%d subscriptions=%d",
+            gate.active,
+            gate.open_operations,
+            hub.subscriber_count if hub else 0,
+        )
+        if hub is not None:
+            hub.close()
+    await gate.drain(asyncio.get_running_loop().time() + timeout_s)
 
 
 async def _refresh_forever(service: GameService, settings: Settings, every_s: float) -> None:

@@ -36,6 +36,7 @@ websockets library logs request headers at DEBUG, so it gets a logger without DE
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import enum
 import logging
 import random
@@ -174,7 +175,10 @@ class KalshiFeed:
         old = self._task
         if old is not None and not old.cancelled() and old.exception() is not None:
             logger.error("Kalshi WebSocket task failed", exc_info=old.exception())
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="kalshi-feed")
+        # A fresh context: the first subscriber's request id must not tag the feed's logs forever.
+        self._task = asyncio.get_running_loop().create_task(
+            self._run(), name="kalshi-feed", context=contextvars.Context()
+        )
 
     def _may_start(self) -> bool:
         """False while a fatal error's cool-down lasts; after it, clear the error and retry."""

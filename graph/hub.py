@@ -23,12 +23,18 @@ its cool-down is over and it may try again, and then the hub reads the control's
 and the newcomer waits for updates (or for the next ``fail``). ``resume()`` forgets it
 by hand. Leaving the ``async with`` block - normally, by an exception or by
 cancellation - always unregisters the subscription and its refs.
+
+``close()`` (graceful shutdown) ends every subscription's iteration at once, as if
+each client had left, and ends every later one before it registers, so GraphQL sends
+``complete`` for each. ``stats`` counts deliveries and conflated (dropped) updates
+over the hub's life, for metrics.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Protocol
 
@@ -42,6 +48,12 @@ class FeedControl(Protocol):
     @property
     def fatal_error(self) -> BaseException | None:
         """The control's fatal error; None once it may (or does) connect again."""
+
+
+@dataclass(slots=True)
+class HubStats:
+    delivered: int = 0  # updates handed to subscribers
+    conflated: int = 0  # pending updates replaced by a newer one for the same ticker
 
 
 class Subscription:
@@ -71,6 +83,9 @@ class Subscription:
     async def __aenter__(self) -> Subscription:
         if self._active or self._closed:
             raise RuntimeError("a Subscription can be entered only once")
+        if self._hub.closed:
+            self._closed = True  # the hub is shutting down: end at once, never register
+            return self
         self._active = True
         self._hub._add(self)
         return self
@@ -88,6 +103,8 @@ class Subscription:
 
     async def __anext__(self) -> TickerUpdate:
         while True:
+            if self._hub.closed:
+                raise StopAsyncIteration  # shutdown ends streams cleanly, failed or not
             failure = self._failure if self._failure is not None else self._hub._failure
             if failure is not None:
                 raise FeedFatalError(str(failure)) from failure
@@ -96,6 +113,7 @@ class Subscription:
             if self._pending:
                 ticker = next(iter(self._pending))
                 self.delivered += 1
+                self._hub.stats.delivered += 1
                 return self._pending.pop(ticker)
             self._wakeup.clear()
             await self._wakeup.wait()
@@ -104,6 +122,7 @@ class Subscription:
         key = update.market_ticker
         if key in self._pending:
             self.dropped += 1
+            self._hub.stats.conflated += 1
         self._pending[key] = update  # keeps the ticker's place in line; newest value wins
         self._wakeup.set()
 
@@ -129,6 +148,8 @@ class Hub:
         self._by_ticker: dict[str, set[Subscription]] = {}
         self._subscriptions: set[Subscription] = set()
         self._failure: BaseException | None = None
+        self._closed = False
+        self.stats = HubStats()
 
     def subscribe(
         self, tickers: Sequence[str], *, initial: Iterable[TickerUpdate] = ()
@@ -154,6 +175,16 @@ class Hub:
         self._failure = exc
         for sub in self._subscriptions:
             sub._fail(exc)
+
+    def close(self) -> None:
+        """End every subscription's iteration now, and every later one at once (shutdown)."""
+        self._closed = True
+        for sub in self._subscriptions:
+            sub._wakeup.set()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
 
     def resume(self) -> None:
         """Forget a previous ``fail`` for subscriptions entered from now on."""

@@ -27,7 +27,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from graph import teams
-from graph.cache import TTLCache
+from graph.cache import CacheStats, TTLCache
 from graph.errors import GraphError, InvalidInput, UpstreamError
 from graph.espn import eastern_date, rest_days
 from graph.matching import GameMarkets, event_ticker, market_tickers, match_markets
@@ -346,6 +346,16 @@ class GameService:
                     )
                 )
         return out
+
+    def cache_stats(self) -> dict[str, CacheStats]:
+        """Each cache's counters by name (read by the metrics collector at scrape time)."""
+        return {
+            "schedules": self._schedules.stats,
+            "open_markets": self._open_markets.stats,
+            "closed_markets": self._closed_markets.stats,
+            "summaries": self._summaries.stats,
+            "markets": self._markets.stats,
+        }
 
     async def aclose(self) -> None:
         for cache in (

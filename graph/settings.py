@@ -79,6 +79,12 @@ class Settings(BaseSettings):
     allowed_origins: list[str] = Field(default_factory=list)
     ws_keepalive_s: float = 15.0
 
+    # Operations
+    log_format: Literal["text", "json"] = "text"
+    max_ws_connections: int = Field(default=1000, ge=1)
+    shutdown_timeout_s: float = Field(default=5.0, gt=0)
+    readiness_cache_s: float = Field(default=5.0, ge=0)
+
     # Model
     ratings_db_path: str | None = None
     default_leagues: list[League] = Field(default_factory=lambda: list(League))

@@ -4,19 +4,29 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import sqlite3
 from datetime import date
 from pathlib import Path
 
 import httpx
 import pytest
+import websockets
 from pydantic import SecretStr
 
-from graph.app import _cancel, _refresh_forever, create_app
+from graph.app import _cancel, _refresh_forever, create_app, drain
 from graph.models import League
 from graph.settings import Settings
 from graph.sim import Faults, Simulator
-from tests.e2e import SUNDAY_NOON_UTC, app_on, eventually, gql, serve
+from tests.e2e import (
+    SUNDAY_NOON_UTC,
+    GraphQLWebSocket,
+    app_on,
+    eventually,
+    gql,
+    running_app,
+    serve,
+)
 
 SUNDAY = date(2026, 11, 22)
 TUESDAY = date(2026, 11, 24)
@@ -338,3 +348,72 @@ async def test_oversized_requests_get_413(tmp_path: Path) -> None:
             "/graphql", json={"query": "{ __typename }", "variables": {"x": "y" * 5000}}
         )
     assert response.status_code == 413
+
+
+async def test_readyz_reports_every_check_and_probes_upstreams_once_per_period(
+    tmp_path: Path,
+) -> None:
+    """/readyz is 200 on the simulator; repeated scrapes reuse the upstream probes."""
+    async with fixed_sim() as sim, app_on(sim, tmp_path) as client:
+        responses = [await client.get("/readyz") for _ in range(5)]
+        health = await client.get("/healthz")
+    assert [r.status_code for r in responses] == [200] * 5
+    assert responses[0].json() == {
+        "status": "ready",
+        "checks": {"lifecycle": "ok", "feed": "ok", "kalshi_rest": "ok", "scoreboard": "ok"},
+    }
+    # The simulator has no /exchange/status and no page at the scoreboard base: a 404 each,
+    # which proves reachability. Neither counts as a data request.
+    assert "scoreboard" not in sim.stats.requests
+    assert health.json() == {"status": "ok", "feed": "idle", "feedError": None}
+
+
+async def test_readyz_is_503_naming_an_unreachable_upstream(tmp_path: Path) -> None:
+    """A scoreboard nobody answers at makes /readyz 503 and say which check failed."""
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{unused.getsockname()[1]}/apis/site/v2/sports"
+    async with fixed_sim() as sim, app_on(sim, tmp_path, scoreboard_url=dead) as client:
+        response = await client.get("/readyz")
+        health = await client.get("/healthz")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "not ready"
+    assert body["checks"]["scoreboard"] == "unreachable (ConnectError)"
+    assert body["checks"]["kalshi_rest"] == "ok"
+    assert health.status_code == 200  # alive all the same
+
+
+SUBSCRIBE = "subscription ($t: [String!]!) { tickerUpdates(marketTickers: $t) { marketTicker } }"
+
+
+async def test_drain_completes_subscriptions_then_closes_sockets(tmp_path: Path) -> None:
+    """drain(): every open subscription gets `complete`, then 1001; not ready, no new sockets."""
+    async with fixed_sim() as sim, running_app(sim, tmp_path) as (app, url):
+        tickers = [m["ticker"] for m in sim.markets_for(League.NBA, SUNDAY)[:3]]
+        async with (
+            httpx.AsyncClient(base_url=url) as http,
+            GraphQLWebSocket.connect(url) as ws,
+            GraphQLWebSocket.connect(url, "graphql-ws") as legacy,
+        ):
+            for n, ticker in enumerate(tickers):
+                await ws.subscribe(str(n), SUBSCRIBE, {"t": [ticker]})
+            await legacy.subscribe("old", SUBSCRIBE, {"t": tickers[:1]})
+            assert {(await ws.receive())["id"] for _ in tickers} == {"0", "1", "2"}
+            assert (await legacy.receive())["type"] == "data"
+            await drain(app, 5.0)
+            ready = await http.get("/readyz")
+            messages = [await ws.receive(), await ws.receive(), await ws.receive()]
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                await ws.receive()
+            legacy_end = await legacy.receive()
+            with pytest.raises(websockets.InvalidStatus) as refused:
+                async with GraphQLWebSocket.connect(url):
+                    pass
+    assert {(m["type"], m["id"]) for m in messages} == {("complete", n) for n in ("0", "1", "2")}
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001
+    assert legacy_end == {"type": "complete", "id": "old"}
+    assert refused.value.response.status_code == 503
+    assert ready.status_code == 503
+    assert ready.json()["checks"]["lifecycle"] == "draining"
+    assert app.state.hub.subscriber_count == 0

@@ -292,3 +292,37 @@ async def test_a_subscription_cannot_be_entered_twice() -> None:
         with pytest.raises(RuntimeError):
             await sub.__aenter__()
     assert hub.refcounts() == {}
+
+
+async def test_close_ends_waiting_failed_and_later_subscriptions() -> None:
+    """close() stops every iteration (even a failed one), and later ones never register."""
+    feed = FakeFeed()
+    hub = Hub(feed)
+    async with hub.subscribe(["A"]) as waiting, hub.subscribe(["B"]) as failed:
+        failed._fail(FeedFatalError("gone"))
+        waiter = asyncio.ensure_future(anext(waiting))
+        await asyncio.sleep(0)
+        assert not waiter.done()
+        hub.publish(tick("B"))  # pending updates are not delivered after close
+        hub.close()
+        with pytest.raises(StopAsyncIteration):
+            await asyncio.wait_for(waiter, TIMEOUT_S)
+        assert [u async for u in failed] == []
+        calls = len(feed.calls)
+        async with hub.subscribe(["C"]) as late:
+            assert hub.refcounts() == {"A": 1, "B": 1}
+            assert [u async for u in late] == []
+        assert len(feed.calls) == calls  # the late one never reached the feed
+    assert (hub.refcounts(), hub.subscriber_count, hub.closed) == ({}, 0, True)
+
+
+async def test_stats_count_deliveries_and_conflations_across_subscribers() -> None:
+    """Hub.stats sums what every subscriber was handed and how many updates were replaced."""
+    hub = Hub(FakeFeed())
+    async with hub.subscribe(["A"]) as one:
+        async with hub.subscribe(["A"]) as two:
+            for n in range(3):
+                hub.publish(tick("A", n))
+            assert await next_update(two) == tick("A", 2)
+        assert await next_update(one) == tick("A", 2)
+    assert (hub.stats.delivered, hub.stats.conflated) == (2, 4)

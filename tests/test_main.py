@@ -2,19 +2,33 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+import logging
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
+from datetime import date
 from pathlib import Path
 
+import httpx
 import pytest
+import uvicorn
+import websockets
 
-from graph.__main__ import main
+from graph.__main__ import GracefulServer, main
+from graph.app import create_app, drain
+from graph.models import League
+from graph.sim import Simulator
+from tests.e2e import SUNDAY_NOON_UTC, GraphQLWebSocket, eventually, sim_settings
+
+SUNDAY = date(2026, 11, 22)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -78,3 +92,149 @@ def test_python_m_graph_serves_the_simulator(tmp_path: Path) -> None:
     assert markets and all(m["ticker"].startswith("KXNHLGAME-") for m in markets)
     assert f"GraphiQL at http://127.0.0.1:{port}/graphql" in out
     assert proc.returncode == 0
+
+
+SUBSCRIBE = "subscription ($t: [String!]!) { tickerUpdates(marketTickers: $t) { marketTicker } }"
+
+
+async def test_sigterm_completes_100_open_subscriptions_and_exits_within_5_s(
+    tmp_path: Path,
+) -> None:
+    """SIGTERM with 10 sockets x 10 subscriptions: each gets `complete`, then 1001; exit 0 < 5 s."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KALSHI_", "SCOREBOARD"))}
+    env.update(
+        HOST="127.0.0.1",
+        PORT="0",
+        LOG_FORMAT="json",
+        RATINGS_DB_PATH=str(tmp_path / "r.sqlite3"),
+    )
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "graph",
+        cwd=tmp_path,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    lines: list[str] = []
+    url: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+
+    async def read_output() -> None:
+        assert proc.stdout is not None
+        started = False  # the in-process simulator's uvicorn says "running on" first
+        async for raw in proc.stdout:  # keep reading: a full pipe would block the server
+            line = raw.decode().rstrip("\n")
+            lines.append(line)
+            started = started or "Application startup complete" in line
+            found = re.search(r"Uvicorn running on (http://[\d.:]+)", line)
+            if started and found and not url.done():
+                url.set_result(found.group(1))
+        if not url.done():
+            url.set_exception(AssertionError("\n".join(lines)))
+
+    reader = asyncio.create_task(read_output())
+    try:
+        base = await asyncio.wait_for(url, 60)
+        async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+            body = (await http.post("/graphql", json={"query": NHL_TICKERS})).json()
+        tickers = [m["ticker"] for g in body["data"]["games"] for m in g["markets"]]
+        assert len(tickers) >= 2, body
+        async with contextlib.AsyncExitStack() as stack:
+            sockets = [
+                await stack.enter_async_context(GraphQLWebSocket.connect(base)) for _ in range(10)
+            ]
+            for s, ws in enumerate(sockets):
+                for i in range(10):
+                    ticker = tickers[(s * 10 + i) % len(tickers)]
+                    await ws.subscribe(f"op{i}", SUBSCRIBE, {"t": [ticker]})
+            for ws in sockets:
+                first = {(await ws.receive())["id"] for _ in range(10)}
+                assert first == {f"op{i}" for i in range(10)}
+            sent_at = time.monotonic()
+            proc.send_signal(signal.SIGTERM)
+            endings = await asyncio.gather(*(_until_closed(ws) for ws in sockets))
+            returncode = await asyncio.wait_for(proc.wait(), 5 - (time.monotonic() - sent_at))
+        exited_after_s = time.monotonic() - sent_at
+        await reader
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+        reader.cancel()
+        await asyncio.gather(reader, return_exceptions=True)
+    assert returncode == 0, "\n".join(lines)
+    assert exited_after_s < 5
+    for completed, code in endings:
+        assert completed == {f"op{i}" for i in range(10)}
+        assert code == 1001
+    records = [json.loads(line) for line in lines if line.startswith("{")]
+    assert all({"ts", "level", "logger", "message"} <= r.keys() for r in records)
+    messages = [r["message"] for r in records]
+    assert any(m.startswith("Draining connections=10 operations=100") for m in messages)
+    assert any(r["logger"] == "uvicorn.error" for r in records)  # uvicorn's lines too
+
+
+NHL_TICKERS = "{ games(league: NHL) { markets { ticker } } }"
+
+
+async def _until_closed(ws: GraphQLWebSocket) -> tuple[set[str], int | None]:
+    """Every `complete` id a socket receives before it closes, and the close code."""
+    completed: set[str] = set()
+    try:
+        while True:
+            message = await ws.receive(timeout=5)
+            if message["type"] == "complete":
+                completed.add(message["id"])
+    except websockets.exceptions.ConnectionClosed as exc:
+        return completed, exc.rcvd.code if exc.rcvd else None
+
+
+async def test_graceful_server_drains_before_uvicorn_closes_sockets(tmp_path: Path) -> None:
+    """In-process: SIGTERM's handler starts a shutdown that completes subscriptions first."""
+    sim = Simulator(clock=lambda: SUNDAY_NOON_UTC, tick_interval_s=None)
+    async with sim:
+        app = create_app(
+            sim_settings(sim, tmp_path), clock=lambda: SUNDAY_NOON_UTC, ratings_refresh_s=None
+        )
+        config = uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, lifespan="on")
+        server = GracefulServer(config, drain=lambda: drain(app, 5.0), timeout_s=5.0)
+        serving = asyncio.create_task(server.serve())
+        try:
+            await eventually(lambda: server.started or serving.done(), timeout=30)
+            port = server.servers[0].sockets[0].getsockname()[1]
+            ticker = sim.markets_for(League.NBA, SUNDAY)[0]["ticker"]
+            async with GraphQLWebSocket.connect(f"http://127.0.0.1:{port}") as ws:
+                await ws.subscribe("1", SUBSCRIBE, {"t": [ticker]})
+                assert (await ws.receive())["type"] == "next"
+                server.handle_exit(signal.SIGTERM, None)
+                ending = await _until_closed(ws)
+            await asyncio.wait_for(serving, 10)
+        finally:
+            server.should_exit = True
+            await asyncio.gather(serving, return_exceptions=True)
+    assert ending == ({"1"}, 1001)
+    assert server._captured_signals == []  # SIGTERM is not re-raised after a clean shutdown
+
+
+async def test_a_failing_drain_does_not_stop_the_shutdown(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """If draining raises, uvicorn's own shutdown still runs and the server stops."""
+
+    async def broken_drain() -> None:
+        raise RuntimeError("drain bug")
+
+    sim = Simulator(clock=lambda: SUNDAY_NOON_UTC, tick_interval_s=None)
+    async with sim:
+        app = create_app(
+            sim_settings(sim, tmp_path), clock=lambda: SUNDAY_NOON_UTC, ratings_refresh_s=None
+        )
+        config = uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, lifespan="on")
+        server = GracefulServer(config, drain=broken_drain, timeout_s=5.0)
+        serving = asyncio.create_task(server.serve())
+        await eventually(lambda: server.started or serving.done(), timeout=30)
+        server.should_exit = True
+        with caplog.at_level(logging.ERROR, logger="graph.__main__"):
+            await asyncio.wait_for(serving, 10)
+    assert "Drain failed; shutting down anyway" in caplog.text
