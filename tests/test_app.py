@@ -194,7 +194,7 @@ async def test_a_day_without_games_is_an_empty_list(tmp_path: Path) -> None:
             id="bad-ticker",
         ),
         pytest.param('{ game(id: "garbage") { id } }', "not a game id", id="bad-game-id"),
-        pytest.param("{ " + "__typename " * 3000 + "}", "token", id="huge"),
+        pytest.param("{ " + "a " * 2100 + "}", "token", id="huge"),
         pytest.param(
             "{ " + " ".join(f"a{i}: __typename" for i in range(40)) + " }", "alias", id="aliases"
         ),
@@ -308,7 +308,7 @@ async def test_cors_lets_listed_origins_query(tmp_path: Path) -> None:
     """A frontend on an allowed origin passes the preflight; others do not."""
     async with (
         fixed_sim() as sim,
-        app_on(sim, tmp_path, allowed_origins=["http://localhost:5173"]) as client,
+        app_on(sim, tmp_path, cors_origins=["http://localhost:5173"]) as client,
     ):
         headers = {
             "access-control-request-method": "POST",

@@ -282,7 +282,7 @@ async def test_cross_origin_sockets_are_refused_unless_allowed(tmp_path: Path) -
                     origin=Origin("https://evil.example"),
                 ):
                     pass
-        async with running_app(sim, tmp_path, allowed_origins=["https://app.example"]) as (
+        async with running_app(sim, tmp_path, cors_origins=["https://app.example"]) as (
             _,
             url,
         ):
