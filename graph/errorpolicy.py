@@ -43,7 +43,7 @@ BATCHING_NOT_SUPPORTED = "BATCHING_NOT_SUPPORTED"
 
 # The limiters' messages (Strawberry 0.341, graphql-core 3.3); tests pin each one.
 _LIMIT_CODES: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"^Document contains more than \d+ tokens"), "TOO_MANY_TOKENS"),
+    (re.compile(r"^(Syntax Error: )?Document contains more than \d+ tokens"), "TOO_MANY_TOKENS"),
     (re.compile(r"exceeds maximum operation depth of \d+$"), "QUERY_TOO_DEEP"),
     (re.compile(r"^\d+ aliases found\. Allowed: \d+$"), "TOO_MANY_ALIASES"),
     (re.compile(r"^GraphQL introspection has been disabled"), "INTROSPECTION_DISABLED"),
