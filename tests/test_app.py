@@ -341,15 +341,14 @@ async def test_oversized_requests_get_413(tmp_path: Path) -> None:
 
 
 WELL_BEHAVED = '{ games(league: NBA, date: "2026-11-22") { id markets { ticker } } }'
+DEEP = '{ games(league: NBA, date: "2026-11-22") { prediction { factors { name } } } }'
 
 
 @pytest.mark.parametrize(
     ("body", "status", "code", "overrides"),
     [
         pytest.param(
-            {
-                "query": '{ games(league: NBA, date: "2026-11-22") { prediction { factors { name } } } }'
-            },
+            {"query": DEEP},
             200,
             "QUERY_TOO_DEEP",
             {"max_query_depth": 2},
