@@ -108,8 +108,6 @@ class Settings(BaseSettings):
     @classmethod
     def _split_list(cls, value: Any) -> Any:
         """A JSON list, or (friendlier in an env file) comma-separated values."""
-        if isinstance(value, SecretStr):
-            value = value.get_secret_value()
         if not isinstance(value, str):
             return value
         text = value.strip()

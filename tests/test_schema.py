@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from starlette.websockets import WebSocketState
 
 from graph import errorpolicy
 from graph.context import Context
 from graph.errors import InvalidInput, OperationTimeout, UpstreamUnavailable
 from graph.models import Market
-from graph.schema import _check_tickers, build_schema, schema
+from graph.schema import _check_tickers, _WebSocketAdapter, build_schema, schema
 from graph.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -177,3 +180,24 @@ async def test_strawberry_does_not_log_tracebacks_for_expected_errors(
     await schema.execute("{ nope }")
     assert [r.name for r in caplog.records] == ["graph.errorpolicy"] * 2
     assert all(r.exc_info is None and r.levelno <= logging.WARNING for r in caplog.records)
+
+
+class ClosedSocket:
+    """A Starlette WebSocket the server has already closed: any send would raise."""
+
+    application_state = WebSocketState.DISCONNECTED
+
+    async def send_text(self, data: str) -> None:
+        raise AssertionError("sent on a closed socket")
+
+    async def close(self, code: int, reason: str) -> None:
+        raise AssertionError("closed twice")
+
+
+async def test_nothing_is_sent_on_a_socket_already_closed() -> None:
+    """Operations finishing after a close do not raise in their tasks (nothing to tell)."""
+    view = SimpleNamespace(max_message_bytes=10, encode_json=json.dumps)
+    socket = ClosedSocket()
+    adapter = _WebSocketAdapter(view, socket, socket)  # type: ignore[arg-type]
+    await adapter.send_json({"type": "complete", "id": "1"})
+    await adapter.close(4400, "again")

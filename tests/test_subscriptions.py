@@ -494,3 +494,72 @@ async def test_a_subscribe_flood_cannot_grow_server_state(tmp_path: Path) -> Non
     assert peak["subscribers"] <= cap + 1
     assert peak["operations"] <= cap + 1
     assert set(refused) == {"TOO_MANY_SUBSCRIPTIONS"}
+
+
+@pytest.mark.parametrize(
+    ("protocol", "code"), [("graphql-transport-ws", 4400), ("graphql-ws", 1002)]
+)
+async def test_binary_frames_close_the_socket(tmp_path: Path, protocol: str, code: int) -> None:
+    """Both protocols are text-only: a binary frame closes the socket."""
+    async with fixed_sim() as sim, running_app(sim, tmp_path) as (_, url):
+        async with raw_socket(url, protocol) as ws:
+            await ws.send(b"\x00\x01binary")
+            assert await _closed_with(ws) == code
+
+
+async def test_legacy_protocol_answers_what_it_cannot_run(tmp_path: Path) -> None:
+    """On legacy graphql-ws: non-JSON is ignored, a query is refused with a validation code,
+    a too-large query and a start past the cap get coded errors; the socket stays usable."""
+    async with (
+        fixed_sim() as sim,
+        running_app(sim, tmp_path, max_subscriptions_per_connection=1, max_query_bytes=256) as (
+            _,
+            url,
+        ),
+    ):
+        (a,) = tickers_of(sim, 1)
+        async with raw_socket(url, "graphql-ws") as ws:
+
+            async def start(op_id: str, query: str, variables: dict[str, Any]) -> None:
+                payload = {"query": query, "variables": variables}
+                await ws.send(json.dumps({"id": op_id, "type": "start", "payload": payload}))
+
+            async def next_message() -> dict[str, Any]:
+                while (m := json.loads(await asyncio.wait_for(ws.recv(), 10)))["type"] == "ka":
+                    pass
+                return m  # type: ignore[no-any-return]
+
+            await ws.send("not json")
+            await start("q", "{ __typename }", {})
+            query = await next_message()
+            await start("big", "subscription { __typename # " + "x" * 300 + "\n}", {})
+            big = await next_message()
+            await start("s", TICKERS, {"t": [a]})
+            data = await next_message()
+            await start("over", TICKERS, {"t": [a]})
+            over = await next_message()
+    assert (query["id"], query["payload"]["extensions"]["code"]) == (
+        "q",
+        "GRAPHQL_VALIDATION_FAILED",
+    )
+    assert (big["id"], big["payload"]["extensions"]["code"]) == ("big", "QUERY_TOO_LARGE")
+    assert data["type"] == "data" and data["id"] == "s"
+    assert (over["id"], over["payload"]["extensions"]["code"]) == ("over", "TOO_MANY_SUBSCRIPTIONS")
+
+
+async def test_a_too_large_query_over_graphql_transport_ws_is_an_error_message(
+    tmp_path: Path,
+) -> None:
+    """MAX_QUERY_BYTES applies to WebSocket operations too, as an error for that id."""
+    async with (
+        fixed_sim() as sim,
+        running_app(sim, tmp_path, max_query_bytes=256) as (_, url),
+        GraphQLWebSocket.connect(url) as client,
+    ):
+        await client.subscribe("big", "{ __typename # " + "x" * 300 + "\n}", {})
+        message = await client.receive()
+        await client.subscribe("ok", "{ __typename }", {})
+        ok = await client.receive()
+    assert message["type"] == "error" and message["id"] == "big"
+    assert message["payload"][0]["extensions"]["code"] == "QUERY_TOO_LARGE"
+    assert ok["payload"] == {"data": {"__typename": "Query"}}
