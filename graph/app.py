@@ -31,6 +31,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 
 from graph import __version__, graphiql, live
+from graph.auth import BearerAuth, TokenCheck
 from graph.feed import KalshiFeed
 from graph.http import RetryPolicy
 from graph.hub import Hub
@@ -65,11 +66,20 @@ def create_app(
     """The ASGI app. ``ratings_refresh_s=None`` turns off the background rating upkeep."""
     settings = settings or load_settings()
     signer = settings.credentials()
+    tokens = TokenCheck(settings.api_tokens)
     rest_url, ws_url, scoreboard_url = settings.upstream_urls()
     node_modules = graphiql.find_node_modules()
     view = GraphQLView(
-        build_schema(max_depth=settings.max_query_depth, max_tokens=settings.max_query_tokens),
+        build_schema(
+            max_depth=settings.max_query_depth,
+            max_tokens=settings.max_query_tokens,
+            max_aliases=settings.max_query_aliases,
+            max_query_bytes=settings.max_query_bytes,
+            timeout_s=settings.query_timeout_s,
+            introspection=settings.introspection,
+        ),
         settings=settings,
+        tokens=tokens,
         offline_ide=node_modules is not None,
     )
     gate = ConnectionGate(settings.max_ws_connections)
@@ -217,17 +227,27 @@ def create_app(
     ]
     if node_modules is not None:
         routes.append(Mount(graphiql.DEFAULT_PREFIX, graphiql.assets_app(node_modules)))
+    # Outermost first: CORS answers preflights and decorates every answer (a 401 or 413
+    # included, so a browser page can read it); the token check runs before any body is read.
     middleware = [
         Middleware(RequestId),
         Middleware(HttpMetrics, metrics=metrics),
         Middleware(WebSocketGate, gate=gate),
-        Middleware(BodyLimit, max_bytes=settings.max_body_bytes),
         Middleware(
             CORSMiddleware,
-            allow_origins=settings.allowed_origins,
+            allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST"],
-            allow_headers=["content-type"],
+            allow_headers=["authorization", "content-type"],
+            # Tokens travel in the Authorization header, never in cookies: without
+            # credentials a "*" origin is safe, and no page rides on a user's cookies.
+            allow_credentials=False,
         ),
+        Middleware(
+            BearerAuth,
+            check=tokens,
+            open_prefixes=(graphiql.DEFAULT_PREFIX + "/", live.PREFIX + "/"),
+        ),
+        Middleware(BodyLimit, max_bytes=settings.max_body_bytes),
     ]
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
     app.state.gate, app.state.metrics, app.state.readiness = gate, metrics, readiness

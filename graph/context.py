@@ -38,3 +38,5 @@ class Context:
     prediction_loader: Loader[Game, Prediction]
     request: Any = None
     response: Any = None
+    # A WebSocket's connection_init payload (Strawberry sets it; the token check reads it).
+    connection_params: Any = None

@@ -19,6 +19,7 @@ import httpx
 
 from graph.backoff import backoff_delay
 from graph.errors import (
+    RateLimited,
     UpstreamAuthError,
     UpstreamHTTPError,
     UpstreamProtocolError,
@@ -60,7 +61,8 @@ async def get_json(
     Raises:
         UpstreamAuthError: 401 or 403.
         UpstreamHTTPError: any other 4xx but 429 (``status_code`` kept).
-        UpstreamUnavailable: 429/5xx/transport errors on every attempt.
+        RateLimited: 429 on the last attempt (the retry budget is spent).
+        UpstreamUnavailable: 5xx/transport errors on the last attempt.
         UpstreamProtocolError: a 2xx body that is not JSON.
     """
     last = ""
@@ -102,9 +104,8 @@ async def get_json(
             raise UpstreamProtocolError(
                 f"{what}: GET {path} returned a body that is not JSON"
             ) from exc
-    raise UpstreamUnavailable(
-        f"{what}: GET {httpx.URL(url).path} failed {policy.attempts} times (last: {last})"
-    )
+    error = RateLimited if last == "HTTP 429" else UpstreamUnavailable
+    raise error(f"{what}: GET {httpx.URL(url).path} failed {policy.attempts} times (last: {last})")
 
 
 class JsonSource:

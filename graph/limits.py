@@ -7,9 +7,9 @@ whose declared or actual body exceeds ``max_bytes`` get 413 before the app reads
 
 from __future__ import annotations
 
-import json
-
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from graph.errorpolicy import error_body
 
 
 class _TooLarge(Exception):
@@ -53,9 +53,9 @@ class BodyLimit:
                 await self._refuse(send)
 
     async def _refuse(self, send: Send) -> None:
-        body = json.dumps(
-            {"errors": [{"message": f"request body too large (limit {self.max_bytes} bytes)"}]}
-        ).encode()
+        body = error_body(
+            f"request body too large (limit {self.max_bytes} bytes)", "REQUEST_TOO_LARGE"
+        )
         await send(
             {
                 "type": "http.response.start",

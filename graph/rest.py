@@ -61,7 +61,10 @@ def chunk_tickers(tickers: Iterable[str], budget: int = TICKERS_PARAM_BUDGET) ->
 class KalshiRest(JsonSource):
     """The market-data endpoints the service needs; markets are stamped with when we read them."""
 
-    AUTH_HINT = "; check KALSHI_API_KEY_ID, the private key and KALSHI_ENV"
+    AUTH_HINT = (
+        "; check KALSHI_API_KEY_ID, the private key, KALSHI_ENV and the system clock"
+        " (a signature's timestamp far from the server's time is refused)"
+    )
 
     def __init__(
         self,

@@ -9,27 +9,50 @@ response of N games costs one batch for each, whatever N is.
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
 import re
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Callable, Mapping
 from datetime import UTC, date, datetime, timedelta
 from enum import Enum
 from typing import Any, TypeVar, cast
 
 import strawberry
+from cross_web import HTTPException
 from graphql import GraphQLError
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
-from starlette.websockets import WebSocket
-from strawberry.asgi import GraphQL
+from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.dataloader import DataLoader
-from strawberry.extensions import MaskErrors, MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
-from strawberry.types import Info
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.extensions import (
+    DisableIntrospection,
+    MaskErrors,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    QueryDepthLimiter,
+    SchemaExtension,
+)
+from strawberry.http.exceptions import NonJsonMessageReceived, NonTextMessageReceived
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+)
+from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
+from strawberry.types import ExecutionResult, Info
+from strawberry.types.execution import PreExecutionError
 
-from graph import graphiql, models
+from graph import errorpolicy, graphiql, models, wsguard
+from graph.auth import TokenCheck
 from graph.context import Context
-from graph.errors import GraphError, InvalidInput
+from graph.errors import InvalidInput, OperationTimeout
 from graph.matching import outcome_team
 from graph.service import public_id
+
+logger = logging.getLogger(__name__)
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -298,22 +321,97 @@ class Subscription:
                 yield TickerUpdateType.of(update)
 
 
-def _should_mask(error: GraphQLError) -> bool:
-    """Hide unexpected exceptions; our own errors and GraphQL's are written for users."""
-    original = error.original_error
-    return original is not None and not isinstance(original, GraphError | GraphQLError)
+def _public(error: GraphQLError) -> GraphQLError:
+    """:func:`graph.errorpolicy.public`, knowing Strawberry's own request errors
+    (no such operation name; a query sent where only subscriptions run)."""
+    if isinstance(error.original_error, CannotGetOperationTypeError | InvalidOperationTypeError):
+        error = GraphQLError(
+            error.message,
+            nodes=error.nodes,
+            extensions={"code": errorpolicy.VALIDATION_FAILED},
+        )
+    return errorpolicy.public(error)
 
 
-def build_schema(*, max_depth: int = 12, max_tokens: int = 2000) -> strawberry.Schema:
-    return strawberry.Schema(
+class _ErrorPolicy(MaskErrors):
+    """Every error leaves through :func:`_public`: coded, logged once, unexpected ones
+    masked with a correlation id."""
+
+    def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
+        return [_public(e) for e in errors]
+
+
+async def _one(result: PreExecutionError) -> AsyncGenerator[Any, None]:
+    yield result
+
+
+class _Schema(strawberry.Schema):
+    """The schema plus the limits that are not validation rules: the size of the query
+    string (checked before parsing) and the time one HTTP operation may take."""
+
+    def __init__(self, *args: Any, max_query_bytes: int, timeout_s: float, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._max_query_bytes = max_query_bytes
+        self._timeout_s = timeout_s
+
+    def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
+        """Strawberry logs every error with its traceback here; ours are logged once,
+        as :mod:`graph.errorpolicy` decides, when they leave."""
+
+    def _too_large(self, query: str | None) -> GraphQLError | None:
+        size = len(query.encode("utf-8", "surrogatepass")) if query else 0
+        if size <= self._max_query_bytes:
+            return None
+        return errorpolicy.coded(
+            f"the query is {size} bytes long; the limit is {self._max_query_bytes}",
+            errorpolicy.QUERY_TOO_LARGE,
+        )
+
+    async def execute(self, query: str | None, *args: Any, **kwargs: Any) -> ExecutionResult:
+        if too_large := self._too_large(query):
+            return ExecutionResult(data=None, errors=[too_large])
+        try:
+            async with asyncio.timeout(self._timeout_s):
+                return await super().execute(query, *args, **kwargs)
+        except TimeoutError:
+            # Only the deadline's own: graphql-core turns a resolver's errors into results.
+            pass
+        timeout = OperationTimeout(
+            f"the operation took longer than {self._timeout_s:g} s and was stopped"
+        )
+        return ExecutionResult(
+            data=None, errors=[GraphQLError(str(timeout), original_error=timeout)]
+        )
+
+    async def stream(self, query: str | None, *args: Any, **kwargs: Any) -> Any:
+        if too_large := self._too_large(query):
+            return _one(PreExecutionError(data=None, errors=[too_large]))
+        return await super().stream(query, *args, **kwargs)
+
+
+def build_schema(
+    *,
+    max_depth: int = 12,
+    max_tokens: int = 2000,
+    max_aliases: int = 30,
+    max_query_bytes: int = 16_384,
+    timeout_s: float = 30.0,
+    introspection: bool = True,
+) -> strawberry.Schema:
+    extensions: list[Callable[[], SchemaExtension]] = [
+        lambda: QueryDepthLimiter(max_depth=max_depth),
+        lambda: MaxTokensLimiter(max_token_count=max_tokens),
+        lambda: MaxAliasesLimiter(max_alias_count=max_aliases),
+        _ErrorPolicy,
+    ]
+    if not introspection:
+        extensions.append(DisableIntrospection)
+    return _Schema(
         query=Query,
         subscription=Subscription,
-        extensions=[
-            lambda: QueryDepthLimiter(max_depth=max_depth),
-            lambda: MaxTokensLimiter(max_token_count=max_tokens),
-            lambda: MaxAliasesLimiter(max_alias_count=30),
-            lambda: MaskErrors(should_mask_error=_should_mask),
-        ],
+        extensions=extensions,
+        max_query_bytes=max_query_bytes,
+        timeout_s=timeout_s,
     )
 
 
@@ -335,11 +433,131 @@ def make_loaders(service: Any, *, cache: bool) -> tuple[DataLoader[Any, Any], Da
     return markets, predictions
 
 
+def _limit_error(op_id: str, cap: int) -> GraphQLError:
+    return errorpolicy.coded(
+        f"at most {cap} operations at once per connection; complete one first "
+        f"(refused id {op_id[:40]!r})",
+        errorpolicy.TOO_MANY_SUBSCRIPTIONS,
+    )
+
+
+class _TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
+    """graphql-transport-ws with checked messages, coded errors, and syntax errors
+    answered with an ``error`` message (Strawberry closes the socket, or with its
+    parser cache sends a bare ``complete``)."""
+
+    async def handle_message(self, message: Any) -> None:
+        if reason := wsguard.problem(message, GRAPHQL_TRANSPORT_WS_PROTOCOL):
+            await self.handle_invalid_message(reason)
+            return
+        await super().handle_message(message)
+
+    async def handle_subscribe(self, message: Any) -> None:
+        cap = self.max_subscriptions_per_connection
+        op_id = message["id"]
+        if (
+            self.connection_acknowledged
+            and op_id not in self.operations
+            and cap is not None
+            and len(self.operations) >= cap
+        ):
+            error = _limit_error(op_id, cap)
+            await self.send_message(
+                cast(Any, {"id": op_id, "type": "error", "payload": [error.formatted]})
+            )
+            return
+        await super().handle_subscribe(message)
+
+    @staticmethod
+    def _get_pre_execution_close_reason(error: GraphQLError) -> str | None:
+        return None
+
+    async def _handle_pre_execution_error(self, operation: Any, result: PreExecutionError) -> None:
+        result.errors = [_public(e) for e in result.errors or ()]
+        await super()._handle_pre_execution_error(operation, result)
+
+
+class _LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
+    """Legacy graphql-ws with checked messages and a coded per-connection limit."""
+
+    async def handle_message(self, message: Any) -> None:
+        if reason := wsguard.problem(message, GRAPHQL_WS_PROTOCOL):
+            await self.websocket.close(4400, reason)
+            return
+        await super().handle_message(message)
+
+    async def handle_start(self, message: Any) -> None:
+        cap = self.max_subscriptions_per_connection
+        op_id = message["id"]
+        if (
+            self.connection_acknowledged
+            and op_id not in self.tasks
+            and cap is not None
+            and len(self.tasks) >= cap
+        ):
+            error = _limit_error(op_id, cap)
+            await self.send_message(
+                cast(Any, {"id": op_id, "type": "error", "payload": error.formatted})
+            )
+            return
+        await super().handle_start(message)
+
+
+class _WebSocketAdapter(ASGIWebSocketAdapter):
+    """Closes with 1009 on a text message larger than MAX_BODY_BYTES before decoding it,
+    and drops what operations still send after the socket was closed (Strawberry would
+    raise in their tasks, and log each one as an unretrieved task exception)."""
+
+    async def send_json(self, message: Mapping[str, object]) -> None:
+        if self.ws.application_state != WebSocketState.DISCONNECTED:
+            await super().send_json(message)
+
+    async def close(self, code: int, reason: str) -> None:
+        if self.ws.application_state != WebSocketState.DISCONNECTED:
+            await super().close(code, reason)
+
+    def __init__(self, view: Any, request: WebSocket, response: WebSocket) -> None:
+        super().__init__(view, request, response)
+        self._max_bytes: int = view.max_message_bytes
+
+    async def iter_json(
+        self, *, ignore_parsing_errors: bool = False
+    ) -> AsyncGenerator[object, None]:
+        async for text in self._texts():
+            if len(text) > self._max_bytes:
+                await self.close(1009, f"message larger than {self._max_bytes} bytes")
+                return
+            try:
+                yield self.view.decode_json(text)
+            except json.JSONDecodeError as exc:
+                if not ignore_parsing_errors:
+                    raise NonJsonMessageReceived from exc
+
+    async def _texts(self) -> AsyncGenerator[str, None]:
+        try:
+            while self.ws.application_state != WebSocketState.DISCONNECTED:
+                yield await self.ws.receive_text()
+        except KeyError as exc:  # a binary frame
+            raise NonTextMessageReceived from exc
+        except WebSocketDisconnect:
+            pass
+
+
 class GraphQLView(GraphQL[Context, None]):
-    """Strawberry's ASGI view with our context, limits and an offline GraphiQL."""
+    """Strawberry's ASGI view with our context, limits, error shapes, token check on
+    WebSockets and an offline GraphiQL."""
+
+    graphql_transport_ws_handler_class = _TransportWSHandler
+    graphql_ws_handler_class = _LegacyWSHandler
+    websocket_adapter_class = _WebSocketAdapter
 
     def __init__(
-        self, schema: strawberry.Schema, *, settings: Any, offline_ide: bool = True
+        self,
+        schema: strawberry.Schema,
+        *,
+        settings: Any,
+        tokens: TokenCheck | None = None,
+        offline_ide: bool = True,
     ) -> None:
         super().__init__(
             schema,
@@ -347,11 +565,58 @@ class GraphQLView(GraphQL[Context, None]):
             keep_alive_interval=settings.ws_keepalive_s,
             connection_init_wait_timeout=timedelta(seconds=settings.connection_init_timeout_s),
             max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
-            allowed_origins=settings.allowed_origins,
+            allowed_origins=settings.cors_origins,
         )
         self._settings = settings
+        self._tokens = tokens or TokenCheck(())
+        self.max_message_bytes: int = settings.max_body_bytes
         # Without the vendored assets, fall back to Strawberry's CDN page rather than a blank one.
         self._offline_ide = offline_ide
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        try:
+            response = await self.run(request)
+        except HTTPException as exc:
+            code = getattr(exc, "code", errorpolicy.BAD_REQUEST)
+            response = Response(
+                errorpolicy.error_body(exc.reason, code),
+                status_code=exc.status_code,
+                media_type="application/json",
+            )
+        if response.media_type == "application/json" and errorpolicy.wants_graphql_response(
+            request.headers.get("accept", "")
+        ):
+            # GraphQL over HTTP: this media type says "status codes mean something".
+            response.headers["content-type"] = errorpolicy.GRAPHQL_RESPONSE
+            if response.status_code == 200 and getattr(request.state, "request_error", False):
+                response.status_code = 400
+        await response(scope, receive, send)
+
+    def _validate_batch_request(self, request_data: Any, protocol: Any) -> None:
+        raise _CodedHTTPException(
+            400,
+            "batched operations (a JSON array) are not supported: send one operation per request",
+            errorpolicy.BATCHING_NOT_SUPPORTED,
+        )
+
+    async def process_result(self, request: Request, result: ExecutionResult) -> Any:
+        if result.errors:
+            # Errors that bypassed the schema's extension (a limit, a timeout) get coded here.
+            result.errors = [_public(e) for e in result.errors]
+            request.state.request_error = result.data is None and errorpolicy.is_request_error(
+                result.errors
+            )
+        return await super().process_result(request, result)
+
+    async def on_ws_connect(self, context: Context) -> Any:
+        if not self._tokens.connection_params_ok(context.connection_params):
+            logger.info("WebSocket refused reason=missing or invalid API token")
+            raise ConnectionRejectionError({"message": "a valid API token is required"})
+        return await super().on_ws_connect(context)
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         state = request.app.state
@@ -370,3 +635,9 @@ class GraphQLView(GraphQL[Context, None]):
 
     async def render_graphql_ide(self, request: Request) -> Response:
         return HTMLResponse(graphiql.page(self.graphql_ide_html, offline=self._offline_ide))
+
+
+class _CodedHTTPException(HTTPException):
+    def __init__(self, status_code: int, reason: str, code: str) -> None:
+        super().__init__(status_code, reason)
+        self.code = code

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 
 from graph import teams
 from graph.cache import CacheStats, TTLCache
-from graph.errors import GraphError, InvalidInput, UpstreamError
+from graph.errors import GraphError, InvalidInput, UnknownMarket, UpstreamError
 from graph.espn import eastern_date, rest_days
 from graph.matching import GameMarkets, event_ticker, market_tickers, match_markets
 from graph.models import Game, GameState, League, Market, Prediction, TickerUpdate
@@ -48,6 +48,8 @@ PAST_SCHEDULE_TTL_S = 3600.0
 
 class PredictionFailed(GraphError):
     """One game's prediction could not be made (the other games are unaffected)."""
+
+    code = "PREDICTION_FAILED"
 
 
 @dataclass(frozen=True, slots=True)
@@ -304,7 +306,7 @@ class GameService:
         """Latest known prices for ``tickers`` so a new subscriber sees a price at once.
 
         Raises:
-            InvalidInput: Kalshi answered and does not list some of the tickers (one
+            UnknownMarket: Kalshi answered and does not list some of the tickers (one
                 client must not make the upstream subscription carry markets that do not
                 exist). If Kalshi cannot be asked, tickers are let through unchecked.
         """
@@ -327,7 +329,7 @@ class GameService:
                     self._markets.put(ticker, found.get(ticker), ttl)
         unknown = [t for t in tickers if self._markets.fresh(t) and self._markets.peek(t) is None]
         if unknown:
-            raise InvalidInput(f"unknown market ticker: {', '.join(unknown[:5])}")
+            raise UnknownMarket(f"unknown market ticker: {', '.join(unknown[:5])}")
         now_ms = int(self._clock() * 1000)
         out = []
         for t in tickers:

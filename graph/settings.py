@@ -10,11 +10,13 @@ accepted for ``KALSHI_API_KEY_ID`` because the service we replace read that name
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, Field, PrivateAttr, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, PrivateAttr, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from graph.errors import ConfigError
 from graph.models import League
@@ -34,11 +36,17 @@ KALSHI_URLS: dict[str, tuple[str, str]] = {
     ),
 }
 ESPN_URL = "https://site.api.espn.com/apis/site/v2/sports"
+_ORIGIN_RE = re.compile(r"https?://[^/\s]+")
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        populate_by_name=True,
+        # A rejected value may be a token or a key: never echo it in the error.
+        hide_input_in_errors=True,
     )
 
     # Kalshi credentials
@@ -76,7 +84,6 @@ class Settings(BaseSettings):
     max_tickers_per_subscription: int = Field(default=50, ge=1)
     max_subscriptions_per_connection: int = Field(default=20, ge=1)
     connection_init_timeout_s: float = 10.0
-    allowed_origins: list[str] = Field(default_factory=list)
     ws_keepalive_s: float = 15.0
 
     # Operations
@@ -85,6 +92,16 @@ class Settings(BaseSettings):
     shutdown_timeout_s: float = Field(default=5.0, gt=0)
     readiness_cache_s: float = Field(default=5.0, ge=0)
 
+    # Hardening (issue 8): query limits, access control, CORS
+    max_query_aliases: int = Field(default=30, ge=1)
+    max_query_bytes: int = Field(default=16_384, ge=256)
+    query_timeout_s: float = Field(default=30.0, gt=0)
+    introspection: bool = True
+    graph_api_tokens: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, validation_alias=AliasChoices("CORS_ORIGINS", "ALLOWED_ORIGINS")
+    )
+
     # Model
     ratings_db_path: str | None = None
     default_leagues: list[League] = Field(default_factory=lambda: list(League))
@@ -92,6 +109,39 @@ class Settings(BaseSettings):
     # Simulator (KALSHI_ENV=sim)
     sim_seed: int = 0
     sim_latency_ms: float = 0.0
+
+    @field_validator("graph_api_tokens", "cors_origins", mode="before")
+    @classmethod
+    def _split_list(cls, value: Any) -> Any:
+        """A JSON list, or (friendlier in an env file) comma-separated values."""
+        if not isinstance(value, str):
+            return value
+        text = value.strip()
+        if text.startswith("["):
+            try:
+                return json.loads(text)
+            except ValueError:
+                # Never echo the value: it may hold tokens.
+                raise ValueError("not a JSON list of strings") from None
+        return [item.strip() for item in text.split(",") if item.strip()]
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _check_origins(cls, origins: list[str]) -> list[str]:
+        """Origins are compared exactly, so a path or trailing slash would never match."""
+        cleaned = [o.strip() for o in origins]
+        bad = [o for o in cleaned if o != "*" and not _ORIGIN_RE.fullmatch(o)]
+        if bad:
+            raise ValueError(
+                f"{bad[0]!r} is not an origin: write scheme://host[:port] (no path, "
+                "no trailing slash) or *"
+            )
+        return cleaned
+
+    @property
+    def api_tokens(self) -> list[str]:
+        """GRAPH_API_TOKENS in the clear (for the token check only; never log them)."""
+        return [t.get_secret_value() for t in self.graph_api_tokens if t.get_secret_value()]
 
     # The folder of the .env file these settings came from (see load_settings).
     _env_dir: Path | None = PrivateAttr(default=None)

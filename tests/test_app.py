@@ -204,7 +204,7 @@ async def test_a_day_without_games_is_an_empty_list(tmp_path: Path) -> None:
             id="bad-ticker",
         ),
         pytest.param('{ game(id: "garbage") { id } }', "not a game id", id="bad-game-id"),
-        pytest.param("{ " + "__typename " * 3000 + "}", "token", id="huge"),
+        pytest.param("{ " + "a " * 2100 + "}", "token", id="huge"),
         pytest.param(
             "{ " + " ".join(f"a{i}: __typename" for i in range(40)) + " }", "alias", id="aliases"
         ),
@@ -318,7 +318,7 @@ async def test_cors_lets_listed_origins_query(tmp_path: Path) -> None:
     """A frontend on an allowed origin passes the preflight; others do not."""
     async with (
         fixed_sim() as sim,
-        app_on(sim, tmp_path, allowed_origins=["http://localhost:5173"]) as client,
+        app_on(sim, tmp_path, cors_origins=["http://localhost:5173"]) as client,
     ):
         headers = {
             "access-control-request-method": "POST",
@@ -417,3 +417,171 @@ async def test_drain_completes_subscriptions_then_closes_sockets(tmp_path: Path)
     assert ready.status_code == 503
     assert ready.json()["checks"]["lifecycle"] == "draining"
     assert app.state.hub.subscriber_count == 0
+
+
+WELL_BEHAVED = '{ games(league: NBA, date: "2026-11-22") { id markets { ticker } } }'
+DEEP = '{ games(league: NBA, date: "2026-11-22") { prediction { factors { name } } } }'
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code", "overrides"),
+    [
+        pytest.param(
+            {"query": DEEP},
+            200,
+            "QUERY_TOO_DEEP",
+            {"max_query_depth": 2},
+            id="depth",
+        ),
+        pytest.param(
+            {"query": "{ " + "__typename " * 60 + "}"},
+            200,
+            "TOO_MANY_TOKENS",
+            {"max_query_tokens": 50},
+            id="tokens",
+        ),
+        pytest.param(
+            {"query": "{ a: __typename b: __typename c: __typename }"},
+            200,
+            "TOO_MANY_ALIASES",
+            {"max_query_aliases": 2},
+            id="aliases",
+        ),
+        pytest.param(
+            {"query": "{ __typename # " + "x" * 400 + "\n}"},
+            200,
+            "QUERY_TOO_LARGE",
+            {"max_query_bytes": 256},
+            id="query-bytes",
+        ),
+        pytest.param(
+            {"query": "{ __schema { types { name } } }"},
+            200,
+            "INTROSPECTION_DISABLED",
+            {"introspection": False},
+            id="introspection",
+        ),
+        pytest.param(
+            {"query": "{ __typename }", "variables": {"x": "y" * 5000}},
+            413,
+            "REQUEST_TOO_LARGE",
+            {"max_body_bytes": 4096},
+            id="body",
+        ),
+        pytest.param(
+            [{"query": "{ __typename }"}, {"query": "{ __typename }"}],
+            400,
+            "BATCHING_NOT_SUPPORTED",
+            {},
+            id="batching",
+        ),
+    ],
+)
+async def test_each_limit_refuses_while_well_behaved_clients_are_answered(
+    tmp_path: Path, body: object, status: int, code: str, overrides: dict[str, object]
+) -> None:
+    """20 requests crossing a limit get its code; a concurrent ordinary query gets its games."""
+    async with fixed_sim() as sim, app_on(sim, tmp_path, **overrides) as client:
+
+        async def offend() -> httpx.Response:
+            return await client.post("/graphql", json=body)
+
+        results = await asyncio.gather(
+            *(offend() for _ in range(20)),
+            gql(client, WELL_BEHAVED),
+            *(offend() for _ in range(20)),
+        )
+    good = results[20]
+    refused = [r for r in results if isinstance(r, httpx.Response)]
+    assert isinstance(good, dict) and "errors" not in good
+    assert len(good["data"]["games"]) > 0
+    assert {r.status_code for r in refused} == {status}
+    for response in refused:
+        errors = response.json()["errors"]
+        assert {e["extensions"]["code"] for e in errors} == {code}
+        assert all(e["message"] for e in errors)
+
+
+async def test_a_slow_operation_times_out_while_others_are_answered(tmp_path: Path) -> None:
+    """Past QUERY_TIMEOUT_S an operation gets TIMEOUT; a concurrent cached one is unaffected."""
+    async with fixed_sim() as sim, app_on(sim, tmp_path, query_timeout_s=0.5) as client:
+        warm = await gql(client, WELL_BEHAVED)
+        sim.faults.latency_s = 2.0
+        slow, fast = await asyncio.gather(
+            gql(client, '{ games(league: NFL, date: "2026-11-22") { id } }'),
+            gql(client, WELL_BEHAVED),
+        )
+        sim.faults.latency_s = 0.0
+    assert fast == warm
+    assert slow["data"] is None
+    (error,) = slow["errors"]
+    assert error["extensions"] == {"code": "TIMEOUT"}
+    assert "longer than 0.5 s" in error["message"]
+
+
+@pytest.mark.parametrize(
+    ("body", "accept", "status", "media"),
+    [
+        pytest.param(
+            {"query": "{ __typename }"}, "application/json", 200, "application/json", id="ok-json"
+        ),
+        pytest.param(
+            {"query": "{ __typename }"},
+            "application/graphql-response+json",
+            200,
+            "application/graphql-response+json",
+            id="ok-graphql-response",
+        ),
+        pytest.param(
+            {"query": "{ nope"}, "application/json", 200, "application/json", id="parse-json"
+        ),
+        pytest.param(
+            {"query": "{ nope"},
+            "application/graphql-response+json",
+            400,
+            "application/graphql-response+json",
+            id="parse-graphql-response",
+        ),
+        pytest.param(
+            {"query": "{ nope }"},
+            "application/graphql-response+json, application/json;q=0.9",
+            400,
+            "application/graphql-response+json",
+            id="validation-graphql-response",
+        ),
+        pytest.param(
+            {"query": '{ market(ticker: "bad one") { ticker } }'},
+            "application/graphql-response+json",
+            200,
+            "application/graphql-response+json",
+            id="field-error-is-200",
+        ),
+        pytest.param({"query": 5}, "application/json", 400, "application/json", id="not-a-string"),
+        pytest.param({"variables": {}}, "application/json", 400, "application/json", id="no-query"),
+    ],
+)
+async def test_status_codes_follow_graphql_over_http(
+    tmp_path: Path, body: object, accept: str, status: int, media: str
+) -> None:
+    """application/json answers GraphQL errors with 200; graphql-response+json uses 400."""
+    async with fixed_sim() as sim, app_on(sim, tmp_path) as client:
+        response = await client.post("/graphql", json=body, headers={"accept": accept})
+    assert response.status_code == status
+    assert response.headers["content-type"].split(";")[0] == media
+    errors = response.json().get("errors", [])
+    assert all(e["extensions"]["code"] for e in errors)
+
+
+async def test_a_body_that_is_not_json_gets_a_graphql_shaped_400(tmp_path: Path) -> None:
+    """Unparseable JSON and other content types get a JSON error, not plain text."""
+    async with fixed_sim() as sim, app_on(sim, tmp_path) as client:
+        garbled = await client.post(
+            "/graphql", content=b"{nope", headers={"content-type": "application/json"}
+        )
+        text = await client.post("/graphql", content=b"{ __typename }")
+        put = await client.put("/graphql", json={"query": "{ __typename }"})
+    assert garbled.status_code == text.status_code == 400
+    assert garbled.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
+    assert "content type" in text.json()["errors"][0]["message"].lower()
+    assert put.status_code == 405
+    assert put.json()["errors"][0]["message"]

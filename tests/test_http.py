@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from graph.errors import (
+    RateLimited,
     UpstreamAuthError,
     UpstreamHTTPError,
     UpstreamProtocolError,
@@ -125,6 +126,23 @@ async def test_always_500_fails_after_exactly_attempts(attempts: int) -> None:
     assert "/trade-api/v2/markets" in message
     assert f"{attempts} times" in message
     assert "HTTP 500" in message
+
+
+@pytest.mark.parametrize(
+    ("last", "error"),
+    [
+        pytest.param(httpx.Response(429), RateLimited, id="429-last"),
+        pytest.param(httpx.Response(503), UpstreamUnavailable, id="503-last"),
+    ],
+)
+async def test_a_spent_budget_says_whether_we_were_rate_limited(
+    last: httpx.Response, error: type[Exception]
+) -> None:
+    """429 on the last attempt is RateLimited (code RATE_LIMITED); anything else is not."""
+    recorder = Recorder(iter([httpx.Response(503), httpx.Response(429), last]))
+    with pytest.raises(UpstreamUnavailable) as info:
+        await _call(recorder, policy=RetryPolicy(attempts=3))
+    assert type(info.value) is error
 
 
 @pytest.mark.parametrize("status", [401, 403])

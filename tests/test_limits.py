@@ -43,7 +43,14 @@ async def test_a_declared_oversize_body_is_refused_unread() -> None:
     async with serve(app(1000)) as url, httpx.AsyncClient(base_url=url) as client:
         response = await client.post("/", content=b"x" * 1001)
     assert response.status_code == 413
-    assert response.json() == {"errors": [{"message": "request body too large (limit 1000 bytes)"}]}
+    assert response.json() == {
+        "errors": [
+            {
+                "message": "request body too large (limit 1000 bytes)",
+                "extensions": {"code": "REQUEST_TOO_LARGE"},
+            }
+        ]
+    }
 
 
 async def test_a_streamed_oversize_body_is_refused() -> None:

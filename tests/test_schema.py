@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+import logging
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from starlette.websockets import WebSocketState
 
+from graph import errorpolicy
 from graph.context import Context
-from graph.errors import InvalidInput, UpstreamUnavailable
+from graph.errors import InvalidInput, OperationTimeout, UpstreamUnavailable
 from graph.models import Market
-from graph.schema import _check_tickers, build_schema, schema
+from graph.schema import _check_tickers, _WebSocketAdapter, build_schema, schema
 from graph.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -68,6 +74,9 @@ async def test_unexpected_exceptions_are_masked() -> None:
     )
     assert result.errors is not None
     assert [e.message for e in result.errors] == ["Unexpected error."]
+    extensions = result.errors[0].extensions or {}
+    assert extensions["code"] == "INTERNAL_SERVER_ERROR"
+    assert len(extensions["correlationId"]) == 32
 
 
 async def test_our_errors_keep_their_message() -> None:
@@ -78,6 +87,7 @@ async def test_our_errors_keep_their_message() -> None:
     )
     assert result.errors is not None
     assert [e.message for e in result.errors] == ["Kalshi: failed 4 times"]
+    assert [(e.extensions or {}).get("code") for e in result.errors] == ["UPSTREAM_UNAVAILABLE"]
 
 
 async def test_depth_limit_applies() -> None:
@@ -86,3 +96,108 @@ async def test_depth_limit_applies() -> None:
     result = await shallow.execute("{ games(league: NBA) { home { code } } }")
     assert result.errors is not None
     assert "exceeds maximum operation depth" in result.errors[0].message
+
+
+class SlowService:
+    def __init__(self) -> None:
+        self.cancelled = asyncio.Event()
+
+    async def market(self, ticker: str) -> Market | None:
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            self.cancelled.set()
+            raise
+        return None
+
+
+async def test_an_operation_over_its_time_budget_gets_a_timeout_error() -> None:
+    """A resolver still running at QUERY_TIMEOUT_S is cancelled and the client gets TIMEOUT."""
+    service = SlowService()
+    result = await build_schema(timeout_s=0.05).execute(
+        '{ market(ticker: "KXNBAGAME-26NOV22ATLTOR-ATL") { ticker } }',
+        context_value=context(service),
+    )
+    assert result.data is None and result.errors is not None
+    assert "longer than 0.05 s" in result.errors[0].message
+    assert isinstance(result.errors[0].original_error, OperationTimeout)
+    assert service.cancelled.is_set()
+
+
+LIMITED = {"max_depth": 2, "max_tokens": 20, "max_aliases": 2, "max_query_bytes": 300}
+
+
+@pytest.mark.parametrize(
+    ("query", "code", "options"),
+    [
+        pytest.param(
+            "{ games(league: NBA) { home { code } markets { ticker } } }", None, {}, id="within"
+        ),
+        pytest.param(
+            "{ games(league: NBA) { prediction { factors { name } } } }",
+            "QUERY_TOO_DEEP",
+            {},
+            id="depth",
+        ),
+        pytest.param(
+            "{ a: __typename b: __typename c: __typename }", "TOO_MANY_ALIASES", {}, id="aliases"
+        ),
+        pytest.param("{ " + "a " * 30 + "}", "TOO_MANY_TOKENS", {}, id="tokens"),
+        pytest.param("{ __typename # " + "x" * 300 + "\n}", "QUERY_TOO_LARGE", {}, id="bytes"),
+        pytest.param("{ __schema { queryType { name } } }", None, {}, id="introspection-on"),
+        pytest.param(
+            "{ __schema { queryType { name } } }",
+            "INTROSPECTION_DISABLED",
+            {"introspection": False},
+            id="introspection-off",
+        ),
+        pytest.param("{ __typename }", None, {"introspection": False}, id="typename-still-ok"),
+    ],
+)
+async def test_each_limit_has_its_code(
+    query: str, code: str | None, options: dict[str, Any]
+) -> None:
+    """Documents past a configured limit are refused before execution with that limit's code."""
+    limited = build_schema(**{**LIMITED, **options})
+    parsed = await limited.execute(query, context_value=context(FakeService(AssertionError())))
+    codes = [(e.extensions or {}).get("code") for e in parsed.errors or ()]
+    if code is None:
+        assert not any(c in errorpolicy.REQUEST_ERROR_CODES for c in codes)
+    else:
+        assert set(codes) == {code}
+        assert parsed.data is None
+
+
+async def test_strawberry_does_not_log_tracebacks_for_expected_errors(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An expected error is one line from the policy; Strawberry's own error log stays quiet."""
+    caplog.set_level(logging.DEBUG)
+    await schema.execute(
+        '{ market(ticker: "KXNBAGAME-26NOV22ATLTOR-ATL") { ticker } }',
+        context_value=context(FakeService(UpstreamUnavailable("Kalshi: failed 4 times"))),
+    )
+    await schema.execute("{ nope }")
+    assert [r.name for r in caplog.records] == ["graph.errorpolicy"] * 2
+    assert all(r.exc_info is None and r.levelno <= logging.WARNING for r in caplog.records)
+
+
+class ClosedSocket:
+    """A Starlette WebSocket the server has already closed: any send would raise."""
+
+    application_state = WebSocketState.DISCONNECTED
+
+    async def send_text(self, data: str) -> None:
+        raise AssertionError("sent on a closed socket")
+
+    async def close(self, code: int, reason: str) -> None:
+        raise AssertionError("closed twice")
+
+
+async def test_nothing_is_sent_on_a_socket_already_closed() -> None:
+    """Operations finishing after a close do not raise in their tasks (nothing to tell)."""
+    view = SimpleNamespace(max_message_bytes=10, encode_json=json.dumps)
+    socket = ClosedSocket()
+    adapter = _WebSocketAdapter(view, socket, socket)  # type: ignore[arg-type]
+    await adapter.send_json({"type": "complete", "id": "1"})
+    await adapter.close(4400, "again")

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from pydantic import ValidationError
 
 from graph.errors import ConfigError
 from graph.settings import ESPN_URL, KALSHI_URLS, Settings, load_settings
@@ -365,3 +366,48 @@ def test_bad_inline_key_fails_without_key_material(
 def test_ratings_file_is_per_environment_unless_set(values: dict[str, Any], expected: str) -> None:
     """Simulated results never land in the file a real run uses, unless told to."""
     assert Settings(_env_file=None, **values).ratings_file == expected  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "expected"),
+    [
+        pytest.param("CORS_ORIGINS", '["http://a.example"]', ["http://a.example"], id="json"),
+        pytest.param(
+            "CORS_ORIGINS",
+            "http://a.example, https://b.example:8443",
+            ["http://a.example", "https://b.example:8443"],
+            id="comma-separated",
+        ),
+        pytest.param("ALLOWED_ORIGINS", "http://a.example", ["http://a.example"], id="old-name"),
+        pytest.param("CORS_ORIGINS", "*", ["*"], id="any"),
+        pytest.param("CORS_ORIGINS", "", [], id="empty"),
+    ],
+)
+def test_cors_origins_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, expected: list[str]
+) -> None:
+    """CORS_ORIGINS (or the old ALLOWED_ORIGINS) takes a JSON list or comma-separated origins."""
+    monkeypatch.setenv(variable, value)
+    origins = Settings(_env_file=None).cors_origins  # type: ignore[call-arg]
+    assert origins == expected
+
+
+@pytest.mark.parametrize("origin", ["http://a.example/", "a.example", "http://a.example/path"])
+def test_an_origin_with_a_path_is_refused(origin: str) -> None:
+    """Origins are compared exactly, so a path or trailing slash is a configuration error."""
+    with pytest.raises(ValidationError, match="is not an origin"):
+        Settings(_env_file=None, cors_origins=[origin])  # type: ignore[call-arg]
+
+
+def test_api_tokens_are_secret_and_never_echoed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """GRAPH_API_TOKENS: comma-separated or JSON; hidden in reprs and in validation errors."""
+    monkeypatch.setenv("GRAPH_API_TOKENS", "tok-one-secret, tok-two-secret")
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert settings.api_tokens == ["tok-one-secret", "tok-two-secret"]
+    assert "tok-one" not in repr(settings) and "tok-one" not in str(settings.model_dump())
+    monkeypatch.setenv("GRAPH_API_TOKENS", '["tok-three-secret"')
+    with pytest.raises(ValidationError) as refused:
+        Settings(_env_file=None)  # type: ignore[call-arg]
+    assert "tok-three" not in str(refused.value)
+    monkeypatch.setenv("GRAPH_API_TOKENS", '["tok-four-secret"]')
+    assert Settings(_env_file=None).api_tokens == ["tok-four-secret"]  # type: ignore[call-arg]

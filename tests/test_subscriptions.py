@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from websockets.asyncio.client import connect
+from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.typing import Origin, Subprotocol
 
@@ -256,7 +260,7 @@ async def test_cross_origin_sockets_are_refused_unless_allowed(tmp_path: Path) -
                     origin=Origin("https://evil.example"),
                 ):
                     pass
-        async with running_app(sim, tmp_path, allowed_origins=["https://app.example"]) as (
+        async with running_app(sim, tmp_path, cors_origins=["https://app.example"]) as (
             _,
             url,
         ):
@@ -282,3 +286,255 @@ async def test_a_socket_that_never_initialises_is_closed(tmp_path: Path) -> None
         with pytest.raises(ConnectionClosed) as closed:
             await asyncio.wait_for(ws.recv(), timeout=10)
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 4408
+
+
+async def _closed_with(ws: ClientConnection) -> int:
+    """Read until the server closes the socket; its close code."""
+    with pytest.raises(ConnectionClosed) as closed:
+        while True:
+            await asyncio.wait_for(ws.recv(), timeout=10)
+    assert closed.value.rcvd is not None
+    return closed.value.rcvd.code
+
+
+@asynccontextmanager
+async def raw_socket(url: str, protocol: str = "graphql-transport-ws") -> AsyncIterator[Any]:
+    """A socket past connection_ack, for sending whatever a test likes."""
+    async with connect(
+        url.replace("http", "ws") + "/graphql",
+        subprotocols=[Subprotocol(protocol)],
+        max_size=None,
+    ) as ws:
+        await ws.send(json.dumps({"type": "connection_init", "payload": {}}))
+        assert json.loads(await asyncio.wait_for(ws.recv(), 10))["type"] == "connection_ack"
+        yield ws
+
+
+@pytest.mark.parametrize("protocol", ["graphql-transport-ws", "graphql-ws"])
+async def test_a_syntax_error_in_subscribe_is_answered_with_an_error(
+    tmp_path: Path, protocol: str
+) -> None:
+    """The client gets an error with GRAPHQL_PARSE_FAILED (not a bare complete or a close),
+    and the socket stays usable."""
+    start = "subscribe" if protocol == "graphql-transport-ws" else "start"
+    async with fixed_sim() as sim, running_app(sim, tmp_path) as (_, url):
+        (a,) = tickers_of(sim, 1)
+        async with raw_socket(url, protocol) as ws:
+            bad = {"query": "subscription { tickerUpdates(", "variables": {}}
+            await ws.send(json.dumps({"id": "bad", "type": start, "payload": bad}))
+            while (error := json.loads(await asyncio.wait_for(ws.recv(), 10)))["type"] == "ka":
+                pass
+            good = {"query": TICKERS, "variables": {"t": [a]}}
+            await ws.send(json.dumps({"id": "good", "type": start, "payload": good}))
+            while (update := json.loads(await asyncio.wait_for(ws.recv(), 10)))["type"] == "ka":
+                pass
+    assert error["type"] == "error" and error["id"] == "bad"
+    payload = error["payload"]
+    first = payload[0] if isinstance(payload, list) else payload
+    assert first["message"].startswith("Syntax Error")
+    assert first["extensions"]["code"] == "GRAPHQL_PARSE_FAILED"
+    assert (
+        update["id"] == "good" and update["payload"]["data"]["tickerUpdates"]["marketTicker"] == a
+    )
+
+
+MALFORMED = [
+    pytest.param("graphql-transport-ws", "not json", 4400, id="transport-not-json"),
+    pytest.param("graphql-transport-ws", "[1, 2]", 4400, id="transport-array"),
+    pytest.param("graphql-transport-ws", '{"type": 7}', 4400, id="transport-numeric-type"),
+    pytest.param("graphql-transport-ws", '{"type": "bogus"}', 4400, id="transport-unknown-type"),
+    pytest.param(
+        "graphql-transport-ws",
+        '{"type": "subscribe", "id": 1, "payload": {"query": "{ __typename }"}}',
+        4400,
+        id="transport-numeric-id",
+    ),
+    pytest.param(
+        "graphql-transport-ws", '{"type": "subscribe", "id": "1"}', 4400, id="transport-no-payload"
+    ),
+    pytest.param(
+        "graphql-transport-ws",
+        '{"type": "subscribe", "id": "1", "payload": {"query": "{ __typename }", '
+        '"variables": [1]}}',
+        4400,
+        id="transport-variables-list",
+    ),
+    pytest.param("graphql-transport-ws", '{"type": "connection_init"}', 4429, id="second-init"),
+    pytest.param("graphql-transport-ws", "x" * 70_000, 1009, id="transport-huge"),
+    pytest.param("graphql-ws", "[1]", 4400, id="legacy-array"),
+    pytest.param("graphql-ws", '{"type": "start", "id": "1"}', 4400, id="legacy-no-payload"),
+    pytest.param("graphql-ws", '{"type": "stop", "id": null}', 4400, id="legacy-null-id"),
+    pytest.param("graphql-ws", "y" * 70_000, 1009, id="legacy-huge"),
+]
+
+
+@pytest.mark.parametrize(("protocol", "raw", "code"), MALFORMED)
+async def test_malformed_messages_close_only_their_socket(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, protocol: str, raw: str, code: int
+) -> None:
+    """A malformed message closes that socket with a protocol code, logs no error, and a
+    concurrent subscriber keeps getting updates."""
+    async with fixed_sim() as sim, running_app(sim, tmp_path) as (app, url):
+        (a,) = tickers_of(sim, 1)
+        async with GraphQLWebSocket.connect(url) as good:
+            await good.subscribe("s", TICKERS, {"t": [a]})
+            await drain(good, "s", 1)
+            async with raw_socket(url, protocol) as ws:
+                await ws.send(raw)
+                closed = await _closed_with(ws)
+            await eventually(lambda: sim.ws_subscribed_tickers() == {a})
+            await sim.publish_tick()
+            (update,) = await drain(good, "s", 1)
+    assert closed == code
+    assert update["marketTicker"] == a
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+async def test_a_reused_live_id_closes_with_4409(tmp_path: Path) -> None:
+    """Subscribing twice under one live id is a protocol violation (4409)."""
+    async with fixed_sim() as sim, running_app(sim, tmp_path) as (_, url):
+        (a,) = tickers_of(sim, 1)
+        async with raw_socket(url) as ws:
+            message = {
+                "id": "x",
+                "type": "subscribe",
+                "payload": {"query": TICKERS, "variables": {"t": [a]}},
+            }
+            await ws.send(json.dumps(message))
+            await ws.send(json.dumps(message))
+            assert await _closed_with(ws) == 4409
+
+
+def operation_tasks() -> int:
+    """Server tasks running a GraphQL operation (one per live subscription)."""
+    return sum(
+        getattr(t.get_coro(), "__qualname__", "").endswith("run_operation")
+        for t in asyncio.all_tasks()
+    )
+
+
+async def test_a_subscribe_flood_cannot_grow_server_state(tmp_path: Path) -> None:
+    """5,000 subscribes (huge, reused-id and over-the-cap ones) hold at most the cap of hub
+    subscribers and operation tasks, every refusal is an error message, and another client keeps
+    getting updates throughout."""
+    cap = 5
+    async with (
+        fixed_sim() as sim,
+        running_app(sim, tmp_path, max_subscriptions_per_connection=cap) as (app, url),
+    ):
+        hub: Hub = app.state.hub
+        tickers = tickers_of(sim, 2)
+        async with GraphQLWebSocket.connect(url) as good:
+            await good.subscribe("s", TICKERS, {"t": tickers[:1]})
+            await drain(good, "s", 1)
+            peak = {"subscribers": 0, "operations": 0}
+            stop = asyncio.Event()
+
+            async def sample() -> None:
+                while not stop.is_set():
+                    peak["subscribers"] = max(peak["subscribers"], hub.subscriber_count)
+                    peak["operations"] = max(peak["operations"], operation_tasks())
+                    await asyncio.sleep(0.001)
+
+            sampler = asyncio.create_task(sample())
+            refused: list[str] = []
+            async with raw_socket(url) as flood:
+
+                async def read() -> None:
+                    async for raw in flood:
+                        message = json.loads(raw)
+                        if message["type"] == "error":
+                            refused.append(message["payload"][0]["extensions"]["code"])
+
+                reader = asyncio.create_task(read())
+                huge = ["KX" + "A" * 98] * 590  # just under the 64 KiB message limit
+                for i in range(5_000):
+                    variables = {"t": huge} if i % 1000 == 999 else {"t": tickers}
+                    payload = {"query": TICKERS, "variables": variables}
+                    # Ids repeat, but only ids whose subscribe was refused (a live one is 4409).
+                    op_id = str(i) if i < cap else str(cap + i % 3_000)
+                    await flood.send(
+                        json.dumps({"id": op_id, "type": "subscribe", "payload": payload})
+                    )
+                await eventually(lambda: len(refused) >= 5_000 - cap, timeout=60)
+                # The flood's first `cap` subscriptions are live: that is all it holds.
+                await eventually(lambda: hub.subscriber_count == operation_tasks() == cap + 1)
+                await sim.publish_tick()
+                assert {u["marketTicker"] for u in await drain(good, "s", 1)} == {tickers[0]}
+                reader.cancel()
+            stop.set()
+            await sampler
+            await eventually(lambda: hub.subscriber_count == 1)
+            await eventually(lambda: operation_tasks() == 1)
+    assert peak["subscribers"] <= cap + 1
+    assert peak["operations"] <= cap + 1
+    assert set(refused) == {"TOO_MANY_SUBSCRIPTIONS"}
+
+
+@pytest.mark.parametrize(
+    ("protocol", "code"), [("graphql-transport-ws", 4400), ("graphql-ws", 1002)]
+)
+async def test_binary_frames_close_the_socket(tmp_path: Path, protocol: str, code: int) -> None:
+    """Both protocols are text-only: a binary frame closes the socket."""
+    async with fixed_sim() as sim, running_app(sim, tmp_path) as (_, url):
+        async with raw_socket(url, protocol) as ws:
+            await ws.send(b"\x00\x01binary")
+            assert await _closed_with(ws) == code
+
+
+async def test_legacy_protocol_answers_what_it_cannot_run(tmp_path: Path) -> None:
+    """On legacy graphql-ws: non-JSON is ignored, a query is refused with a validation code,
+    a too-large query and a start past the cap get coded errors; the socket stays usable."""
+    async with (
+        fixed_sim() as sim,
+        running_app(sim, tmp_path, max_subscriptions_per_connection=1, max_query_bytes=256) as (
+            _,
+            url,
+        ),
+    ):
+        (a,) = tickers_of(sim, 1)
+        async with raw_socket(url, "graphql-ws") as ws:
+
+            async def start(op_id: str, query: str, variables: dict[str, Any]) -> None:
+                payload = {"query": query, "variables": variables}
+                await ws.send(json.dumps({"id": op_id, "type": "start", "payload": payload}))
+
+            async def next_message() -> dict[str, Any]:
+                while (m := json.loads(await asyncio.wait_for(ws.recv(), 10)))["type"] == "ka":
+                    pass
+                return m  # type: ignore[no-any-return]
+
+            await ws.send("not json")
+            await start("q", "{ __typename }", {})
+            query = await next_message()
+            await start("big", "subscription { __typename # " + "x" * 300 + "\n}", {})
+            big = await next_message()
+            await start("s", TICKERS, {"t": [a]})
+            data = await next_message()
+            await start("over", TICKERS, {"t": [a]})
+            over = await next_message()
+    assert (query["id"], query["payload"]["extensions"]["code"]) == (
+        "q",
+        "GRAPHQL_VALIDATION_FAILED",
+    )
+    assert (big["id"], big["payload"]["extensions"]["code"]) == ("big", "QUERY_TOO_LARGE")
+    assert data["type"] == "data" and data["id"] == "s"
+    assert (over["id"], over["payload"]["extensions"]["code"]) == ("over", "TOO_MANY_SUBSCRIPTIONS")
+
+
+async def test_a_too_large_query_over_graphql_transport_ws_is_an_error_message(
+    tmp_path: Path,
+) -> None:
+    """MAX_QUERY_BYTES applies to WebSocket operations too, as an error for that id."""
+    async with (
+        fixed_sim() as sim,
+        running_app(sim, tmp_path, max_query_bytes=256) as (_, url),
+        GraphQLWebSocket.connect(url) as client,
+    ):
+        await client.subscribe("big", "{ __typename # " + "x" * 300 + "\n}", {})
+        message = await client.receive()
+        await client.subscribe("ok", "{ __typename }", {})
+        ok = await client.receive()
+    assert message["type"] == "error" and message["id"] == "big"
+    assert message["payload"][0]["extensions"]["code"] == "QUERY_TOO_LARGE"
+    assert ok["payload"] == {"data": {"__typename": "Query"}}

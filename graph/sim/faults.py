@@ -12,6 +12,10 @@ from collections import Counter, deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
+
+MISSING: Any = object()
+"""An override value that removes the field (see ``Faults.market_overrides``)."""
 
 
 @dataclass
@@ -32,6 +36,17 @@ class Faults:
     """Per background tick: probability of dropping every WebSocket connection."""
     ws_malformed_rate: float = 0.0
     """Per background tick: probability of sending a malformed frame to every connection."""
+    market_overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Per market ticker: fields replaced in its REST JSON (bad prices, another ticker);
+    ``MISSING`` removes a field."""
+
+    def mangle_market(self, market: dict[str, Any]) -> dict[str, Any]:
+        """``market`` as the overrides for its ticker say (unchanged without any)."""
+        overrides = self.market_overrides.get(market.get("ticker", ""))
+        if not overrides:
+            return market
+        mangled = {**market, **overrides}
+        return {k: v for k, v in mangled.items() if v is not MISSING}
 
 
 @dataclass

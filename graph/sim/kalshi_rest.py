@@ -122,7 +122,10 @@ def routes(state: SimState) -> list[BaseRoute]:
             found = [(g, home) for g, home in found if market_status(g, now) in statuses]
         page, cursor = _page(found, request, limit)
         now_ms = state.now_ms()
-        body = [market_dict(game, home, prices, now_ms) for game, home in page]
+        body = [
+            state.faults.mangle_market(market_dict(game, home, prices, now_ms))
+            for game, home in page
+        ]
         return JSONResponse({"markets": body, "cursor": cursor})
 
     async def market(request: Request) -> Response:
@@ -130,7 +133,9 @@ def routes(state: SimState) -> list[BaseRoute]:
         game = slates.market(ticker)
         if game is None:
             return kalshi_error(404, "not_found", f"market {ticker} not found")
-        body = market_dict(game, ticker == game.home_ticker, prices, state.now_ms())
+        body = state.faults.mangle_market(
+            market_dict(game, ticker == game.home_ticker, prices, state.now_ms())
+        )
         return JSONResponse({"market": body})
 
     async def events(request: Request) -> Response:
