@@ -7,6 +7,7 @@ follows ``cursor`` pagination and chunks ``tickers=`` lists at a URL budget.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Generator, Iterable, Mapping
 from datetime import UTC, datetime
@@ -25,6 +26,8 @@ from graph.signing import Signer
 MARKETS_PAGE_LIMIT = 1000
 # Proxies in front of APIs commonly cap a URL at 8 KiB; keep the tickers list below it.
 TICKERS_PARAM_BUDGET = 6000
+
+logger = logging.getLogger(__name__)
 
 
 class KalshiAuth(httpx.Auth):
@@ -117,12 +120,24 @@ class KalshiRest(JsonSource):
         if status:
             base["status"] = status
         if tickers is None:
-            raw = await self._paginate("/markets", "markets", base)
-            return [self._parse(m) for m in raw]
+            return self._parse_listing(await self._paginate("/markets", "markets", base))
         out: list[Market] = []
         for chunk in chunk_tickers(tickers):
             raw = await self._paginate("/markets", "markets", dict(base, tickers=",".join(chunk)))
-            out.extend(self._parse(m) for m in raw)
+            out.extend(self._parse_listing(raw))
+        return out
+
+    def _parse_listing(self, raw: list[Any]) -> list[Market]:
+        """Every market that parses; one garbled entry must not blank out a whole league."""
+        out: list[Market] = []
+        for item in raw:
+            try:
+                out.append(self._parse(item))
+            except UpstreamProtocolError as exc:
+                ticker = item.get("ticker") if isinstance(item, dict) else None
+                logger.warning(
+                    "Skipping a malformed Kalshi market ticker=%.60s error=%s", ticker, exc
+                )
         return out
 
     async def market(self, ticker: str) -> Market | None:

@@ -83,6 +83,9 @@ async def test_garbled_upstream_markets_give_coded_errors(
     assert_well_formed(body)
     assert_well_formed(single)
     assert "errors" not in healthy and healthy["data"]["games"]
+    # Only the garbled market's own game may lose prices; every other game keeps both.
+    games = body["data"]["games"]
+    assert len(games) > 2 and sum(len(g["markets"]) == 2 for g in games) == len(games) - 1
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
     codes = {e["extensions"]["code"] for b in (body, single) for e in b.get("errors", [])}
     assert codes <= {"UPSTREAM_ERROR"}

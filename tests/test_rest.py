@@ -141,6 +141,22 @@ async def test_page_without_list_is_protocol_error() -> None:
             await rest.markets()
 
 
+@pytest.mark.parametrize("by_tickers", [False, True], ids=["listing", "tickers"])
+async def test_a_garbled_market_is_skipped_not_fatal_to_its_listing(
+    by_tickers: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    """One unparseable market in a listing is dropped with a warning; the others are kept."""
+    page = {"markets": [_market("S-E1-A"), {**_market("S-E1-B"), "yes_bid_dollars": "abc"}, 7]}
+    async with _rest(lambda _: httpx.Response(200, json=page)) as rest:
+        if by_tickers:
+            markets = await rest.markets(tickers=["S-E1-A", "S-E1-B"])
+        else:
+            markets = await rest.markets(series_ticker="S")
+    assert [m.ticker for m in markets] == ["S-E1-A"]
+    skipped = [r.getMessage() for r in caplog.records if "malformed Kalshi market" in r.message]
+    assert len(skipped) == 2 and "ticker=S-E1-B" in skipped[0] and "ticker=None" in skipped[1]
+
+
 _TICKER = st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-", min_size=1, max_size=40)
 
 
