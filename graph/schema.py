@@ -13,13 +13,14 @@ import json
 import logging
 import re
 from collections.abc import AsyncGenerator, Callable, Mapping
+from contextlib import aclosing
 from datetime import UTC, date, datetime, timedelta
 from enum import Enum
 from typing import Any, TypeVar, cast
 
 import strawberry
 from cross_web import HTTPException
-from graphql import GraphQLError
+from graphql import GraphQLError, OperationType, get_operation_ast, parse
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.types import Receive, Scope, Send
@@ -53,6 +54,8 @@ from graph.matching import outcome_team
 from graph.service import public_id
 
 logger = logging.getLogger(__name__)
+
+TOKEN_REQUIRED = "a valid API token is required"
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -375,18 +378,43 @@ class _Schema(strawberry.Schema):
                 return await super().execute(query, *args, **kwargs)
         except TimeoutError:
             # Only the deadline's own: graphql-core turns a resolver's errors into results.
-            pass
+            return self._timed_out()
+
+    def _timed_out(self) -> ExecutionResult:
         timeout = OperationTimeout(
             f"the operation took longer than {self._timeout_s:g} s and was stopped"
         )
-        return ExecutionResult(
-            data=None, errors=[GraphQLError(str(timeout), original_error=timeout)]
-        )
+        # Coded here: this result never passes the schema's error extension.
+        error = _public(GraphQLError(str(timeout), original_error=timeout))
+        return ExecutionResult(data=None, errors=[error])
 
     async def stream(self, query: str | None, *args: Any, **kwargs: Any) -> Any:
         if too_large := self._too_large(query):
             return _one(PreExecutionError(data=None, errors=[too_large]))
-        return await super().stream(query, *args, **kwargs)
+        source = await super().stream(query, *args, **kwargs)
+        if _is_subscription(query, kwargs.get("operation_name")):
+            return source  # a subscription runs as long as its subscriber wants
+        return self._bounded(source)
+
+    async def _bounded(self, source: AsyncGenerator[Any, None]) -> AsyncGenerator[Any, None]:
+        """A query or mutation sent over a WebSocket, under the same deadline as over HTTP."""
+        async with aclosing(source):
+            try:
+                async with asyncio.timeout(self._timeout_s):
+                    results = [result async for result in source]
+            except TimeoutError:
+                results = [self._timed_out()]
+        for result in results:
+            yield result
+
+
+def _is_subscription(query: str | None, operation_name: str | None) -> bool:
+    """Whether the document's chosen operation is a subscription (unparseable: no)."""
+    try:
+        operation = get_operation_ast(parse(query or ""), operation_name)
+    except GraphQLError:
+        return False
+    return operation is not None and operation.operation is OperationType.SUBSCRIPTION
 
 
 def build_schema(
@@ -450,6 +478,9 @@ class _TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         if reason := wsguard.problem(message, GRAPHQL_TRANSPORT_WS_PROTOCOL):
             await self.handle_invalid_message(reason)
             return
+        if message.get("type") == "connection_init" and message.get("payload", {}) is None:
+            # The protocol allows a null payload (graphql-ws sends one); Strawberry would 4400.
+            message = {"type": "connection_init"}
         await super().handle_message(message)
 
     async def handle_subscribe(self, message: Any) -> None:
@@ -478,7 +509,19 @@ class _TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
 
 
 class _LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
-    """Legacy graphql-ws with checked messages and a coded per-connection limit."""
+    """Legacy graphql-ws with checked messages, a coded per-connection limit, and a refused
+    token closing with 4403 as on graphql-transport-ws (Strawberry closes with 1011)."""
+
+    async def handle_connection_init(self, message: Any) -> None:
+        payload = message.get("payload")
+        if not cast("GraphQLView", self.view).tokens.connection_params_ok(payload):
+            logger.info("WebSocket refused reason=missing or invalid API token")
+            await self.send_message(
+                cast(Any, {"type": "connection_error", "payload": {"message": TOKEN_REQUIRED}})
+            )
+            await self.websocket.close(4403, "Forbidden")
+            return
+        await super().handle_connection_init(message)
 
     async def handle_message(self, message: Any) -> None:
         if reason := wsguard.problem(message, GRAPHQL_WS_PROTOCOL):
@@ -568,7 +611,7 @@ class GraphQLView(GraphQL[Context, None]):
             allowed_origins=settings.cors_origins,
         )
         self._settings = settings
-        self._tokens = tokens or TokenCheck(())
+        self.tokens = tokens or TokenCheck(())
         self.max_message_bytes: int = settings.max_body_bytes
         # Without the vendored assets, fall back to Strawberry's CDN page rather than a blank one.
         self._offline_ide = offline_ide
@@ -613,9 +656,9 @@ class GraphQLView(GraphQL[Context, None]):
         return await super().process_result(request, result)
 
     async def on_ws_connect(self, context: Context) -> Any:
-        if not self._tokens.connection_params_ok(context.connection_params):
+        if not self.tokens.connection_params_ok(context.connection_params):
             logger.info("WebSocket refused reason=missing or invalid API token")
-            raise ConnectionRejectionError({"message": "a valid API token is required"})
+            raise ConnectionRejectionError({"message": TOKEN_REQUIRED})
         return await super().on_ws_connect(context)
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:

@@ -143,26 +143,40 @@ async def test_cors_preflight_allows_the_authorization_header(tmp_path: Path) ->
     assert refused.headers["access-control-allow-origin"] == origin
 
 
-async def _init(url: str, payload: object) -> list[str]:
-    """Open a socket, send connection_init with ``payload``; what came back, then the close."""
+async def _init(url: str, payload: object, protocol: str = "graphql-transport-ws") -> list[str]:
+    """Open a socket, send connection_init with ``payload``; the types that came back, then
+    the close."""
+    got: list[str] = []
     async with connect(
-        url.replace("http", "ws") + "/graphql",
-        subprotocols=[Subprotocol("graphql-transport-ws")],
+        url.replace("http", "ws") + "/graphql", subprotocols=[Subprotocol(protocol)]
     ) as ws:
         await ws.send(json.dumps({"type": "connection_init", "payload": payload}))
         try:
-            return [str(await ws.recv())]
+            while True:
+                got.append(json.loads(await ws.recv())["type"])
+                if got[-1] == "connection_ack":
+                    return got
         except ConnectionClosed as closed:
             assert closed.rcvd is not None
-            return [f"closed {closed.rcvd.code}"]
+            return [*got, f"closed {closed.rcvd.code}"]
 
 
-async def test_websocket_needs_the_token_in_connection_init(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("protocol", "refusal"),
+    [
+        pytest.param("graphql-transport-ws", ["closed 4403"], id="graphql-transport-ws"),
+        pytest.param("graphql-ws", ["connection_error", "closed 4403"], id="legacy-graphql-ws"),
+    ],
+)
+async def test_websocket_needs_the_token_in_connection_init(
+    tmp_path: Path, protocol: str, refusal: list[str]
+) -> None:
     """A good token in connection_init gets the ack; a wrong or missing one a 4403 close."""
     async with fixed_sim() as sim, running_app(sim, tmp_path, graph_api_tokens=TOKENS) as (_, url):
-        good = await _init(url, {"Authorization": f"Bearer {TOKENS[0]}"})
-        lower = await _init(url, {"authorization": f"Bearer {TOKENS[1]}"})
-        wrong = await _init(url, {"Authorization": "Bearer nope"})
-        missing = await _init(url, {})
-    assert [json.loads(m)["type"] for m in good + lower] == ["connection_ack"] * 2
-    assert wrong == missing == ["closed 4403"]
+        good = await _init(url, {"Authorization": f"Bearer {TOKENS[0]}"}, protocol)
+        lower = await _init(url, {"authorization": f"Bearer {TOKENS[1]}"}, protocol)
+        wrong = await _init(url, {"Authorization": "Bearer nope"}, protocol)
+        missing = await _init(url, {}, protocol)
+        absent = await _init(url, None, protocol)
+    assert good == lower == ["connection_ack"]
+    assert wrong == missing == absent == refusal

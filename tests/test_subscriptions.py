@@ -538,3 +538,25 @@ async def test_a_too_large_query_over_graphql_transport_ws_is_an_error_message(
     assert message["type"] == "error" and message["id"] == "big"
     assert message["payload"][0]["extensions"]["code"] == "QUERY_TOO_LARGE"
     assert ok["payload"] == {"data": {"__typename": "Query"}}
+
+
+async def test_a_slow_query_over_a_socket_times_out_while_its_subscription_goes_on(
+    tmp_path: Path,
+) -> None:
+    """QUERY_TIMEOUT_S holds for queries sent over a WebSocket too; subscriptions are exempt."""
+    async with fixed_sim() as sim, running_app(sim, tmp_path, query_timeout_s=0.5) as (_, url):
+        (ticker,) = tickers_of(sim, 1)
+        async with GraphQLWebSocket.connect(url) as client:
+            await client.subscribe("s", TICKERS, {"t": [ticker]})
+            assert len(await drain(client, "s", 1)) == 1
+            sim.faults.latency_s = 2.0
+            await client.subscribe("q", '{ games(league: NFL, date: "2026-11-22") { id } }', {})
+            answer, end = await client.receive(), await client.receive()
+            sim.faults.latency_s = 0.0
+            await sim.publish_tick()
+            (update,) = await drain(client, "s", 1)
+    assert answer["id"] == "q" and answer["type"] == "next"
+    (error,) = answer["payload"]["errors"]
+    assert error["extensions"]["code"] == "TIMEOUT"
+    assert end == {"id": "q", "type": "complete"}
+    assert update["marketTicker"] == ticker
