@@ -72,7 +72,8 @@ def main() -> int:
         print(f"kalshi-graph: configuration error: {exc}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level, settings.log_format)
-    print(f"kalshi-graph: GraphiQL at http://{settings.host}:{settings.port}/graphql", flush=True)
+    base = f"http://{settings.host}:{settings.port}"
+    print(f"kalshi-graph: GraphiQL at {base}/graphql, live prices at {base}/", flush=True)
     config = uvicorn.Config(
         app,
         host=settings.host,
@@ -82,6 +83,8 @@ def main() -> int:
         # Strawberry never pings on graphql-transport-ws; protocol-level pings keep sockets honest.
         ws_ping_interval=settings.ws_keepalive_s,
         ws_ping_timeout=settings.ws_keepalive_s,
+        # Refuse oversized frames while reading them, not after buffering up to 16 MiB.
+        ws_max_size=settings.max_body_bytes,
     )
     timeout_s = settings.shutdown_timeout_s
     server = GracefulServer(config, drain=lambda: drain(app, timeout_s), timeout_s=timeout_s)

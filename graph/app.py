@@ -237,7 +237,8 @@ def create_app(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST"],
-            allow_headers=["authorization", "content-type"],
+            allow_headers=["authorization", "content-type", "x-request-id"],
+            expose_headers=["x-request-id"],  # so a page can quote it in a bug report
             # Tokens travel in the Authorization header, never in cookies: without
             # credentials a "*" origin is safe, and no page rides on a user's cookies.
             allow_credentials=False,

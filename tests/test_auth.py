@@ -141,6 +141,8 @@ async def test_cors_preflight_allows_the_authorization_header(tmp_path: Path) ->
     assert "access-control-allow-credentials" not in preflight.headers
     assert refused.status_code == 401
     assert refused.headers["access-control-allow-origin"] == origin
+    assert refused.headers["access-control-expose-headers"].lower() == "x-request-id"
+    assert refused.headers["x-request-id"]
 
 
 async def _init(url: str, payload: object, protocol: str = "graphql-transport-ws") -> list[str]:

@@ -21,6 +21,8 @@ import httpx
 import pytest
 import uvicorn
 import websockets
+import websockets.sync.client
+from websockets.typing import Subprotocol
 
 from graph.__main__ import GracefulServer, main
 from graph.app import create_app, drain
@@ -84,14 +86,26 @@ def test_python_m_graph_serves_the_simulator(tmp_path: Path) -> None:
         )
         with urllib.request.urlopen(request, timeout=10) as r:
             body = json.load(r)
+        with websockets.sync.client.connect(
+            base.replace("http", "ws") + "/graphql", subprotocols=[Subprotocol("graphql-ws")]
+        ) as ws:
+            ws.send("x" * 70_000)  # past MAX_BODY_BYTES (64 KiB): refused while reading it
+            with pytest.raises(websockets.ConnectionClosed) as oversized:
+                ws.recv(timeout=10)
     finally:
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=20)
     assert "errors" not in body
     markets = [m for g in body["data"]["games"] for m in g["markets"]]
     assert markets and all(m["ticker"].startswith("KXNHLGAME-") for m in markets)
-    assert f"GraphiQL at http://127.0.0.1:{port}/graphql" in out
+    assert (
+        f"GraphiQL at http://127.0.0.1:{port}/graphql, live prices at http://127.0.0.1:{port}/"
+        in out
+    )
     assert proc.returncode == 0
+    # uvicorn's own frame limit, not the view's check after buffering the whole message.
+    assert oversized.value.rcvd is not None and oversized.value.rcvd.code == 1009
+    assert "larger than" not in oversized.value.rcvd.reason
 
 
 SUBSCRIBE = "subscription ($t: [String!]!) { tickerUpdates(marketTickers: $t) { marketTicker } }"
