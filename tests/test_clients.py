@@ -63,9 +63,13 @@ def node() -> str:
 
 
 @asynccontextmanager
-async def node_script(node: str, script: str, *args: str) -> AsyncIterator[NodeProcess]:
+async def node_script(
+    node: str, script: str, *args: str, token: str | None = None
+) -> AsyncIterator[NodeProcess]:
     """Run ``tests/clients/<script>``; kill it on the way out if it is still running."""
     env = {k: v for k, v in os.environ.items() if k != "GRAPH_API_TOKEN"}
+    if token is not None:
+        env["GRAPH_API_TOKEN"] = token
     process = await asyncio.create_subprocess_exec(
         node,
         str(CLIENTS / script),
@@ -256,6 +260,28 @@ async def test_npm_client_exits_non_zero_with_the_servers_error(
         assert sim.ws_connection_count() == 0
     assert code == 1
     assert "not a Kalshi market ticker" in stderr
+
+
+@pytest.mark.parametrize(
+    ("token", "accepted"),
+    [pytest.param("s3cret-token", True, id="right-token"), pytest.param("nope", False, id="wrong")],
+)
+async def test_graphql_ws_npm_client_sends_the_api_token(
+    node: str, tmp_path: Path, token: str, accepted: bool
+) -> None:
+    """With GRAPH_API_TOKENS set, the README's connectionParams get the client in, or not."""
+    async with (
+        fixed_sim() as sim,
+        running_app(sim, tmp_path, graph_api_tokens=["s3cret-token"]) as (_, url),
+    ):
+        (ticker,) = [m["ticker"] for m in sim.markets_for(League.NBA, SUNDAY)[:1]]
+        async with node_script(node, "subscribe.mjs", ws_url(url), ticker, "1", token=token) as c:
+            printed = [await c.line()] if accepted else []
+            code, stderr = await c.finish()
+    if accepted:
+        assert (code, stderr) == (0, "") and printed[0]["marketTicker"] == ticker
+    else:
+        assert code == 1 and "4403" in stderr and token not in stderr
 
 
 async def test_graphql_ws_npm_client_runs_a_query(node: str, tmp_path: Path) -> None:

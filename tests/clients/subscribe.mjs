@@ -18,6 +18,8 @@ const client = createClient({
   url, // ws://<host>:<port>/graphql
   webSocketImpl: WebSocket, // Node only: browsers have a global WebSocket
   connectionParams: token ? { Authorization: `Bearer ${token}` } : {},
+  // A refused token (close 4403) will not pass on a retry; everything else is worth one.
+  shouldRetry: (event) => event?.code !== 4403,
 });
 
 const updates = client.iterate({
