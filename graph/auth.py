@@ -25,7 +25,7 @@ from urllib.parse import parse_qs
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from graph.errorpolicy import error_body
+from graph.errorpolicy import send_error
 from graph.errors import Unauthenticated
 
 # Probes and the live page ("/" asks for a token itself) stay open.
@@ -123,19 +123,10 @@ class BearerAuth:
 
     async def _refuse(self, send: Send, *, wrong: bool) -> None:
         challenge = f'Bearer realm="{REALM}"' + (', error="invalid_token"' if wrong else "")
-        body = error_body(
+        await send_error(
+            send,
+            401,
             "a valid API token is required: send Authorization: Bearer <token>",
             Unauthenticated.code,
+            [(b"www-authenticate", challenge.encode())],
         )
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 401,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"www-authenticate", challenge.encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})

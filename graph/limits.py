@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from graph.errorpolicy import error_body
+from graph.errorpolicy import send_error
 
 
 class _TooLarge(Exception):
@@ -53,17 +53,6 @@ class BodyLimit:
                 await self._refuse(send)
 
     async def _refuse(self, send: Send) -> None:
-        body = error_body(
-            f"request body too large (limit {self.max_bytes} bytes)", "REQUEST_TOO_LARGE"
+        await send_error(
+            send, 413, f"request body too large (limit {self.max_bytes} bytes)", "REQUEST_TOO_LARGE"
         )
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
