@@ -29,11 +29,22 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Protocol
 
 from graph.errors import FeedFatalError
 from graph.models import TickerUpdate
+
+
+@dataclass(frozen=True, slots=True)
+class HubStats:
+    """Counters since the hub was made (ended subscriptions included)."""
+
+    subscribers: int
+    tickers: int
+    delivered: int  # updates handed to subscribers
+    dropped: int  # updates replaced by a newer one for the same ticker before delivery
 
 
 class FeedControl(Protocol):
@@ -129,6 +140,8 @@ class Hub:
         self._by_ticker: dict[str, set[Subscription]] = {}
         self._subscriptions: set[Subscription] = set()
         self._failure: BaseException | None = None
+        self._ended_delivered = 0
+        self._ended_dropped = 0
 
     def subscribe(
         self, tickers: Sequence[str], *, initial: Iterable[TickerUpdate] = ()
@@ -167,6 +180,16 @@ class Hub:
     def subscriber_count(self) -> int:
         return len(self._subscriptions)
 
+    def stats(self) -> HubStats:
+        """Totals for monitoring and benchmarks (sums over live subscriptions: O(S))."""
+        live = self._subscriptions
+        return HubStats(
+            subscribers=len(live),
+            tickers=len(self._refs),
+            delivered=self._ended_delivered + sum(s.delivered for s in live),
+            dropped=self._ended_dropped + sum(s.dropped for s in live),
+        )
+
     def refcounts(self) -> dict[str, int]:
         return dict(self._refs)
 
@@ -188,6 +211,8 @@ class Hub:
 
     def _remove(self, sub: Subscription) -> None:
         self._subscriptions.discard(sub)
+        self._ended_delivered += sub.delivered
+        self._ended_dropped += sub.dropped
         changed = False
         for ticker in sub.tickers:
             subs = self._by_ticker[ticker]
