@@ -34,6 +34,7 @@ import sys
 import tempfile
 import time
 from array import array
+from asyncio import FIRST_COMPLETED
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -111,7 +112,15 @@ async def _client(url: str, subs: list[tuple[int, list[str]]], conn: Connection)
     record = _Record()
     loop = asyncio.get_running_loop()
     commands: asyncio.Queue[str] = asyncio.Queue()
-    loop.add_reader(conn.fileno(), lambda: commands.put_nowait(conn.recv()))
+
+    def on_command() -> None:
+        try:
+            commands.put_nowait(conn.recv())
+        except EOFError:  # the benchmark went away: stop too
+            loop.remove_reader(conn.fileno())
+            commands.put_nowait("stop")
+
+    loop.add_reader(conn.fileno(), on_command)
     readies = [asyncio.Event() for _ in subs]
     gate = asyncio.Semaphore(50)  # do not open hundreds of handshakes in the same instant
 
@@ -119,13 +128,16 @@ async def _client(url: str, subs: list[tuple[int, list[str]]], conn: Connection)
         try:
             async with gate:
                 task = asyncio.ensure_future(_subscriber(url, i, tickers, record, ready))
-                await asyncio.wait([task, asyncio.ensure_future(ready.wait())], timeout=60)
+                waiter = asyncio.ensure_future(ready.wait())
+                await asyncio.wait([task, waiter], timeout=60, return_when=FIRST_COMPLETED)
+                waiter.cancel()
             await task
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             record.errors.append(f"subscriber {i}: {type(exc).__name__}: {exc}"[:200])
-            ready.set()
+        finally:
+            ready.set()  # ended or failed: nothing more to wait for
 
     tasks = [asyncio.create_task(one(i, t, r)) for (i, t), r in zip(subs, readies, strict=True)]
     await asyncio.gather(*(r.wait() for r in readies))
@@ -141,11 +153,12 @@ async def _client(url: str, subs: list[tuple[int, list[str]]], conn: Connection)
                 )
             )
             record.recv_ms, record.ts_ms, record.sub = array("d"), array("d"), array("i")
-    loop.remove_reader(conn.fileno())
+    loop.remove_reader(conn.fileno())  # a no-op when already removed
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
-    conn.send("bye")
+    with contextlib.suppress(OSError):
+        conn.send("bye")
 
 
 def client_main(url: str, subs: list[tuple[int, list[str]]], conn: Connection) -> None:
@@ -224,6 +237,7 @@ class Clients:
 class Server:
     process: subprocess.Popen[str]
     url: str
+    log_path: Path
 
     @classmethod
     async def start(cls, sim: Simulator, workdir: Path, profile: Path | None = None) -> Server:
@@ -242,19 +256,31 @@ class Server:
         }
         if profile is not None:
             env["BENCH_PROFILE"] = str(profile)
+        if os.environ.get("BENCH_TRACEMALLOC"):
+            env["BENCH_TRACEMALLOC"] = os.environ["BENCH_TRACEMALLOC"]
+        # Its log goes to a file: Strawberry logs a traceback for every client that
+        # disconnects while updates flow (counted in the report, see ``error_lines``).
+        log = (workdir / "server.log").open("w")
         process = subprocess.Popen(
             [sys.executable, "-m", "bench.server"],
             cwd=workdir,  # no stray .env from the developer's checkout
             env=env,
             stdout=subprocess.PIPE,
+            stderr=log,
             text=True,
         )
+        log.close()
         assert process.stdout is not None
         line = await asyncio.wait_for(asyncio.to_thread(process.stdout.readline), 120)
         if not line.startswith("PORT "):
             process.kill()
             raise RuntimeError(f"bench server did not start: {line!r}")
-        return cls(process, f"http://127.0.0.1:{int(line.split()[1])}")
+        return cls(process, f"http://127.0.0.1:{int(line.split()[1])}", workdir / "server.log")
+
+    def error_lines(self) -> int:
+        """ERROR records the server logged (each with a traceback)."""
+        text = self.log_path.read_text(errors="replace")
+        return sum(line.startswith("ERROR") for line in text.splitlines())
 
     def cpu_s(self) -> float:
         fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -413,6 +439,7 @@ async def fanout_section(config: FanoutConfig) -> tuple[list[Row], dict[str, Any
                 rows += rec_rows
             finally:
                 await server.stop()
+                raw["server_log_errors"] = server.error_lines()
     return rows, raw
 
 

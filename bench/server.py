@@ -16,8 +16,11 @@ import cProfile
 import logging
 import os
 import signal
-from collections.abc import Generator
+import tracemalloc
+from collections.abc import Callable, Coroutine, Generator
 from dataclasses import asdict
+from pathlib import Path
+from typing import Any
 
 import uvicorn
 from starlette.responses import JSONResponse
@@ -33,6 +36,15 @@ class _Server(uvicorn.Server):
         yield
 
     def stop(self) -> None:
+        trace_path = os.environ.get("BENCH_TRACEMALLOC")
+        if trace_path and tracemalloc.is_tracing():  # while every connection is still open
+            top = tracemalloc.take_snapshot().statistics("traceback")[:8]
+            Path(trace_path).write_text(
+                "\n\n".join(
+                    f"{s.size / 1e6:.1f} MB in {s.count} blocks\n" + "\n".join(s.traceback.format())
+                    for s in top
+                )
+            )
         self.should_exit = True
 
 
@@ -70,7 +82,13 @@ def main() -> None:
         print(f"PORT {server.servers[0].sockets[0].getsockname()[1]}", flush=True)
         await task
 
-    profile_path = os.environ.get("BENCH_PROFILE")
+    trace_path = os.environ.get("BENCH_TRACEMALLOC")
+    if trace_path:
+        tracemalloc.start(8)
+    _run(serve, os.environ.get("BENCH_PROFILE"))
+
+
+def _run(serve: Callable[[], Coroutine[Any, Any, None]], profile_path: str | None) -> None:
     if not profile_path:
         asyncio.run(serve())
         return

@@ -52,6 +52,7 @@ def test_quick_bench_reports_every_section(
     assert [d["recovered"] for d in fanout["recovery"]["drops"]] == [10]
     assert math.isfinite(rows["recovery after drop 1 (backoff ceiling 0.5 s)"]["value"])
     assert len(fanout["rss"]["samples_mb"]) >= 2
+    assert fanout["server_log_errors"] >= 0
     assert "overhead games N=10: p50" in rows
     table = capsys.readouterr().out
     assert "single-flight 20 queries: p99 latency" in table and "ratio = value / baseline" in table
