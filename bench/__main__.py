@@ -1,53 +1,102 @@
-"""``python -m bench``: time a ``games`` query on the simulator, print a table, write JSON.
+"""``python -m bench``: every benchmark of issue 7 in one run, one table, one JSON file.
 
-The model evaluation is separate (``python -m bench.eval``, ``make eval``).
+Sections: the games query next to the naive ways (``bench.query``), single-flight
+under 100 identical queries, GraphQL overhead at zero latency (``bench.overhead``),
+subscription fan-out, server memory and upstream-drop recovery (``bench.fanout``).
+``--quick`` runs a reduced set in well under a minute (``make bench-quick``; a test
+runs it). The model evaluation is separate (``python -m bench.eval``, ``make eval``).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import json
+import os
+import tempfile
+import time
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from bench.query import SIZES, format_table, run_bench
+from bench.fanout import FanoutConfig, fanout_section
+from bench.overhead import overhead_section
+from bench.query import query_section as games_section, singleflight_section, warm_up
+from bench.report import Row, format_table, write_json
+
+DEFAULT_OUT = Path("bench/results/latest.json")
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    sizes: Sequence[int] = (10, 50, 200)
+    latency_s: float = 0.1
+    singleflight_n: int = 50
+    singleflight_clients: int = 100
+    overhead_n: int = 50
+    overhead_repeat: int = 200
+    fanout: FanoutConfig = field(default_factory=FanoutConfig)
+
+
+FULL = Plan()
+QUICK = Plan(
+    sizes=(5, 20),
+    latency_s=0.02,
+    singleflight_n=10,
+    singleflight_clients=20,
+    overhead_n=10,
+    overhead_repeat=20,
+    fanout=FanoutConfig(
+        sizes=(5, 20),
+        markets=10,
+        seconds=1.5,
+        rss_subscribers=10,
+        rss_seconds=2.0,
+        rss_every_s=0.5,
+        drops=1,
+        drop_every_s=2.0,
+    ),
+)
+
+
+async def run(plan: Plan) -> tuple[list[Row], dict[str, Any]]:
+    rows: list[Row] = []
+    notes: dict[str, Any] = {"latency_ms": plan.latency_s * 1000}
+    with tempfile.TemporaryDirectory(prefix="kalshi-graph-bench-") as tmp:
+        work = Path(tmp)
+        await warm_up(work)
+        section, notes["query"] = await games_section(plan.sizes, plan.latency_s, work)
+        rows += section
+        section, notes["singleflight"] = await singleflight_section(
+            plan.singleflight_n, plan.latency_s, work, clients=plan.singleflight_clients
+        )
+        rows += section
+        section, notes["overhead"] = await overhead_section(
+            plan.overhead_n, plan.overhead_repeat, work
+        )
+        rows += section
+    section, notes["fanout"] = await fanout_section(plan.fanout)
+    rows += section
+    return rows, notes
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument(
-        "--latency-ms", type=float, default=50.0, help="added to every upstream request"
-    )
-    parser.add_argument(
-        "--sizes",
-        type=lambda s: tuple(int(n) for n in s.split(",")),
-        default=SIZES,
-        help="comma-separated slate sizes (default %(default)s)",
-    )
-    parser.add_argument(
-        "--concurrency", type=int, default=None, help="PREDICTION_CONCURRENCY (default: app's)"
-    )
-    parser.add_argument(
-        "--baseline-max-n",
-        type=int,
-        default=None,
-        help="run the sequential baseline only up to this N and extrapolate beyond it",
-    )
-    parser.add_argument("--out", type=Path, default=Path("bench/results/bench.json"))
+    parser.add_argument("--quick", action="store_true", help="the reduced set (< 60 s)")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = parser.parse_args(argv)
-    result = asyncio.run(
-        run_bench(
-            sizes=args.sizes,
-            latency_s=args.latency_ms / 1000,
-            concurrency=args.concurrency,
-            baseline_max_n=args.baseline_max_n,
-        )
+    load = round(os.getloadavg()[0], 2)
+    started = time.perf_counter()
+    rows, notes = asyncio.run(run(QUICK if args.quick else FULL))
+    notes["elapsed_s"] = round(time.perf_counter() - started, 1)
+    notes["mode"] = "quick" if args.quick else "full"
+    print(format_table(rows))
+    print(
+        f"\nratio = value / baseline. L = {notes['latency_ms']:g} ms per upstream request. "
+        f"{notes['elapsed_s']:g} s; load average at start {load}."
     )
-    print(format_table(result))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    print(f"\nwritten to {args.out}")
+    write_json(args.out, rows, notes=notes, started_load=load)
+    print(f"written to {args.out}")
     return 0
 
 

@@ -67,6 +67,10 @@ class TTLCache(Generic[K, V]):
     def invalidate(self, key: K) -> None:
         self._values.pop(key, None)
 
+    def clear(self) -> None:
+        """Forget every stored value (loads in flight still complete and store theirs)."""
+        self._values.clear()
+
     async def get(self, key: K, load: Callable[[], Awaitable[V]], ttl_s: float) -> V:
         """The cached value for ``key``, loading it at most once at a time."""
         entry = self._values.get(key)

@@ -1,66 +1,88 @@
-"""The `make bench` code path on a tiny slate: report structure and upstream request counts."""
+"""`make bench-quick` end to end: the report's structure and what the upstreams saw."""
 
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
 
 from bench.__main__ import main
-from bench.query import expected_round_trips, extrapolate
+from bench.fanout import assignments
+from bench.report import Row, percentile
 
 
-def test_bench_reports_constant_upstream_requests(
+def test_quick_bench_reports_every_section(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """A tiny run writes JSON with one scoreboard, one markets and N summary requests per query."""
-    out = tmp_path / "bench.json"
-    argv = ["--sizes", "2,3", "--latency-ms", "5", "--baseline-max-n", "2", "--out", str(out)]
-    assert main(argv) == 0
+    """The quick run prints the table and writes rows whose request counts prove batching."""
+    out = tmp_path / "latest.json"
+    assert main(["--quick", "--out", str(out)]) == 0
     result = json.loads(out.read_text())
-    assert result["latency_ms"] == 5
-    assert result["problems"] == []
-    assert [row["n"] for row in result["rows"]] == [2, 3]
-    for row in result["rows"]:
-        n = row["n"]
-        assert row["cold"]["requests"] == {"scoreboard": 1, "markets": 1, "summary": n}
-        assert row["cold"]["max_in_flight"]["summary"] == n
-        assert row["warm"]["requests"] == {"scoreboard": 0, "markets": 0, "summary": 0}
-        assert (row["cold"]["games"], row["cold"]["predictions"]) == (n, n)
-        for key in ("cold_ms", "warm_ms", "sequential_ms", "speedup", "cold_round_trips"):
-            assert row[key] > 0
-    measured, extrapolated = result["rows"]
-    assert measured["sequential"]["requests"] == {"scoreboard": 1, "markets": 1, "summary": 2}
-    assert measured["sequential"]["max_in_flight"]["summary"] == 1
-    assert not measured["sequential_extrapolated"]
-    assert extrapolated["sequential"] is None and extrapolated["sequential_extrapolated"]
+    rows = {row["name"]: row for row in result["rows"]}
+    assert all(set(row) == {"name", "value", "unit", "baseline", "ratio"} for row in rows.values())
+    assert result["machine"]["cpus"] >= 1 and result["notes"]["mode"] == "quick"
+    query = result["notes"]["query"]
+    for n in ("5", "20"):
+        runs = query[n]
+        for run in runs.values():
+            assert (run["games"], run["predictions"], run["errors"]) == (int(n), int(n), 0)
+        # Ours: one scoreboard and one markets listing whatever N; no per-game request.
+        assert runs["ours"]["requests"] == {"scoreboard": 1, "markets": 1, "summary": 0}
+        assert runs["ours_warm"]["requests"] == {"scoreboard": 0, "markets": 0, "summary": 0}
+        fallback = runs["ours_no_rating_record"]["requests"]
+        assert fallback == {"scoreboard": 1, "markets": 1, "summary": int(n)}
+        naive = {"scoreboard": 1, "markets": int(n), "summary": int(n)}
+        assert runs["sequential"]["requests"] == runs["gather"]["requests"] == naive
+        assert rows[f"query N={n} ours: markets requests"]["value"] == 1
+        assert (
+            rows[f"query N={n} ours: wall"]["baseline"]
+            == rows[f"query N={n} sequential (seed): wall"]["value"]
+        )
+    single = result["notes"]["singleflight"]
+    assert single["identical"]
+    assert single["requests"] == {"scoreboard": 1, "markets": 1, "summary": 0}
+    fanout = result["notes"]["fanout"]
+    for level in fanout["levels"].values():
+        assert level["errors"] == []
+        assert 0 < level["delivered"] <= level["offered"]
+        assert level["hub_delivered"] >= level["delivered"]
+    assert rows["fan-out S=20: delivered"]["unit"] == "msgs/s"
+    assert [d["recovered"] for d in fanout["recovery"]["drops"]] == [10]
+    assert math.isfinite(rows["recovery after drop 1 (backoff ceiling 0.5 s)"]["value"])
+    assert len(fanout["rss"]["samples_mb"]) >= 2
+    assert fanout["server_log_errors"] >= 0
+    assert "overhead games N=10: p50" in rows
     table = capsys.readouterr().out
-    assert "speed-up" in table and "~" in table
+    assert "single-flight 20 queries: p99 latency" in table and "ratio = value / baseline" in table
 
 
 @pytest.mark.parametrize(
-    ("measured", "n", "expected"),
+    ("value", "baseline", "ratio"),
     [
-        pytest.param({10: 1.0}, 20, 2.0, id="one-size-scales"),
-        pytest.param({10: 1.5, 50: 5.5}, 200, 20.5, id="line-through-two-largest"),
-        pytest.param({5: 9.0, 10: 1.5, 50: 5.5}, 100, 10.5, id="ignores-smaller-sizes"),
+        pytest.param(2.0, 8.0, 0.25, id="ratio-is-value-over-baseline"),
+        pytest.param(3.0, None, None, id="no-baseline-no-ratio"),
+        pytest.param(3.0, 0.0, None, id="zero-baseline-no-ratio"),
     ],
 )
-def test_extrapolate(measured: dict[int, float], n: int, expected: float) -> None:
-    """The baseline beyond the measured sizes follows the line through the two largest."""
-    assert extrapolate(measured, n) == pytest.approx(expected)
+def test_row_ratio(value: float, baseline: float | None, ratio: float | None) -> None:
+    """Every row's ratio is value / baseline, absent when there is nothing to divide by."""
+    assert Row.of("x", value, "ms", baseline).ratio == ratio
 
 
-@pytest.mark.parametrize(
-    ("n", "concurrency", "pages", "expected"),
-    [
-        pytest.param(10, 16, 1, 2, id="one-wave"),
-        pytest.param(200, 16, 2, 14, id="thirteen-waves-two-pages"),
-        pytest.param(16, 16, 1, 2, id="exactly-full-wave"),
-        pytest.param(10, 16, 3, 4, id="pages-longer-than-waves"),
-    ],
-)
-def test_expected_round_trips(n: int, concurrency: int, pages: int, expected: int) -> None:
-    """Critical path: scoreboard, then the longer of the listing pages and the summary waves."""
-    assert expected_round_trips(n, concurrency, pages) == expected
+def test_percentile_is_nearest_rank() -> None:
+    """p50 and p99 of 1..100 are 50 and 99; one value is every percentile."""
+    values = [float(v) for v in range(100, 0, -1)]
+    assert (percentile(values, 50), percentile(values, 99), percentile(values, 100)) == (
+        50.0,
+        99.0,
+        100.0,
+    )
+    assert percentile([7.0], 99) == 7.0
+
+
+def test_subscribers_spread_over_the_markets() -> None:
+    """Each subscriber watches distinct consecutive markets, wrapping around the list."""
+    subs = assignments(3, ["a", "b", "c", "d"], 2)
+    assert subs == [["a", "b"], ["c", "d"], ["a", "b"]]

@@ -218,3 +218,13 @@ async def test_put_and_fresh_store_batch_items_including_none() -> None:
     assert not cache.fresh("a") and cache.peek("c") == 3
     now[0] = 11
     assert not cache.fresh("b")
+
+
+async def test_clear_forgets_values_so_the_next_get_loads() -> None:
+    """After clear() every key is loaded again; nothing stale is served."""
+    cache: TTLCache[str, str] = TTLCache(clock=Clock())
+    load = Loader().open()
+    assert await cache.get("k", load, ttl_s=60) == "v1"
+    cache.clear()
+    assert len(cache) == 0 and not cache.fresh("k")
+    assert await cache.get("k", load, ttl_s=60) == "v2"

@@ -6,7 +6,7 @@ import traceback
 import pytest
 
 from graph.errors import FeedFatalError
-from graph.hub import Hub, Subscription
+from graph.hub import Hub, HubStats, Subscription
 from graph.models import TickerUpdate
 
 TIMEOUT_S = 5.0
@@ -82,6 +82,21 @@ async def test_newest_value_wins_and_drops_are_counted() -> None:
         assert await next_update(sub) == tick("A", 3)
         assert await next_update(sub) == tick("B", 1)
         assert sub.delivered == 2
+
+
+async def test_stats_total_live_and_ended_subscriptions() -> None:
+    """Hub stats count deliveries and drops of every subscription, also after it ended."""
+    hub = Hub(FakeFeed())
+    async with hub.subscribe(["A"]) as ended:
+        hub.publish(tick("A", 1))
+        hub.publish(tick("A", 2))
+        await next_update(ended)
+    async with hub.subscribe(["A", "B"]) as live:
+        hub.publish(tick("B", 1))
+        await next_update(live)
+        hub.publish(tick("A", 3))
+        assert (hub.subscriber_count, hub.stats) == (1, HubStats(delivered=2, conflated=1))
+    assert (hub.subscriber_count, hub.stats) == (0, HubStats(delivered=2, conflated=1))
 
 
 async def test_stalled_subscriber_stays_bounded_and_does_not_starve_another() -> None:

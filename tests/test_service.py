@@ -233,3 +233,85 @@ async def test_predictions_past_the_per_query_cap_fail_alone(tmp_path: Path) -> 
     assert len(failed) == 2
     assert all("at most 4 predictions per query" in str(f) for f in failed)
     assert sim.stats.requests["summary"] == 4
+
+
+def _rest_factors(results: list[Any]) -> list[dict[str, float]]:
+    return [{f.name: f.value for f in r.factors if "rest" in f.name} for r in results]
+
+
+async def _no_markets(game: Any) -> GameMarkets:
+    return GameMarkets()
+
+
+async def test_refreshed_ratings_answer_rest_days_without_summaries(tmp_path: Path) -> None:
+    """After a refresh covering the rest window, predictions need no per-game summary request."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    async with fixed_sim() as sim:
+        async with service_on(sim, tmp_path / "a") as plain:
+            games = await plain.games(League.NBA, SUNDAY)
+            from_summaries = await plain.load_predictions(games, _no_markets)
+        assert sim.stats.requests["summary"] == len(games) > 0
+        async with service_on(sim, tmp_path / "b") as refreshed:
+            await refreshed.refresh_ratings([League.NBA])
+            refreshed.clear_caches()
+            sim.stats.reset()
+            games = await refreshed.games(League.NBA, SUNDAY)
+            from_store = await refreshed.load_predictions(games, _no_markets)
+        assert dict(sim.stats.requests) == {"scoreboard": 1}
+    assert _rest_factors(from_store) == _rest_factors(from_summaries)
+    assert any(f["home_rest_days"] == 1 for f in _rest_factors(from_store))  # a back-to-back
+
+
+# The tampering edits the live model in place, as a result applied behind the refresh's back.
+def _forget(store: RatingStore, code: str) -> None:
+    store.model_for(League.NBA).last_played.pop(code)
+
+
+def _played_today(store: RatingStore, code: str) -> None:
+    store.model_for(League.NBA).last_played[code] = SUNDAY
+
+
+@pytest.mark.parametrize(
+    ("days", "day", "tamper"),
+    [
+        pytest.param(1, SUNDAY, None, id="refresh-shorter-than-the-rest-window"),
+        pytest.param(None, date(2026, 11, 24), None, id="game-after-the-refreshed-days"),
+        pytest.param(None, SUNDAY, _forget, id="team-never-seen"),
+        pytest.param(None, SUNDAY, _played_today, id="team-already-played-that-day"),
+    ],
+)
+async def test_rest_days_come_from_summaries_unless_the_record_is_complete(
+    tmp_path: Path, days: int | None, day: date, tamper: Any
+) -> None:
+    """The rating store answers rest days only when it provably knows every recent game."""
+    stores: list[RatingStore] = []
+
+    def keep(store: RatingStore) -> RatingStore:
+        stores.append(store)
+        return store
+
+    async with fixed_sim() as sim, service_on(sim, tmp_path, keep) as service:
+        (game, *_) = await service.games(League.NBA, day)
+        assert service.recorded_rest_days(game) is None  # nothing refreshed yet
+        await service.refresh_ratings([League.NBA], days=days)
+        if tamper is not None:
+            assert service.recorded_rest_days(game) is not None
+            tamper(stores[0], game.home.code)
+        assert service.recorded_rest_days(game) is None
+        sim.stats.reset()
+        (prediction,) = await service.load_predictions([game], _no_markets)
+    assert not isinstance(prediction, BaseException)
+    assert sim.stats.requests["summary"] == 1
+
+
+async def test_a_failed_refresh_day_keeps_the_earlier_record(tmp_path: Path) -> None:
+    """A refresh that cannot read a day leaves the last complete record in force."""
+    async with fixed_sim() as sim, service_on(sim, tmp_path) as service:
+        await service.refresh_ratings([League.NBA])
+        (game, *_) = await service.games(League.NBA, SUNDAY)
+        known = service.recorded_rest_days(game)
+        service.clear_caches()
+        sim.faults.error_rate = 1.0
+        await service.refresh_ratings([League.NBA])
+        assert known is not None and service.recorded_rest_days(game) == known

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from graph.espn import eastern_date
 from graph.models import League
 from graph.sim import Simulator
 from graph.sim.slate import ET
@@ -177,7 +178,7 @@ async def test_unknown_league_is_404(sim: Simulator, client: httpx.AsyncClient) 
 async def test_summary_has_header_and_both_teams_last_five_games(
     sim: Simulator, client: httpx.AsyncClient
 ) -> None:
-    """lastFiveGames lists both teams by ESPN code, most recent first, 1-4 days apart."""
+    """lastFiveGames lists both teams' five latest games of earlier scoreboards, newest first."""
     event = sim.games_for(League.NBA, MONDAY)[0]
     response = await client.get(_summary(sim, League.NBA), params={"event": event["id"]})
     assert response.status_code == 200
@@ -199,10 +200,14 @@ async def test_summary_has_header_and_both_teams_last_five_games(
             datetime.strptime(g["gameDate"], "%Y-%m-%dT%H:%MZ")
             for g in [{"gameDate": event["date"]}, *games]
         ]
-        gaps = [(a - b).days for a, b in zip(dates, dates[1:], strict=False)]
-        assert all(1 <= gap <= 4 for gap in gaps), gaps
-        assert dates[1] < start
+        assert dates == sorted(dates, reverse=True)
+        assert eastern_date(dates[1]) < eastern_date(start)
+        code = entry["team"]["abbreviation"]
         for game in games:
+            day = eastern_date(datetime.strptime(game["gameDate"], "%Y-%m-%dT%H:%MZ"))
+            (listed,) = [e for e in sim.games_for(League.NBA, day) if e["id"] == game["id"]]
+            sides = {_side(listed, s)["team"]["abbreviation"] for s in ("home", "away")}
+            assert code in sides and game["opponent"]["abbreviation"] in sides - {code}
             assert game["atVs"] in {"vs", "@"}
             assert game["gameResult"] in {"W", "L"}
             ours, theirs = (int(x) for x in game["score"].split("-"))

@@ -7,13 +7,12 @@ is final, competitors carry ``homeAway`` and are not always listed home first.
 
 from __future__ import annotations
 
-import random
 import zlib
 from datetime import datetime, timedelta
 from typing import Any
 
 from graph.models import GameState, League
-from graph.sim.slate import ET, SimGame, Slates, final_score
+from graph.sim.slate import ET, SimGame, Slates
 from graph.teams import ESPN_PATH, Team, teams
 
 _LEAGUE_NAME: dict[League, tuple[str, str]] = {  # (ESPN league id, name)
@@ -205,33 +204,50 @@ def event(slates: Slates, game: SimGame, now: datetime) -> dict[str, Any]:
     }
 
 
+# How far back a summary looks for a team's last five games (the off-season is shorter).
+_HISTORY_DAYS = 120
+
+
+def _previous_games(slates: Slates, game: SimGame, team: Team, count: int = 5) -> list[SimGame]:
+    """``team``'s last ``count`` played games before ``game``'s day, newest first.
+
+    Read from the simulator's own earlier slates, like ESPN's summary agrees with its
+    scoreboards, so rest days from summaries and from applied results are the same.
+    """
+    found: list[SimGame] = []
+    day = game.et_date
+    for _ in range(_HISTORY_DAYS):
+        day -= timedelta(days=1)
+        for other in reversed(slates.games(game.league, day)):
+            if team in (other.home, other.away) and not other.postponed:
+                found.append(other)
+                if len(found) == count:
+                    return found
+    return found
+
+
 def _last_five(slates: Slates, game: SimGame, team: Team) -> dict[str, Any]:
-    rng = random.Random(f"{slates.seed}|last5|{game.espn_id}|{team.key}")
-    others = [t for t in teams(game.league) if t is not team]
-    when = game.start
     events = []
-    for _ in range(5):
-        when -= timedelta(days=rng.randint(1, 4))
-        opponent = rng.choice(others)
-        at_home = rng.random() < 0.5
-        home, away = (team, opponent) if at_home else (opponent, team)
-        home_won = rng.random() < slates.home_win_probability(game.league, home, away)
-        winner, loser = final_score(game.league, rng)
-        won = home_won == at_home
-        ours, theirs = (winner, loser) if won else (loser, winner)
-        home_score, away_score = (ours, theirs) if at_home else (theirs, ours)
+    for played in _previous_games(slates, game, team):
+        at_home = played.home is team
+        opponent = played.away if at_home else played.home
+        ours, theirs = (
+            (played.final_home, played.final_away)
+            if at_home
+            else (played.final_away, played.final_home)
+        )
         events.append(
             {
-                "id": f"3{rng.randrange(10**9):09d}",
-                "gameDate": espn_date(when),
+                "id": played.espn_id,
+                "gameDate": espn_date(played.start),
                 "atVs": "vs" if at_home else "@",
-                "gameResult": "W" if won else "L",
+                "gameResult": "W" if ours > theirs else "L",
                 "score": f"{ours}-{theirs}",
                 "opponent": {"id": team_id(opponent), "abbreviation": opponent.espn},
-                "homeTeamId": team_id(home),
-                "awayTeamId": team_id(away),
-                "homeTeamScore": str(home_score),
-                "awayTeamScore": str(away_score),
+                "homeTeamId": team_id(played.home),
+                "awayTeamId": team_id(played.away),
+                "homeTeamScore": str(played.final_home),
+                "awayTeamScore": str(played.final_away),
             }
         )
     return {"team": {**_team(team), "id": team_id(team)}, "events": events}
