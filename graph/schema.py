@@ -20,7 +20,7 @@ from typing import Any, TypeVar, cast
 
 import strawberry
 from cross_web import HTTPException
-from graphql import GraphQLError, OperationType, get_operation_ast, parse
+from graphql import Executor, GraphQLError, OperationType, get_operation_ast, parse
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.types import Receive, Scope, Send
@@ -38,6 +38,7 @@ from strawberry.extensions import (
 )
 from strawberry.http.exceptions import NonJsonMessageReceived, NonTextMessageReceived
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
@@ -348,6 +349,22 @@ async def _one(result: PreExecutionError) -> AsyncGenerator[Any, None]:
     yield result
 
 
+class _Executor(StrawberryGraphQLCoreExecutionContext):
+    """Strawberry's executor with one fix for long subscriptions.
+
+    graphql-core 3.3 memoises sub-field collection in a dict keyed by the *identity* of each
+    field list, and keeps every list alive; each subscription event builds new lists, and the
+    per-event executor shares its parent's dict, so a subscription grew by about 1.8 KB per
+    event for as long as it lived. A fresh dict per event keeps the memo where it pays (the
+    many rows of one result) and lets it go with the event.
+    """
+
+    def build_per_event_executor(self, payload: Any) -> Executor[Any]:
+        executor = super().build_per_event_executor(payload)
+        executor._relevant_sub_fields = {}
+        return executor
+
+
 class _Schema(strawberry.Schema):
     """The schema plus the limits that are not validation rules: the size of the query
     string (checked before parsing) and the time one HTTP operation may take."""
@@ -437,6 +454,7 @@ def build_schema(
     return _Schema(
         query=Query,
         subscription=Subscription,
+        execution_context_class=_Executor,
         extensions=extensions,
         max_query_bytes=max_query_bytes,
         timeout_s=timeout_s,
