@@ -12,10 +12,12 @@ import asyncio
 import json
 import logging
 import re
-from collections.abc import AsyncGenerator, Callable, Mapping
+from collections import OrderedDict
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from contextlib import aclosing
 from datetime import UTC, date, datetime, timedelta
 from enum import Enum
+from inspect import isawaitable
 from typing import Any, TypeVar, cast
 
 import strawberry
@@ -219,6 +221,8 @@ class TickerUpdateType:
     volume: float | None
     open_interest: float | None
     ts: datetime
+    # What this was made of: the key under which subscribers share one execution (_Executor).
+    _update: strawberry.Private[models.TickerUpdate | None] = None
 
     @classmethod
     def of(cls, u: models.TickerUpdate) -> TickerUpdateType:
@@ -230,6 +234,7 @@ class TickerUpdateType:
             volume=u.volume,
             open_interest=u.open_interest,
             ts=datetime.fromtimestamp(u.ts_ms / 1000, tz=UTC),
+            _update=u,
         )
 
 
@@ -349,20 +354,65 @@ async def _one(result: PreExecutionError) -> AsyncGenerator[Any, None]:
     yield result
 
 
-class _Executor(StrawberryGraphQLCoreExecutionContext):
-    """Strawberry's executor with one fix for long subscriptions.
+_EventKey = tuple[models.TickerUpdate, str, str, str | None]
 
-    graphql-core 3.3 memoises sub-field collection in a dict keyed by the *identity* of each
-    field list, and keeps every list alive; each subscription event builds new lists, and the
-    per-event executor shares its parent's dict, so a subscription grew by about 1.8 KB per
-    event for as long as it lived. A fresh dict per event keeps the memo where it pays (the
-    many rows of one result) and lets it go with the event.
+
+class _Executor(StrawberryGraphQLCoreExecutionContext):
+    """Strawberry's executor, made fit for fan-out.
+
+    - graphql-core 3.3 memoises sub-field collection in a dict keyed by the *identity* of each
+      field list, and keeps every list alive; each subscription event builds new lists, and
+      the per-event executor shares its parent's dict, so a subscription grew by about 1.8 KB
+      per event for as long as it lived. A fresh dict per event keeps the memo where it pays
+      (the many rows of one result) and lets it go with the event.
+    - One ticker update goes to every subscriber of its ticker, and most of them send the same
+      document: the result of one (update, document, variables) is computed once and shared
+      (:data:`EVENT_RESULTS`, a small LRU). That holds because a ``TickerUpdate`` result
+      depends on nothing but the update: no field of that type may read the context.
     """
+
+    _event_key: _EventKey | None = None
 
     def build_per_event_executor(self, payload: Any) -> Executor[Any]:
         executor = super().build_per_event_executor(payload)
         executor._relevant_sub_fields = {}
+        update = getattr(payload, "_update", None)
+        source = self.operation.loc.source.body if self.operation.loc else None
+        if isinstance(update, models.TickerUpdate) and source is not None:
+            variables = json.dumps(self.variable_values, sort_keys=True, default=str)
+            name = self.operation.name.value if self.operation.name else None
+            cast(_Executor, executor)._event_key = (update, source, variables, name)
         return executor
+
+    def execute_operation(self, serially: bool | None = None) -> Any:
+        key = self._event_key
+        if key is None:
+            return super().execute_operation(serially)
+        if (shared := EVENT_RESULTS.get(key)) is not None:
+            EVENT_RESULTS.move_to_end(key)
+            return shared
+        result = super().execute_operation(serially)
+        if isawaitable(result):
+            return self._remember_later(key, result)
+        return _remember(key, result)
+
+    @staticmethod
+    async def _remember_later(key: _EventKey, pending: Awaitable[Any]) -> Any:
+        return _remember(key, await pending)
+
+
+# Results of recent subscription events by (update, document, variables, operation name).
+EVENT_RESULTS: OrderedDict[_EventKey, Any] = OrderedDict()
+EVENT_RESULTS_SIZE = 1024
+
+
+def _remember(key: _EventKey, result: Any) -> Any:
+    if getattr(result, "errors", None):
+        return result  # errors carry paths and ids of their own: never shared
+    EVENT_RESULTS[key] = result
+    if len(EVENT_RESULTS) > EVENT_RESULTS_SIZE:
+        EVENT_RESULTS.popitem(last=False)
+    return result
 
 
 class _Schema(strawberry.Schema):

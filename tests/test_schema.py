@@ -20,7 +20,14 @@ from graph.context import Context
 from graph.errors import InvalidInput, OperationTimeout, UpstreamUnavailable
 from graph.hub import Hub
 from graph.models import Market, TickerUpdate
-from graph.schema import _check_tickers, _WebSocketAdapter, build_schema, schema
+from graph.schema import (
+    EVENT_RESULTS,
+    EVENT_RESULTS_SIZE,
+    _check_tickers,
+    _WebSocketAdapter,
+    build_schema,
+    schema,
+)
 from graph.settings import Settings
 from tests.e2e import eventually
 
@@ -247,7 +254,7 @@ async def test_a_long_subscription_does_not_grow_with_each_event() -> None:
 
     tracemalloc.start()
     try:
-        await events(200)  # warm: first-use caches settle
+        await events(EVENT_RESULTS_SIZE + 200)  # warm: first-use caches settle, the LRU fills
         gc.collect()
         before = tracemalloc.get_traced_memory()[0]
         await events(2000)
@@ -258,3 +265,36 @@ async def test_a_long_subscription_does_not_grow_with_each_event() -> None:
         pending.cancel()
         await source.aclose()
     assert grown < 200_000, f"{grown} bytes kept over 2000 events"
+
+
+async def test_subscribers_asking_the_same_share_one_execution_per_update() -> None:
+    """Equal (update, document, variables) run once; other selections get their own fields."""
+    ticker = "KXNBAGAME-26NOV22ATLTOR-ATL"
+    hub = Hub(_IdleFeed())
+    EVENT_RESULTS.clear()
+    documents = [
+        f'subscription {{ tickerUpdates(marketTickers: ["{ticker}"]) {{ marketTicker price }} }}',
+        f'subscription {{ tickerUpdates(marketTickers: ["{ticker}"]) {{ marketTicker price }} }}',
+        f'subscription {{ tickerUpdates(marketTickers: ["{ticker}"]) {{ volume }} }}',
+    ]
+    sources = []
+    for document in documents:
+        ctx = context(_NoSnapshot())
+        ctx.hub = hub
+        source = await schema.subscribe(document, context_value=ctx)
+        assert not isinstance(source, ExecutionResult)
+        sources.append(source)
+    pending = [asyncio.ensure_future(anext(source)) for source in sources]
+    try:
+        await eventually(lambda: hub.subscriber_count == 3)
+        hub.publish(TickerUpdate(ticker, ts_ms=1, price=0.42, volume=7.0))
+        results = await asyncio.wait_for(asyncio.gather(*pending), 5)
+    finally:
+        for source in sources:
+            await source.aclose()
+    assert [r.data for r in results] == [
+        {"tickerUpdates": {"marketTicker": ticker, "price": 0.42}},
+        {"tickerUpdates": {"marketTicker": ticker, "price": 0.42}},
+        {"tickerUpdates": {"volume": 7.0}},
+    ]
+    assert len(EVENT_RESULTS) == 2
