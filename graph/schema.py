@@ -166,6 +166,10 @@ def _team(league: models.League, t: models.TeamRef) -> TeamType:
     return TeamType(code=t.code, name=t.name, record=t.record, _league=league)
 
 
+# A game's prediction as its loader gave it: the value, the failure, or not loaded yet.
+_Loaded = models.Prediction | BaseException | None
+
+
 @strawberry.type(name="Game")
 class GameType:
     id: strawberry.ID
@@ -180,9 +184,14 @@ class GameType:
     neutral_site: bool
     status_detail: str | None
     _game: strawberry.Private[models.Game]
+    # The prediction (or its failure) when sorting already loaded it: over a WebSocket the
+    # loaders do not cache, and the field must not compute it a second time.
+    _loaded: strawberry.Private[models.Prediction | BaseException | None] = None
 
     @classmethod
-    def of(cls, g: models.Game) -> GameType:
+    def of(
+        cls, g: models.Game, loaded: models.Prediction | BaseException | None = None
+    ) -> GameType:
         return cls(
             id=strawberry.ID(public_id(g)),
             league=g.league,
@@ -196,6 +205,7 @@ class GameType:
             neutral_site=g.neutral_site,
             status_detail=g.status_detail,
             _game=g,
+            _loaded=loaded,
         )
 
     @_field("The Kalshi event ticker this game maps to, if any.")
@@ -209,7 +219,12 @@ class GameType:
 
     @_field("Our prediction; null (with an error) if it failed.")
     async def prediction(self, info: Info[Context, None]) -> PredictionType | None:
-        return PredictionType.of(await info.context.prediction_loader.load(self._game))
+        loaded = self._loaded
+        if loaded is None:
+            return PredictionType.of(await info.context.prediction_loader.load(self._game))
+        if isinstance(loaded, BaseException):
+            raise loaded
+        return PredictionType.of(loaded)
 
 
 @strawberry.type(name="TickerUpdate")
@@ -257,17 +272,20 @@ def _confidence_rank(p: models.Prediction | None) -> tuple[int, float]:
     return (_CONFIDENCE_RANK[p.confidence], -abs(p.home_win_probability - 0.5))
 
 
-async def _sorted(games: list[models.Game], sort_by: GameSort, loader: Any) -> list[models.Game]:
+async def _sorted(
+    games: list[models.Game], sort_by: GameSort, loader: Any
+) -> list[tuple[models.Game, _Loaded]]:
+    """The games in ``sort_by`` order, each with its prediction if sorting needed it."""
     if sort_by is GameSort.START_TIME:
-        return sorted(games, key=lambda g: (g.start_time, g.id))
+        return [(g, None) for g in sorted(games, key=lambda g: (g.start_time, g.id))]
     results = await asyncio.gather(*(loader.load(g) for g in games), return_exceptions=True)
     rank = _edge_rank if sort_by is GameSort.EDGE else _confidence_rank
-    pairs = [
-        (g, r if isinstance(r, models.Prediction) else None)
-        for g, r in zip(games, results, strict=True)
-    ]
-    pairs.sort(key=lambda pair: (rank(pair[1]), pair[0].start_time))
-    return [g for g, _ in pairs]
+
+    def key(pair: tuple[models.Game, _Loaded]) -> tuple[tuple[int, float], datetime]:
+        game, loaded = pair
+        return rank(loaded if isinstance(loaded, models.Prediction) else None), game.start_time
+
+    return sorted(zip(games, results, strict=True), key=key)
 
 
 TICKER_RE = re.compile(r"^[A-Z0-9][A-Z0-9._-]{0,99}$")
@@ -300,8 +318,8 @@ class Query:
         games = await service.games(league, date or service.today())
         if state is not None:
             games = [g for g in games if g.state == state]
-        games = await _sorted(games, sort_by, info.context.prediction_loader)
-        return [GameType.of(g) for g in games]
+        ordered = await _sorted(games, sort_by, info.context.prediction_loader)
+        return [GameType.of(g, loaded) for g, loaded in ordered]
 
     @_field("One game by the id `games` returned.")
     async def game(self, info: Info[Context, None], id: strawberry.ID) -> GameType | None:

@@ -560,3 +560,29 @@ async def test_a_slow_query_over_a_socket_times_out_while_its_subscription_goes_
     assert error["extensions"]["code"] == "TIMEOUT"
     assert end == {"id": "q", "type": "complete"}
     assert update["marketTicker"] == ticker
+
+
+@pytest.mark.parametrize("sort_by", ["EDGE", "CONFIDENCE"])
+async def test_sorting_by_prediction_over_a_socket_predicts_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, sort_by: str
+) -> None:
+    """Over a WebSocket (loaders without cache) sorting reuses the predictions it loaded:
+    one batch, and a failed game's one error, last in the order."""
+    query = (
+        f'{{ games(league: NBA, date: "2026-11-22", sortBy: {sort_by}) '
+        "{ id prediction { edge } } }"
+    )
+    async with fixed_sim() as sim, running_app(sim, tmp_path) as (_, url):
+        bad = sim.games_for(League.NBA, SUNDAY)[0]["id"]
+        sim.faults.failing_summaries.add(bad)
+        caplog.set_level(logging.INFO, logger="graph.service")
+        async with GraphQLWebSocket.connect(url) as client:
+            await client.subscribe("1", query, {})
+            answer = await client.receive()
+    batches = [r for r in caplog.records if r.getMessage().startswith("Generating predictions")]
+    assert len(batches) == 1
+    games = answer["payload"]["data"]["games"]
+    (error,) = answer["payload"]["errors"]
+    assert error["path"] == ["games", len(games) - 1, "prediction"]
+    assert games[-1]["id"].endswith(f".{bad}") and games[-1]["prediction"] is None
+    assert all(g["prediction"] is not None for g in games[:-1])
