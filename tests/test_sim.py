@@ -411,3 +411,18 @@ async def test_cli_runs_as_a_module_until_interrupted(tmp_path: Path) -> None:
         _, stderr = await asyncio.wait_for(proc.communicate(), 30)
     assert proc.returncode == 0
     assert b"Simulator started" in stderr
+
+
+async def test_embedded_simulator_logs_one_start_line_and_no_access_lines(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Inside the service the simulator announces itself once: no uvicorn "running on" line
+    with a second address, no access line per upstream request."""
+    caplog.set_level(logging.INFO)
+    async with Simulator(tick_interval_s=None) as sim, httpx.AsyncClient() as client:
+        response = await client.get(f"{sim.rest_url}/exchange/status")
+        started = [r for r in caplog.records if r.getMessage().startswith("Simulator started")]
+        uvicorn_lines = [r.getMessage() for r in caplog.records if r.name.startswith("uvicorn")]
+    assert response.status_code in (200, 404)
+    assert len(started) == 1 and sim.rest_url in started[0].getMessage()
+    assert uvicorn_lines == []

@@ -56,6 +56,15 @@ class _DenialLogFilter(logging.Filter):
         return record.getMessage() != _SPURIOUS_DENIAL_LOG
 
 
+class _QuietStartup(logging.Filter):
+    """Drops uvicorn's INFO lines while the simulator starts ("Uvicorn running on ..."):
+    inside the service they would announce a second address that is not the service's.
+    The simulator's own "Simulator started" line says where it runs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno > logging.INFO
+
+
 class _EmbeddedServer(uvicorn.Server):
     """A uvicorn server that leaves signal handling to whoever embeds it."""
 
@@ -186,11 +195,27 @@ class Simulator:
             port=self._port,
             lifespan="off",
             log_config=None,  # leave the host process's logging configuration alone
+            access_log=False,  # the service's upstream requests: its metrics count them
             ws_ping_interval=self._ping_interval_s,
         )
         server = _EmbeddedServer(config)
         self._server = server
         _UVICORN_LOGGER.addFilter(self._log_filter)
+        quiet = _QuietStartup()
+        _UVICORN_LOGGER.addFilter(quiet)
+        try:
+            await self._start(server)
+        finally:
+            _UVICORN_LOGGER.removeFilter(quiet)
+        logger.info(
+            "Simulator started rest_url=%s ws_url=%s scoreboard_url=%s key_id=%s",
+            self.rest_url,
+            self.ws_url,
+            self.scoreboard_url,
+            self.key_id,
+        )
+
+    async def _start(self, server: uvicorn.Server) -> None:
         task = asyncio.create_task(_serve(server))
         self._serve_task = task
         loop = asyncio.get_running_loop()
@@ -208,13 +233,6 @@ class Simulator:
         self._port = server.servers[0].sockets[0].getsockname()[1]
         if self._tick_interval_s is not None:
             self._tick_task = asyncio.create_task(self._hub.run_ticks(self._tick_interval_s))
-        logger.info(
-            "Simulator started rest_url=%s ws_url=%s scoreboard_url=%s key_id=%s",
-            self.rest_url,
-            self.ws_url,
-            self.scoreboard_url,
-            self.key_id,
-        )
 
     async def stop(self) -> None:
         """Stop ticking, close every WebSocket, and shut uvicorn down (idempotent)."""
