@@ -118,6 +118,7 @@ class KalshiFeed:
         ping_interval_s: float = 20.0,
         ping_timeout_s: float = 20.0,
         close_timeout_s: float = 5.0,
+        command_timeout_s: float = 10.0,
     ) -> None:
         parts = urlparse(url)
         self._url = url
@@ -137,6 +138,8 @@ class KalshiFeed:
         self._ping_interval_s = ping_interval_s
         self._ping_timeout_s = ping_timeout_s
         self._close_timeout_s = close_timeout_s
+        self._command_timeout_s = command_timeout_s
+        self._stalled = False  # this connection left a command unanswered past its time
 
         self._protocol = FeedProtocol()
         self._outgoing = asyncio.Event()
@@ -307,8 +310,19 @@ class KalshiFeed:
 
     async def _pump(self, ws: ClientConnection) -> str:
         self._protocol.connection_opened()
+        self._stalled = False
         self._outgoing.set()
         writer = asyncio.create_task(self._write(ws), name="kalshi-feed-writer")
+        try:
+            lost = await self._read(ws)
+        finally:
+            writer.cancel()
+            await asyncio.wait([writer])
+        if self._stalled:
+            return f"no answer to a command within {self._command_timeout_s:g} s"
+        return lost
+
+    async def _read(self, ws: ClientConnection) -> str:
         try:
             async for frame in ws:
                 reconnect = self._receive(frame)
@@ -319,17 +333,33 @@ class KalshiFeed:
             return f"closed code={ws.close_code}"
         except ConnectionClosed as exc:
             return f"connection lost: {exc}"
-        finally:
-            writer.cancel()
-            await asyncio.wait([writer])
 
     async def _write(self, ws: ClientConnection) -> None:
+        """Send what the protocol queued. A command still unanswered ``command_timeout_s``
+        after it was sent closes the connection (Kalshi documents a command timeout, error
+        18, but a server that stays silent would otherwise stall the subscription until the
+        socket drops); unrelated frames (ticks) do not extend the deadline."""
+        loop = asyncio.get_running_loop()
+        deadline: float | None = None
         try:
             while True:
-                await self._outgoing.wait()
+                try:
+                    # Not wait_for: on 3.11 it can swallow the cancel that ends this task.
+                    async with asyncio.timeout_at(deadline):
+                        await self._outgoing.wait()
+                except TimeoutError:
+                    self._stalled = True
+                    await ws.close()
+                    return
                 self._outgoing.clear()
+                sent = False
                 for text in self._protocol.data_to_send():
                     await ws.send(text)
+                    sent = True
+                if not self._protocol.busy:
+                    deadline = None
+                elif sent:
+                    deadline = loop.time() + self._command_timeout_s
         except ConnectionClosed:
             return  # the reader sees the same closure and reports it
 

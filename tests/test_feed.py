@@ -73,7 +73,8 @@ class FakeKalshi:
         self.refuse: dict[str, list[int]] = {}  # cmd -> error codes for its next uses
         self.commands: asyncio.Queue[tuple[ServerConnection, dict[str, Any]]] = asyncio.Queue()
         self.connected: asyncio.Queue[ServerConnection] = asyncio.Queue()
-        self.reply_to_subscribe: Callable[[dict[str, Any]], str] | None = None
+        # None from it: the subscribe goes unanswered.
+        self.reply_to_subscribe: Callable[[dict[str, Any]], str | None] | None = None
         self.markets: set[str] = set()
         self.url = ""
         self._next_sid = 1
@@ -447,6 +448,41 @@ async def test_command_errors_reconnect_with_backoff_and_resubscribe(
     assert h.feed.subscribed == server.markets == wanted
     assert (h.feed.stats.connects, h.feed.stats.reconnects, h.feed.stats.errors) == (2, 1, 1)
     assert h.sleep.delays == [pytest.approx(0.25)]
+
+
+async def test_an_unanswered_command_reconnects_even_while_ticks_flow(
+    server: FakeKalshi, make_feed: Callable[..., Harness], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A subscribe Kalshi never answers closes the connection after command_timeout_s,
+    however many other frames arrive meanwhile; the next connection subscribes again."""
+    caplog.set_level(logging.INFO, logger="graph.feed")
+    server.reply_to_subscribe = lambda cmd: None
+    h = make_feed(server.url, command_timeout_s=0.3)
+    h.feed.set_wanted(frozenset({"A"}))
+    first = await server.next_connection()
+    _, cmd = await server.next_command()
+    assert cmd["cmd"] == "subscribe"
+    ticking = asyncio.create_task(_tick_until_closed(first))
+    assert await h.sleep.next_call() == pytest.approx(0.25)  # the normal backoff, then retry
+    await ticking
+    assert ticking.result() >= 3  # the deadline held while frames kept arriving
+    server.reply_to_subscribe = None
+    second = await server.next_connection()
+    ws, cmd = await server.next_command()
+    assert second is not first and ws is second and cmd["cmd"] == "subscribe"
+    assert h.feed.stats.reconnects == 1
+    assert "no answer to a command within 0.3 s" in caplog.text
+
+
+async def _tick_until_closed(ws: ServerConnection) -> int:
+    """Send ticks every 50 ms until the client closes; how many were sent."""
+    sent = 0
+    with contextlib.suppress(ConnectionClosed):
+        while True:
+            await ws.send(frame("ticker", msg={"market_ticker": "OTHER"}))
+            sent += 1
+            await asyncio.sleep(0.05)
+    return sent
 
 
 async def test_a_persistent_rate_limit_backs_off_exponentially(
