@@ -36,6 +36,18 @@ class Faults:
     """Per background tick: probability of dropping every WebSocket connection."""
     ws_malformed_rate: float = 0.0
     """Per background tick: probability of sending a malformed frame to every connection."""
+    ws_market_limit: int | None = None
+    """Markets one ticker subscription may hold (Kalshi: "Subscription market limit
+    exceeded"); a ``subscribe`` or ``add_markets`` past it is refused whole with error 26."""
+    ws_commands_per_s: float | None = None
+    """Commands per second one connection may send (a bucket of one second's worth); past
+    it a command is refused with error 27 ("Too many requests")."""
+    ws_scripted_errors: deque[int] = field(default_factory=deque)
+    """Error codes answered first, one per subscription command (``subscribe``,
+    ``update_subscription``, ``unsubscribe``), instead of running it."""
+    ws_queue_limit: int = 10_000
+    """Frames queued for one connection (read when it connects); a client that lets more
+    pile up is too slow: it gets error 25 and is closed, as Kalshi does."""
     market_overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Per market ticker: fields replaced in its REST JSON (bad prices, another ticker);
     ``MISSING`` removes a field."""

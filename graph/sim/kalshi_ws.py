@@ -15,6 +15,11 @@ Choices where Kalshi is vague or where the simulator is stricter on purpose:
 - a second ``ticker`` subscription on one connection is 6 "Already subscribed";
 - unknown but well-formed market tickers are accepted (they just never tick);
 - ``publish_tick(ticker)`` sends only that ticker, not its sibling market.
+
+Kalshi's limits are knobs (:class:`~graph.sim.faults.Faults`), off by default: markets per
+subscription (error 26, the command refused whole), commands per second per connection
+(error 27), the send queue of a slow client (error 25, then closed), and scripted error
+codes answered to the next subscription commands.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,13 +37,14 @@ from starlette.routing import BaseRoute, WebSocketRoute
 from starlette.websockets import WebSocket
 
 from graph.signing import WS_PATH
+from graph.sim.faults import Faults
 from graph.sim.guard import auth_problem
 from graph.sim.kalshi_shapes import ticker_msg
 from graph.sim.state import SimState
 
 logger = logging.getLogger(__name__)
 
-QUEUE_LIMIT = 10_000
+QUEUE_LIMIT = Faults.ws_queue_limit  # the default; Faults.ws_queue_limit sets it per run
 MALFORMED_FRAMES = (
     '{"type": "ticker", "sid": 1, "msg": {"market_ticker": ',
     "this is not json",
@@ -57,13 +64,19 @@ _MESSAGES = {
     13: "Unsupported action",
     14: "Market Ticker required",
     15: "Action required",
+    16: "Market not found",
+    17: "Internal error",
+    18: "Command timeout",
     25: "Subscription buffer overflow",
+    26: "Subscription market limit exceeded",
+    27: "Too many requests",
 }
+_SUBSCRIPTION_COMMANDS = frozenset({"subscribe", "update_subscription", "unsubscribe"})
 
 
 class CommandError(Exception):
     def __init__(self, code: int) -> None:
-        super().__init__(_MESSAGES[code])
+        super().__init__(_MESSAGES.get(code, "Error"))
         self.code = code
 
 
@@ -101,12 +114,16 @@ class Connection:
     def __init__(self, hub: WsHub, websocket: WebSocket) -> None:
         self._hub = hub
         self._ws = websocket
-        self._queue: asyncio.Queue[str | None] = asyncio.Queue(maxsize=QUEUE_LIMIT)
+        self._faults = hub.state.faults
+        self._queue: asyncio.Queue[str | None] = asyncio.Queue(maxsize=self._faults.ws_queue_limit)
         self._writer: asyncio.Task[None] | None = None
         self._closed = False
         self._overflowed = False
         self._next_sid = 1
         self.subs: dict[int, Subscription] = {}
+        # Command rate (Faults.ws_commands_per_s): a bucket of one second's worth.
+        self._tokens: float | None = None
+        self._refilled_at = time.monotonic()
 
     def start(self) -> None:
         self._writer = asyncio.create_task(self._write())
@@ -171,7 +188,28 @@ class Connection:
         except CommandError as exc:
             self.send(_error(cmd_id, exc.code))
 
+    def _rate_limited(self) -> bool:
+        """Whether this command exceeds ``Faults.ws_commands_per_s`` (real time)."""
+        rate = self._faults.ws_commands_per_s
+        if rate is None:
+            return False
+        now = time.monotonic()
+        burst = max(rate, 1.0)
+        tokens = burst if self._tokens is None else self._tokens
+        tokens = min(burst, tokens + (now - self._refilled_at) * rate)
+        self._refilled_at = now
+        if tokens < 1.0:
+            self._tokens = tokens
+            return True
+        self._tokens = tokens - 1.0
+        return False
+
     def _dispatch(self, cmd_id: int, cmd: object, params: object) -> None:
+        if self._rate_limited():
+            raise CommandError(27)
+        scripted = self._faults.ws_scripted_errors
+        if cmd in _SUBSCRIPTION_COMMANDS and scripted:
+            raise CommandError(scripted.popleft())
         if cmd == "list_subscriptions":
             listing = [{"channel": "ticker", "sid": sid} for sid in self.subs]
             self.send({"id": cmd_id, "type": "ok", "msg": listing})
@@ -203,6 +241,7 @@ class Connection:
             raise CommandError(14)
         if self.subs:
             raise CommandError(6)
+        self._check_market_limit(len(tickers))
         sub = Subscription(sid=self._next_sid, tickers=dict.fromkeys(tickers))
         self._next_sid += 1
         self.subs[sub.sid] = sub
@@ -233,6 +272,7 @@ class Connection:
             raise CommandError(14)
         if action == "add_markets":
             added = [t for t in tickers if t not in sub.tickers]
+            self._check_market_limit(len(sub.tickers) + len(added))
             sub.tickers.update(dict.fromkeys(added))
         else:
             added = []
@@ -250,6 +290,11 @@ class Connection:
         )
         if added and params.get("send_initial_snapshot") is True:
             self._snapshot(sub, added)
+
+    def _check_market_limit(self, markets: int) -> None:
+        limit = self._faults.ws_market_limit
+        if limit is not None and markets > limit:
+            raise CommandError(26)
 
     def _unsubscribe(self, cmd_id: int, params: dict[str, Any]) -> None:
         sids = params.get("sids")
@@ -276,7 +321,11 @@ class Connection:
 
 
 def _error(cmd_id: int, code: int) -> dict[str, Any]:
-    return {"id": cmd_id, "type": "error", "msg": {"code": code, "msg": _MESSAGES[code]}}
+    return {
+        "id": cmd_id,
+        "type": "error",
+        "msg": {"code": code, "msg": _MESSAGES.get(code, "Error")},
+    }
 
 
 class WsHub:
