@@ -476,3 +476,74 @@ async def test_a_slow_client_overflows_into_error_25_and_is_closed() -> None:
     assert conn not in hub.connections
     conn.send({"late": True})
     assert len(socket.sent) == 1
+
+
+async def test_the_market_limit_refuses_a_subscribe_or_add_past_it_with_error_26(
+    sim: Simulator,
+) -> None:
+    """With ws_market_limit set, a subscribe or add_markets that would exceed it is refused
+    whole (error 26) and the subscription keeps what it had."""
+    sim.faults.ws_market_limit = 2
+    async with _connect(sim) as ws:
+        await ws.send(_cmd("subscribe", {"channels": ["ticker"], "market_tickers": list("ABC")}))
+        assert (await _recv(ws))["msg"] == {"code": 26, "msg": "Subscription market limit exceeded"}
+        sid = await _subscribe(ws, ["A", "B"], cmd_id=2)
+        await _send(
+            ws, 3, "update_subscription", sid=sid, market_tickers=["A", "C"], action="add_markets"
+        )
+        assert (await _recv(ws))["msg"]["code"] == 26
+        assert sim.ws_subscribed_tickers() == {"A", "B"}
+        await _send(
+            ws, 4, "update_subscription", sid=sid, market_tickers=["B"], action="add_markets"
+        )
+        assert (await _recv(ws))["msg"]["market_tickers"] == ["A", "B"]  # re-adding is free
+
+
+async def test_commands_past_the_rate_get_error_27_and_the_connection_stays(
+    sim: Simulator,
+) -> None:
+    """With ws_commands_per_s set, a burst past one second's worth of commands is refused
+    with error 27 ("Too many requests"); the connection stays usable."""
+    sim.faults.ws_commands_per_s = 3
+    async with _connect(sim) as ws:
+        for cmd_id in range(1, 11):
+            await _send(ws, cmd_id, "list_subscriptions")
+        replies = [await _recv(ws) for _ in range(10)]
+        refused = [r["id"] for r in replies if r["type"] == "error"]
+        assert 1 <= len(refused) <= 7 and replies[0]["type"] == "ok"
+        assert {r["msg"]["code"] for r in replies if r["type"] == "error"} == {27}
+        sim.faults.ws_commands_per_s = None
+        await _send(ws, 11, "list_subscriptions")
+        assert (await _recv(ws))["type"] == "ok"
+
+
+async def test_scripted_error_codes_answer_the_next_subscription_commands(sim: Simulator) -> None:
+    """ws_scripted_errors answers subscription commands with the given codes, in order,
+    then behaves normally; other commands are not consumed."""
+    sim.faults.ws_scripted_errors.extend([26, 99])
+    async with _connect(sim) as ws:
+        await _send(ws, 1, "list_subscriptions")
+        assert (await _recv(ws))["type"] == "ok"
+        for cmd_id, code, msg in ((2, 26, "Subscription market limit exceeded"), (3, 99, "Error")):
+            await ws.send(_cmd("subscribe", SUB, cmd_id))
+            assert await _recv(ws) == {
+                "id": cmd_id,
+                "type": "error",
+                "msg": {"code": code, "msg": msg},
+            }
+        assert await _subscribe(ws, ["X-1"], cmd_id=4) == 1
+
+
+async def test_the_queue_limit_knob_makes_a_burst_overflow_into_error_25(sim: Simulator) -> None:
+    """ws_queue_limit (read at connect) is how many frames may wait: one tick for more
+    markets than that overflows the queue, the client gets error 25 and is closed."""
+    sim.faults.ws_queue_limit = 3
+    tickers = _tickers(sim, 8)
+    async with _connect(sim) as ws:
+        await _subscribe(ws, tickers)
+        await sim.publish_tick()
+        reply = await _recv(ws)
+        assert reply["msg"] == {"code": 25, "msg": "Subscription buffer overflow"}
+        with pytest.raises(websockets.ConnectionClosed):
+            await asyncio.wait_for(ws.recv(), TIMEOUT)
+    await _eventually(lambda: sim.ws_connection_count() == 0)
