@@ -482,7 +482,7 @@ async def test_the_market_limit_refuses_a_subscribe_or_add_past_it_with_error_26
     sim: Simulator,
 ) -> None:
     """With ws_market_limit set, a subscribe or add_markets that would exceed it is refused
-    whole (error 26) and the subscription keeps what it had."""
+    whole (error 26) and the subscription keeps what it had; stats record every command."""
     sim.faults.ws_market_limit = 2
     async with _connect(sim) as ws:
         await ws.send(_cmd("subscribe", {"channels": ["ticker"], "market_tickers": list("ABC")}))
@@ -497,6 +497,13 @@ async def test_the_market_limit_refuses_a_subscribe_or_add_past_it_with_error_26
             ws, 4, "update_subscription", sid=sid, market_tickers=["B"], action="add_markets"
         )
         assert (await _recv(ws))["msg"]["market_tickers"] == ["A", "B"]  # re-adding is free
+    # Every command is recorded with the number of markets it named.
+    assert sim.stats.ws_commands == [
+        ("subscribe", 3),
+        ("subscribe", 2),
+        ("update_subscription", 2),
+        ("update_subscription", 1),
+    ]
 
 
 async def test_commands_past_the_rate_get_error_27_and_the_connection_stays(

@@ -69,12 +69,15 @@ class Stats:
     in_flight: Counter[str] = field(default_factory=Counter)
     max_in_flight: Counter[str] = field(default_factory=Counter)
     market_queries: list[dict[str, str]] = field(default_factory=list)
+    ws_commands: list[tuple[str, int]] = field(default_factory=list)
+    """Each WebSocket command received: its name and how many markets it named."""
 
     def reset(self) -> None:
         """Forget everything seen so far (requests still in flight stay counted as such)."""
         self.requests.clear()
         self.max_in_flight.clear()
         self.market_queries.clear()
+        self.ws_commands.clear()
         for kind, count in self.in_flight.items():
             if count:
                 self.max_in_flight[kind] = count

@@ -188,6 +188,11 @@ class Connection:
         except CommandError as exc:
             self.send(_error(cmd_id, exc.code))
 
+    def _record(self, cmd: object, params: object) -> None:
+        markets = params.get("market_tickers") if isinstance(params, dict) else None
+        count = len(markets) if isinstance(markets, list) else 0
+        self._hub.state.stats.ws_commands.append((str(cmd)[:40], count))
+
     def _rate_limited(self) -> bool:
         """Whether this command exceeds ``Faults.ws_commands_per_s`` (real time)."""
         rate = self._faults.ws_commands_per_s
@@ -205,6 +210,7 @@ class Connection:
         return False
 
     def _dispatch(self, cmd_id: int, cmd: object, params: object) -> None:
+        self._record(cmd, params)
         if self._rate_limited():
             raise CommandError(27)
         scripted = self._faults.ws_scripted_errors
