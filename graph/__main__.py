@@ -65,8 +65,8 @@ class GracefulServer(uvicorn.Server):
 
 
 def main() -> int:
-    settings = load_settings()
     try:
+        settings = load_settings()
         app = create_app(settings)
     except ConfigError as exc:
         print(f"kalshi-graph: configuration error: {exc}", file=sys.stderr)

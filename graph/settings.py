@@ -15,7 +15,14 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, Field, PrivateAttr, SecretStr, field_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from graph.errors import ConfigError
@@ -37,6 +44,7 @@ KALSHI_URLS: dict[str, tuple[str, str]] = {
 }
 ESPN_URL = "https://site.api.espn.com/apis/site/v2/sports"
 _ORIGIN_RE = re.compile(r"https?://[^/\s]+")
+_HOST_RE = re.compile(r"\*|(\*\.)?[a-z0-9_.-]+|\[[0-9a-f:.]+\]")
 
 
 class Settings(BaseSettings):
@@ -94,6 +102,30 @@ class Settings(BaseSettings):
 
     # Hardening (issue 8): query limits, access control, CORS
     max_query_aliases: int = Field(default=30, ge=1)
+    # Query cost (graph.api.cost), checked before any other validation
+    max_query_fields: int = Field(default=300, ge=10)
+    max_query_root_fields: int = Field(default=20, ge=1)
+    max_query_nodes: int = Field(default=100_000, ge=100)
+    max_query_cost: int = Field(default=1_000, ge=1)
+    # Upstream budget per operation, and the per-client rate limit (0: off)
+    max_upstream_requests: int = Field(default=600, ge=1)
+    rate_limit_per_s: float = Field(default=20.0, ge=0)
+    rate_limit_burst: int = Field(default=100, ge=1)
+    # The shared Kalshi feed
+    max_upstream_tickers: int = Field(default=1_000, ge=1)
+    # The transport edge (python -m graph)
+    http_header_timeout_s: float = Field(default=10.0, gt=0)
+    http_body_timeout_s: float = Field(default=30.0, gt=0)
+    max_connections: int = Field(default=2_000, ge=2)
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["localhost", "127.0.0.1", "[::1]"]
+    )
+    # Observability
+    metrics_operation_names: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["TodaysGames", "LiveGames", "LivePrices", "IntrospectionQuery"]
+    )
+    otel_exporter_otlp_endpoint: str | None = None
+    otel_service_name: str = "kalshi-graph"
     max_query_bytes: int = Field(default=16_384, ge=256)
     query_timeout_s: float = Field(default=30.0, gt=0)
     introspection: bool = True
@@ -110,7 +142,13 @@ class Settings(BaseSettings):
     sim_seed: int = 0
     sim_latency_ms: float = 0.0
 
-    @field_validator("graph_api_tokens", "cors_origins", mode="before")
+    @field_validator(
+        "graph_api_tokens",
+        "cors_origins",
+        "allowed_hosts",
+        "metrics_operation_names",
+        mode="before",
+    )
     @classmethod
     def _split_list(cls, value: Any) -> Any:
         """A JSON list, or (friendlier in an env file) comma-separated values."""
@@ -137,6 +175,28 @@ class Settings(BaseSettings):
                 "no trailing slash) or *"
             )
         return cleaned
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _check_hosts(cls, hosts: list[str]) -> list[str]:
+        """Host names as a Host header carries them, without a port: ``*`` allows any,
+        ``*.example.com`` any subdomain."""
+        cleaned = [h.strip().lower() for h in hosts]
+        bad = [h for h in cleaned if not _HOST_RE.fullmatch(h)]
+        if bad:
+            raise ValueError(
+                f"{bad[0]!r} is not a host name: write example.com, *.example.com, "
+                "127.0.0.1, [::1] or * (no scheme, no port)"
+            )
+        return cleaned
+
+    @property
+    def trusted_hosts(self) -> list[str]:
+        """ALLOWED_HOSTS plus HOST when it names one address (not 0.0.0.0 or ::)."""
+        host = self.host.strip().lower()
+        extra = f"[{host}]" if ":" in host else host
+        wildcard = host in ("", "0.0.0.0", "::")
+        return self.allowed_hosts + ([] if wildcard or extra in self.allowed_hosts else [extra])
 
     @property
     def api_tokens(self) -> list[str]:
@@ -242,9 +302,34 @@ def _resolve(path: str, cwd: Path, env_dir: Path | None) -> Path:
 
 
 def load_settings(env_file: Path | None = Path(".env")) -> Settings:
-    """Settings from the environment and ``env_file`` (remembering the file's folder)."""
-    if env_file is not None and env_file.is_file():
-        settings = Settings(_env_file=env_file)  # type: ignore[call-arg]
-        settings._env_dir = env_file.resolve().parent
-        return settings
-    return Settings(_env_file=None)  # type: ignore[call-arg]
+    """Settings from the environment and ``env_file`` (remembering the file's folder).
+
+    Raises:
+        ConfigError: a value does not fit; one line naming each variable and why (never
+            the value itself: it may be a token or a key).
+    """
+    use = env_file if env_file is not None and env_file.is_file() else None
+    try:
+        settings = Settings(_env_file=use)  # type: ignore[call-arg]
+    except ValidationError as exc:
+        raise ConfigError(_one_line(exc)) from None
+    if use is not None:
+        settings._env_dir = use.resolve().parent
+    return settings
+
+
+def env_name(field: str) -> str:
+    """The environment variable that sets ``field`` (its first alias, if it has any)."""
+    info = Settings.model_fields.get(field)
+    alias = info.validation_alias if info is not None else None
+    if isinstance(alias, AliasChoices) and isinstance(alias.choices[0], str):
+        return alias.choices[0]
+    return field.upper()
+
+
+def _one_line(exc: ValidationError) -> str:
+    problems = []
+    for error in exc.errors(include_url=False, include_input=False):
+        where = env_name(str(error["loc"][0])) if error["loc"] else "settings"
+        problems.append(f"{where}: {error['msg']}")
+    return "; ".join(problems)

@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from pydantic import ValidationError
 
 from graph.errors import ConfigError
-from graph.settings import ESPN_URL, KALSHI_URLS, Settings, load_settings
+from graph.settings import ESPN_URL, KALSHI_URLS, Settings, env_name, load_settings
 from graph.signing import generate_private_key, private_key_pem
 
 PROD_REST, PROD_WS = KALSHI_URLS["prod"]
@@ -411,3 +411,49 @@ def test_api_tokens_are_secret_and_never_echoed(monkeypatch: pytest.MonkeyPatch)
     assert "tok-three" not in str(refused.value)
     monkeypatch.setenv("GRAPH_API_TOKENS", '["tok-four-secret"]')
     assert Settings(_env_file=None).api_tokens == ["tok-four-secret"]  # type: ignore[call-arg]
+
+
+def test_invalid_values_are_one_config_error_line_naming_each_variable(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """load_settings turns pydantic's report into one line: each variable and why, by its
+    environment name (an alias where the field has one), never the rejected value."""
+    monkeypatch.setenv("MAX_QUERY_DEPTH", "deep")
+    monkeypatch.setenv("GRAPH_API_TOKENS", "[not-json-secret")
+    monkeypatch.setenv("ALLOWED_HOSTS", "http://example.com")
+    with pytest.raises(ConfigError) as raised:
+        load_settings(tmp_path / "absent.env")
+    message = str(raised.value)
+    assert "\n" not in message
+    assert message.startswith("MAX_QUERY_DEPTH: Input should be a valid integer")
+    assert "GRAPH_API_TOKENS: Value error, not a JSON list" in message
+    assert "ALLOWED_HOSTS: Value error, 'http://example.com' is not a host name" in message
+    assert "not-json-secret" not in message
+    assert env_name("kalshi_api_key_id") == "KALSHI_API_KEY_ID"
+    assert env_name("cors_origins") == "CORS_ORIGINS"
+
+
+@pytest.mark.parametrize(
+    ("host", "trusted"),
+    [
+        ("127.0.0.1", ["localhost", "127.0.0.1", "[::1]"]),
+        ("0.0.0.0", ["localhost", "127.0.0.1", "[::1]"]),
+        ("::", ["localhost", "127.0.0.1", "[::1]"]),
+        ("api.example.com", ["localhost", "127.0.0.1", "[::1]", "api.example.com"]),
+        ("::1", ["localhost", "127.0.0.1", "[::1]"]),
+        ("fe80::1", ["localhost", "127.0.0.1", "[::1]", "[fe80::1]"]),
+    ],
+)
+def test_trusted_hosts_add_host_when_it_names_one_address(host: str, trusted: list[str]) -> None:
+    """ALLOWED_HOSTS plus HOST unless HOST is a wildcard address (or already listed)."""
+    settings = Settings(_env_file=None, host=host)  # type: ignore[call-arg]
+    assert settings.trusted_hosts == trusted
+
+
+def test_allowed_hosts_accept_names_wildcards_and_addresses(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Comma-separated names, *.domain, IPv4 and bracketed IPv6 pass, lower-cased."""
+    monkeypatch.setenv("ALLOWED_HOSTS", "API.example.com, *.example.org,10.0.0.1,[::1],*")
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert settings.allowed_hosts == ["api.example.com", "*.example.org", "10.0.0.1", "[::1]", "*"]
