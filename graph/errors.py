@@ -12,7 +12,8 @@
     ├── InvalidInput                a caller's argument is not acceptable (ticker, league, ...)
     │   └── UnknownMarket           a well-formed ticker Kalshi does not list
     ├── Unauthenticated             no or a wrong API token (GRAPH_API_TOKENS)
-    └── OperationTimeout            an operation ran longer than QUERY_TIMEOUT_S
+    ├── OperationTimeout            an operation ran longer than QUERY_TIMEOUT_S
+    └── UpstreamBudgetExceeded      an operation needed more upstream requests than allowed
 
 Each class's ``code`` is what a GraphQL client sees as ``extensions.code``; the
 README's "Errors" table lists them. Messages are written for people and never
@@ -98,3 +99,9 @@ class OperationTimeout(GraphError):
     """The operation did not finish within its time budget."""
 
     code = "TIMEOUT"
+
+
+class UpstreamBudgetExceeded(GraphError):
+    """The operation already made as many upstream requests as MAX_UPSTREAM_REQUESTS allows."""
+
+    code = "UPSTREAM_BUDGET_EXCEEDED"

@@ -1,0 +1,77 @@
+"""How many upstream requests one GraphQL operation may cause (shared, asyncio).
+
+How it works: the GraphQL edge opens a :class:`Budget` for each operation with
+:func:`spending` (a context variable, so every task the operation starts, DataLoader
+batches and cache loads included, sees the same budget), and :class:`BudgetedTransport`,
+wrapped around each upstream HTTP client's transport, charges one request per attempt
+before sending it. Past the limit it raises :class:`~graph.errors.UpstreamBudgetExceeded`
+instead of sending: the field that needed the request fails alone, with that code.
+
+Requests outside any operation (the rating refresh, readiness probes) are not charged. A
+load shared by several operations (single-flight caches) is charged to the operation that
+started it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+
+import httpx
+
+from graph.errors import UpstreamBudgetExceeded
+
+
+@dataclass(slots=True)
+class Budget:
+    """Upstream requests one operation may still make."""
+
+    limit: int
+    spent: int = 0
+    refused: int = 0
+
+    def charge(self) -> None:
+        """Count one request, or raise when the limit is already reached."""
+        if self.spent >= self.limit:
+            self.refused += 1
+            raise UpstreamBudgetExceeded(
+                f"this operation already made {self.limit} upstream requests, the most one "
+                "operation may make; ask for less (fewer games, dates or markets)"
+            )
+        self.spent += 1
+
+
+_current: ContextVar[Budget | None] = ContextVar("upstream_budget", default=None)
+
+
+def current() -> Budget | None:
+    """The budget of the operation running in this context, if any."""
+    return _current.get()
+
+
+@contextmanager
+def spending(budget: Budget) -> Iterator[Budget]:
+    """Charge upstream requests made in this context (and tasks started from it) to ``budget``."""
+    token = _current.set(budget)
+    try:
+        yield budget
+    finally:
+        _current.reset(token)
+
+
+class BudgetedTransport(httpx.AsyncBaseTransport):
+    """Charges each request to the current operation's budget before sending it."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self._inner = inner
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        budget = _current.get()
+        if budget is not None:
+            budget.charge()
+        return await self._inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
