@@ -5,7 +5,13 @@ every WebSocket with 1012 and only then runs the lifespan shutdown - too late fo
 subscribers to hear ``complete``. :class:`GracefulServer` runs :func:`graph.app.drain`
 first (streams end with ``complete``, sockets close with 1001), then uvicorn's own
 shutdown with what is left of ``SHUTDOWN_TIMEOUT_S``. A SIGTERM handled that way is
-a clean exit (status 0), not a death by signal.
+a clean exit (status 0), not a death by signal. A shutdown still running
+``EXIT_GRACE_S`` after that (an event loop blocked by a runaway request never even
+starts it) ends with a forced exit, status 3 (:class:`graph.web.serving.ExitDeadline`).
+
+Slow clients are cut off (``HTTP_HEADER_TIMEOUT_S``; the body's deadline is the app's)
+and ``MAX_CONNECTIONS`` caps open connections (uvicorn's ``limit_concurrency``: 503 past
+it).
 """
 
 from __future__ import annotations
@@ -24,6 +30,10 @@ from graph.app import create_app, drain
 from graph.errors import ConfigError
 from graph.logs import configure_logging
 from graph.settings import load_settings
+from graph.web.serving import ExitDeadline, header_deadline_protocol
+
+# Seconds a graceful shutdown may overrun SHUTDOWN_TIMEOUT_S before the process is ended.
+EXIT_GRACE_S = 2.0
 
 logger = logging.getLogger(__name__)
 
@@ -41,8 +51,11 @@ class GracefulServer(uvicorn.Server):
         super().__init__(config)
         self._drain = drain
         self._timeout_s = timeout_s
+        self.exit_deadline = ExitDeadline(timeout_s + EXIT_GRACE_S)
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        # Runs in the signal handler: even with the event loop blocked, the countdown starts.
+        self.exit_deadline.start()
         super().handle_exit(sig, frame)
         if sig == signal.SIGTERM and sig in self._captured_signals:
             # uvicorn re-raises captured signals once served; with SIGTERM's default action
@@ -85,6 +98,8 @@ def main() -> int:
         ws_ping_timeout=settings.ws_keepalive_s,
         # Refuse oversized frames while reading them, not after buffering up to 16 MiB.
         ws_max_size=settings.max_body_bytes,
+        http=header_deadline_protocol(settings.http_header_timeout_s),
+        limit_concurrency=settings.max_connections,
     )
     timeout_s = settings.shutdown_timeout_s
     server = GracefulServer(config, drain=lambda: drain(app, timeout_s), timeout_s=timeout_s)
@@ -92,6 +107,8 @@ def main() -> int:
         server.run()
     except KeyboardInterrupt:
         pass  # Ctrl-C: the shutdown already ran
+    finally:
+        server.exit_deadline.cancel()
     return 0
 
 
