@@ -1,4 +1,4 @@
-"""How many upstream requests one GraphQL operation may cause (shared, asyncio).
+"""What one GraphQL operation may spend: upstream requests and predictions (shared, asyncio).
 
 How it works: the GraphQL edge opens a :class:`Budget` for each operation with
 :func:`spending` (a context variable, so every task the operation starts, DataLoader
@@ -10,6 +10,10 @@ instead of sending: the field that needed the request fails alone, with that cod
 Requests outside any operation (the rating refresh, readiness probes) are not charged. A
 load shared by several operations (single-flight caches) is charged to the operation that
 started it.
+
+The same budget counts the games an operation asks predictions for
+(``MAX_GAMES_PER_QUERY``), across every loader batch of the operation: aliases over many
+leagues or dates share one allowance (:meth:`Budget.take_games`).
 """
 
 from __future__ import annotations
@@ -26,11 +30,21 @@ from graph.errors import UpstreamBudgetExceeded
 
 @dataclass(slots=True)
 class Budget:
-    """Upstream requests one operation may still make."""
+    """Upstream requests one operation may still make, and predictions it may ask for."""
 
     limit: int
+    max_games: int | None = None
     spent: int = 0
     refused: int = 0
+    games: int = 0
+
+    def take_games(self, wanted: int) -> int:
+        """How many of ``wanted`` more predictions this operation may still have."""
+        if self.max_games is None:
+            return wanted
+        granted = max(0, min(wanted, self.max_games - self.games))
+        self.games += granted
+        return granted
 
     def charge(self) -> None:
         """Count one request, or raise when the limit is already reached."""

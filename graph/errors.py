@@ -8,12 +8,14 @@
     │   ├── UpstreamUnavailable     connect/read timeout, 5xx or 429 after the retry budget
     │   │   └── RateLimited         the upstream kept answering 429
     │   ├── UpstreamProtocolError   a frame or body we could not parse
-    │   └── FeedFatalError          the WebSocket feed stopped for good (auth, terminal error code)
+    │   ├── FeedFatalError          the WebSocket feed stopped for good (auth, terminal error code)
+    │   └── FeedOverloaded          Kalshi dropped our subscription as too slow; the newest shed
     ├── InvalidInput                a caller's argument is not acceptable (ticker, league, ...)
     │   └── UnknownMarket           a well-formed ticker Kalshi does not list
     ├── Unauthenticated             no or a wrong API token (GRAPH_API_TOKENS)
     ├── OperationTimeout            an operation ran longer than QUERY_TIMEOUT_S
-    └── UpstreamBudgetExceeded      an operation needed more upstream requests than allowed
+    ├── UpstreamBudgetExceeded      an operation needed more upstream requests than allowed
+    └── TooManyUpstreamTickers      the shared feed follows as many markets as it may
 
 Each class's ``code`` is what a GraphQL client sees as ``extensions.code``; the
 README's "Errors" table lists them. Messages are written for people and never
@@ -77,6 +79,13 @@ class FeedFatalError(UpstreamError):
     code = "UPSTREAM_UNAVAILABLE"
 
 
+class FeedOverloaded(UpstreamError):
+    """Kalshi ended the feed's subscription as too slow (error 25); the newest subscribers
+    were shed so that the others keep their prices."""
+
+    code = "FEED_OVERLOADED"
+
+
 class InvalidInput(GraphError):
     """A caller's argument was rejected before any upstream work."""
 
@@ -105,3 +114,9 @@ class UpstreamBudgetExceeded(GraphError):
     """The operation already made as many upstream requests as MAX_UPSTREAM_REQUESTS allows."""
 
     code = "UPSTREAM_BUDGET_EXCEEDED"
+
+
+class TooManyUpstreamTickers(GraphError):
+    """Following more markets would pass MAX_UPSTREAM_TICKERS, or Kalshi's own limit."""
+
+    code = "TOO_MANY_UPSTREAM_TICKERS"

@@ -55,3 +55,11 @@ async def test_the_transport_charges_before_sending_and_refuses_without_sending(
                 await client.get("/two")
     assert sent == ["/free", "/one"]
     assert (budget.spent, budget.refused) == (1, 1)
+
+
+def test_games_are_granted_up_to_the_operations_allowance_across_batches() -> None:
+    """take_games grants what is left of max_games, batch after batch, then nothing;
+    without a maximum everything is granted."""
+    budget = Budget(limit=10, max_games=5)
+    assert [budget.take_games(3), budget.take_games(3), budget.take_games(1)] == [3, 2, 0]
+    assert Budget(limit=1).take_games(1_000) == 1_000
