@@ -1,0 +1,241 @@
+"""What the attacks of issue 18 cost the service now: refusal times, liveness, leftovers.
+
+How it works: one app on the simulator, on real uvicorn in this process (the client shares
+the process, so its own work is in the numbers, which only makes them pessimistic).
+
+- Fragment bombs (each fragment spreads the next one twice): the time to the refusal of a
+  22- and a 30-level one, one at a time (target: under 50 ms each).
+- Liveness: 20 bombs sent at once while ``/healthz`` is asked in a loop; the slowest
+  ``/healthz`` answer (target: under 100 ms).
+- Legacy ``graphql-ws`` abuse: sessions that send ``connection_init`` three times and
+  vanish; asyncio tasks and resident memory before and after (targets: where they were).
+- The shared feed under attack: five clients asking for 1,000 made-up or excess tickers
+  each while the simulator ticks; the most tickers subscribed upstream (target: the cap)
+  and the longest pause between two updates of a legitimate subscriber's ticker (target:
+  one tick period).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import resource
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import httpx
+from starlette.applications import Starlette
+from websockets.asyncio.client import connect
+from websockets.typing import Subprotocol
+
+from bench.query import NOON_UTC, bench_settings
+from bench.report import Row, percentile
+from graph.app import create_app
+from graph.models import League
+from graph.sim import Simulator
+from graph.sim.loopback import serve_app
+
+DAY = date(2026, 11, 22)
+TICKERS = "subscription ($t: [String!]!) { tickerUpdates(marketTickers: $t) { marketTicker } }"
+
+
+@dataclass(frozen=True, slots=True)
+class AbuseConfig:
+    bomb_repeat: int = 10
+    concurrent_bombs: int = 20
+    legacy_sessions: int = 1_000
+    attackers: int = 5
+    tickers_per_attacker: int = 1_000
+    upstream_cap: int = 40
+    tick_s: float = 0.25
+    feed_seconds: float = 6.0
+
+
+def bomb(levels: int) -> str:
+    chain = " ".join(f"fragment F{i} on Query {{ ...F{i + 1} ...F{i + 1} }}" for i in range(levels))
+    return f"query Bomb {{ ...F0 }} {chain} fragment F{levels} on Query {{ __typename }}"
+
+
+def rss_mb() -> float:
+    """Resident memory of this process now (Linux /proc), in MB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+@asynccontextmanager
+async def _app(
+    sim: Simulator, workdir: Path, **overrides: Any
+) -> AsyncIterator[tuple[Starlette, str]]:
+    settings = bench_settings(sim, workdir, rate_limit_per_s=0, **overrides)
+    app = create_app(settings, clock=lambda: NOON_UTC, ratings_refresh_s=None)
+    async with serve_app(app) as url:
+        yield app, url
+
+
+async def _timed_post(client: httpx.AsyncClient, query: str) -> float:
+    started = time.perf_counter()
+    response = await client.post("/graphql", json={"query": query})
+    elapsed = (time.perf_counter() - started) * 1000
+    errors = response.json().get("errors", [])
+    assert errors and all(e["extensions"]["code"] != "INTERNAL_SERVER_ERROR" for e in errors)
+    return elapsed
+
+
+async def bombs(url: str, config: AbuseConfig) -> tuple[list[Row], dict[str, Any]]:
+    rows: list[Row] = []
+    notes: dict[str, Any] = {}
+    async with httpx.AsyncClient(base_url=url, timeout=600) as client:
+        for levels in (22, 30):
+            times = [await _timed_post(client, bomb(levels)) for _ in range(config.bomb_repeat)]
+            notes[f"bomb_{levels}_ms"] = times
+            rows.append(Row.of(f"{levels}-level fragment bomb refused, max", max(times), "ms", 50))
+        done = asyncio.Event()
+        health: list[float] = []
+
+        async def probe() -> None:
+            while not done.is_set():
+                started = time.perf_counter()
+                (await client.get("/healthz")).raise_for_status()
+                health.append((time.perf_counter() - started) * 1000)
+
+        prober = asyncio.create_task(probe())
+        started = time.perf_counter()
+        flood = [
+            _timed_post(client, bomb(22 if i % 2 else 30)) for i in range(config.concurrent_bombs)
+        ]
+        await asyncio.gather(*flood)
+        flood_ms = (time.perf_counter() - started) * 1000
+        done.set()
+        await prober
+    notes["healthz_ms_during_bombs"] = health
+    rows.append(
+        Row.of(f"/healthz during {config.concurrent_bombs} bombs, max", max(health), "ms", 100)
+    )
+    rows.append(Row.of(f"{config.concurrent_bombs} concurrent bombs, all refused", flood_ms, "ms"))
+    rows.append(Row.of("/healthz during bombs, p50", percentile(health, 50), "ms"))
+    return rows, notes
+
+
+async def legacy_abuse(url: str, sessions: int) -> tuple[list[Row], dict[str, Any]]:
+    ws_url = url.replace("http", "ws") + "/graphql"
+
+    async def one() -> None:
+        ws = await connect(ws_url, subprotocols=[Subprotocol("graphql-ws")])
+        for _ in range(3):
+            await ws.send(json.dumps({"type": "connection_init", "payload": {}}))
+        ws.transport.abort()
+        await ws.wait_closed()
+
+    await one()
+    await asyncio.sleep(0.5)  # let the warm-up session's server side finish
+    tasks_before, rss_before = len(asyncio.all_tasks()), rss_mb()
+    for start in range(0, sessions, 50):
+        await asyncio.gather(*(one() for _ in range(min(50, sessions - start))))
+    deadline = time.monotonic() + 30
+    while len(asyncio.all_tasks()) > tasks_before and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)  # the server notices vanished peers on its own time
+    tasks_after, rss_after = len(asyncio.all_tasks()), rss_mb()
+    rows = [
+        Row.of(
+            f"asyncio tasks after {sessions} abusive legacy sessions",
+            tasks_after,
+            "tasks",
+            tasks_before,
+        ),
+        Row.of(f"RSS after {sessions} abusive legacy sessions", rss_after, "MB", rss_before),
+    ]
+    return rows, {"tasks": [tasks_before, tasks_after], "rss_mb": [rss_before, rss_after]}
+
+
+async def feed_attack(
+    sim: Simulator, url: str, config: AbuseConfig
+) -> tuple[list[Row], dict[str, Any]]:
+    real = [m["ticker"] for league in League for m in sim.markets_for(league, DAY)]
+    legit, excess = real[:2], real[2:]
+    ws_url = url.replace("http", "ws") + "/graphql"
+    gaps: list[float] = []
+    peak = 0
+    refused = 0
+
+    async def session(subscribes: list[list[str]]) -> AsyncIterator[dict[str, Any]]:
+        async with connect(ws_url, subprotocols=[Subprotocol("graphql-transport-ws")]) as ws:
+            await ws.send(json.dumps({"type": "connection_init", "payload": {}}))
+            await ws.recv()
+            for i, tickers in enumerate(subscribes):
+                payload = {"query": TICKERS, "variables": {"t": tickers}}
+                await ws.send(json.dumps({"id": str(i), "type": "subscribe", "payload": payload}))
+            async for raw in ws:
+                yield json.loads(raw)
+
+    async def attacker(n: int) -> None:
+        nonlocal refused
+        per = 50
+        subs = []
+        for i in range(config.tickers_per_attacker // per):
+            if n % 2:
+                subs.append([f"KXNBAGAME-26NOV22Z{n}{i:02d}{k:02d}-ZZZ" for k in range(per)])
+            else:
+                subs.append([excess[(i * per + k) % len(excess)] for k in range(per)])
+        async for message in session(subs):
+            if message["type"] == "error" or message.get("payload", {}).get("errors"):
+                refused += 1
+
+    async def legitimate(stop: asyncio.Event) -> None:
+        last: dict[str, float] = {}
+        async for message in session([legit]):
+            now = time.perf_counter()
+            ticker = message["payload"]["data"]["tickerUpdates"]["marketTicker"]
+            if ticker in last:
+                gaps.append((now - last[ticker]) * 1000)
+            last[ticker] = now
+            if stop.is_set():
+                return
+
+    stop = asyncio.Event()
+    watcher = asyncio.create_task(legitimate(stop))
+    await asyncio.sleep(1.0)  # the legitimate subscriber's first ticks
+    attackers = [asyncio.create_task(attacker(n)) for n in range(config.attackers)]
+    deadline = time.monotonic() + config.feed_seconds
+    while time.monotonic() < deadline:
+        peak = max(peak, len(sim.ws_subscribed_tickers()))
+        await asyncio.sleep(0.01)
+    stop.set()
+    for task in attackers:
+        task.cancel()
+    await asyncio.gather(*attackers, return_exceptions=True)
+    await asyncio.wait_for(watcher, 10)
+    tick_ms = config.tick_s * 1000
+    rows = [
+        Row.of("upstream tickers under attack, peak", peak, "tickers", config.upstream_cap),
+        Row.of("legitimate subscriber's longest pause", max(gaps), "ms", tick_ms),
+        Row.of("attackers' subscriptions refused", refused, "subscriptions"),
+    ]
+    return rows, {"gaps_ms_p50": percentile(gaps, 50), "gaps": len(gaps)}
+
+
+async def abuse_section(config: AbuseConfig, workdir: Path) -> tuple[list[Row], dict[str, Any]]:
+    rows: list[Row] = []
+    notes: dict[str, Any] = {}
+    async with Simulator(clock=lambda: NOON_UTC, tick_interval_s=None) as sim:
+        async with _app(sim, workdir) as (_, url):
+            section, notes["bombs"] = await bombs(url, config)
+            rows += section
+            section, notes["legacy"] = await legacy_abuse(url, config.legacy_sessions)
+            rows += section
+    async with Simulator(clock=lambda: NOON_UTC, tick_interval_s=config.tick_s) as sim:
+        async with _app(
+            sim,
+            workdir,
+            max_upstream_tickers=config.upstream_cap,
+            max_subscriptions_per_connection=20,
+        ) as (_, url):
+            section, notes["feed"] = await feed_attack(sim, url, config)
+            rows += section
+    return rows, notes
