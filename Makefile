@@ -67,7 +67,7 @@ eval: $(STAMP)
 	$(BIN)/python -m bench.eval
 
 schema: $(STAMP)
-	$(BIN)/python -c 'from graph.schema import schema; print(schema, end="")' > schema.graphql
+	$(BIN)/python -c 'from graph.api.schema import schema; print(schema, end="")' > schema.graphql
 
 clean:
 	rm -rf $(VENV) node_modules .coverage .mypy_cache .ruff_cache .pytest_cache

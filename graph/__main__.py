@@ -22,8 +22,8 @@ import uvicorn
 
 from graph.app import create_app, drain
 from graph.errors import ConfigError
-from graph.logs import configure_logging
 from graph.settings import load_settings
+from graph.web.logs import configure_logging
 
 logger = logging.getLogger(__name__)
 

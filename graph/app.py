@@ -6,9 +6,9 @@ lifespan opens the HTTP clients, the rating store, the in-process simulator
 and closes all of them on shutdown. Credentials are checked in ``create_app``
 itself, so a bad key stops startup with one clear message.
 
-Operations: ``/healthz`` (alive), ``/readyz`` (:mod:`graph.readiness`), ``/metrics``
-(:mod:`graph.metrics`), request ids (:mod:`graph.logs`), the WebSocket cap and drain
-(:mod:`graph.wsgate`). :func:`drain` is the first half of a graceful shutdown:
+Operations: ``/healthz`` (alive), ``/readyz`` (:mod:`graph.web.readiness`), ``/metrics``
+(:mod:`graph.web.metrics`), request ids (:mod:`graph.web.logs`), the WebSocket cap and drain
+(:mod:`graph.web.wsadmission`). :func:`drain` is the first half of a graceful shutdown:
 ``python -m graph`` runs it as soon as SIGTERM arrives, before the server closes the
 sockets; the lifespan runs it again (a no-op then) for servers that do not.
 """
@@ -30,24 +30,26 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 
-from graph import __version__, graphiql, live
-from graph.auth import BearerAuth, TokenCheck
-from graph.feed import KalshiFeed
+from graph import __version__
+from graph.api.schema import build_schema
+from graph.api.view import GraphQLView
+from graph.espn.client import ScoreboardClient
+from graph.games.service import GameService, ServiceConfig
 from graph.http import RetryPolicy
-from graph.hub import Hub
-from graph.limits import BodyLimit
-from graph.logs import RequestId
-from graph.metrics import CONTENT_TYPE, HttpMetrics, Metrics, Sources
+from graph.kalshi.feed import KalshiFeed
+from graph.kalshi.rest import KalshiAuth, KalshiRest
+from graph.kalshi.signing import Signer, load_private_key
+from graph.live.hub import Hub
+from graph.model.ratings import RatingStore
 from graph.models import TickerUpdate
-from graph.ratings import RatingStore
-from graph.readiness import Phase, Readiness, feed_check, http_probe
-from graph.rest import KalshiAuth, KalshiRest
-from graph.schema import GraphQLView, build_schema
-from graph.scoreboard import ScoreboardClient
-from graph.service import GameService, ServiceConfig
 from graph.settings import Settings, load_settings
-from graph.signing import Signer, load_private_key
-from graph.wsgate import ConnectionGate, WebSocketGate
+from graph.web import graphiql, livepage as live
+from graph.web.auth import BearerAuth, TokenCheck
+from graph.web.bodylimit import BodyLimit
+from graph.web.logs import RequestId
+from graph.web.metrics import CONTENT_TYPE, HttpMetrics, Metrics, Sources
+from graph.web.readiness import Phase, Readiness, feed_check, http_probe
+from graph.web.wsadmission import ConnectionGate, WebSocketGate
 
 logger = logging.getLogger(__name__)
 

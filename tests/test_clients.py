@@ -25,7 +25,7 @@ from gql.transport.exceptions import TransportQueryError
 from gql.transport.httpx import HTTPXAsyncTransport
 from gql.transport.websockets import WebsocketsTransport
 
-from graph.hub import Hub
+from graph.live.hub import Hub
 from graph.models import League
 from graph.sim import Simulator
 from tests.e2e import eventually, running_app

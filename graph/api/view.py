@@ -1,0 +1,280 @@
+"""The ASGI view: GraphQL over HTTP and over WebSockets (both subprotocols), with our
+context, limits, error shapes, token check and an offline GraphiQL (edge)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncGenerator, Mapping
+from datetime import timedelta
+from typing import Any, cast
+
+import strawberry
+from cross_web import HTTPException
+from graphql import GraphQLError
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
+from strawberry.dataloader import DataLoader
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http.exceptions import NonJsonMessageReceived, NonTextMessageReceived
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+)
+from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
+from strawberry.types import ExecutionResult
+from strawberry.types.execution import PreExecutionError
+
+from graph import models
+from graph.api import errors as errorpolicy, wsmessages as wsguard
+from graph.api.context import Context
+from graph.api.execution import _public
+from graph.web import graphiql
+from graph.web.auth import TokenCheck
+
+logger = logging.getLogger(__name__)
+
+TOKEN_REQUIRED = "a valid API token is required"
+
+
+def make_loaders(service: Any, *, cache: bool) -> tuple[DataLoader[Any, Any], DataLoader[Any, Any]]:
+    """The per-request loaders; ``cache=False`` keeps nothing between batches."""
+    markets: DataLoader[models.Game, Any] = DataLoader(
+        load_fn=service.load_markets, cache_key_fn=lambda g: g.id, cache=cache
+    )
+
+    async def load_predictions(games: list[models.Game]) -> list[Any]:
+        return await service.load_predictions(games, markets.load)  # type: ignore[no-any-return]
+
+    predictions: DataLoader[models.Game, Any] = DataLoader(
+        load_fn=load_predictions, cache_key_fn=lambda g: g.id, cache=cache
+    )
+    return markets, predictions
+
+
+def _limit_error(op_id: str, cap: int) -> GraphQLError:
+    return errorpolicy.coded(
+        f"at most {cap} operations at once per connection; complete one first "
+        f"(refused id {op_id[:40]!r})",
+        errorpolicy.TOO_MANY_SUBSCRIPTIONS,
+    )
+
+
+class _TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
+    """graphql-transport-ws with checked messages, coded errors, and syntax errors
+    answered with an ``error`` message (Strawberry closes the socket, or with its
+    parser cache sends a bare ``complete``)."""
+
+    async def handle_message(self, message: Any) -> None:
+        if reason := wsguard.problem(message, GRAPHQL_TRANSPORT_WS_PROTOCOL):
+            await self.handle_invalid_message(reason)
+            return
+        if message.get("type") == "connection_init" and message.get("payload", {}) is None:
+            # The protocol allows a null payload (graphql-ws sends one); Strawberry would 4400.
+            message = {"type": "connection_init"}
+        await super().handle_message(message)
+
+    async def handle_subscribe(self, message: Any) -> None:
+        cap = self.max_subscriptions_per_connection
+        op_id = message["id"]
+        if (
+            self.connection_acknowledged
+            and op_id not in self.operations
+            and cap is not None
+            and len(self.operations) >= cap
+        ):
+            error = _limit_error(op_id, cap)
+            await self.send_message(
+                cast(Any, {"id": op_id, "type": "error", "payload": [error.formatted]})
+            )
+            return
+        await super().handle_subscribe(message)
+
+    @staticmethod
+    def _get_pre_execution_close_reason(error: GraphQLError) -> str | None:
+        return None
+
+    async def _handle_pre_execution_error(self, operation: Any, result: PreExecutionError) -> None:
+        result.errors = [_public(e) for e in result.errors or ()]
+        await super()._handle_pre_execution_error(operation, result)
+
+
+class _LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
+    """Legacy graphql-ws with checked messages, a coded per-connection limit, and a refused
+    token closing with 4403 as on graphql-transport-ws (Strawberry closes with 1011)."""
+
+    async def handle_connection_init(self, message: Any) -> None:
+        payload = message.get("payload")
+        if not cast("GraphQLView", self.view).tokens.connection_params_ok(payload):
+            logger.info("WebSocket refused reason=missing or invalid API token")
+            await self.send_message(
+                cast(Any, {"type": "connection_error", "payload": {"message": TOKEN_REQUIRED}})
+            )
+            await self.websocket.close(4403, "Forbidden")
+            return
+        await super().handle_connection_init(message)
+
+    async def handle_message(self, message: Any) -> None:
+        if reason := wsguard.problem(message, GRAPHQL_WS_PROTOCOL):
+            await self.websocket.close(4400, reason)
+            return
+        await super().handle_message(message)
+
+    async def handle_start(self, message: Any) -> None:
+        cap = self.max_subscriptions_per_connection
+        op_id = message["id"]
+        if (
+            self.connection_acknowledged
+            and op_id not in self.tasks
+            and cap is not None
+            and len(self.tasks) >= cap
+        ):
+            error = _limit_error(op_id, cap)
+            await self.send_message(
+                cast(Any, {"id": op_id, "type": "error", "payload": error.formatted})
+            )
+            return
+        await super().handle_start(message)
+
+
+class _WebSocketAdapter(ASGIWebSocketAdapter):
+    """Closes with 1009 on a text message larger than MAX_BODY_BYTES before decoding it,
+    and drops what operations still send after the socket was closed (Strawberry would
+    raise in their tasks, and log each one as an unretrieved task exception)."""
+
+    async def send_json(self, message: Mapping[str, object]) -> None:
+        if self.ws.application_state != WebSocketState.DISCONNECTED:
+            await super().send_json(message)
+
+    async def close(self, code: int, reason: str) -> None:
+        if self.ws.application_state != WebSocketState.DISCONNECTED:
+            await super().close(code, reason)
+
+    def __init__(self, view: Any, request: WebSocket, response: WebSocket) -> None:
+        super().__init__(view, request, response)
+        self._max_bytes: int = view.max_message_bytes
+
+    async def iter_json(
+        self, *, ignore_parsing_errors: bool = False
+    ) -> AsyncGenerator[object, None]:
+        async for text in self._texts():
+            if len(text) > self._max_bytes:
+                await self.close(1009, f"message larger than {self._max_bytes} bytes")
+                return
+            try:
+                yield self.view.decode_json(text)
+            except json.JSONDecodeError as exc:
+                if not ignore_parsing_errors:
+                    raise NonJsonMessageReceived from exc
+
+    async def _texts(self) -> AsyncGenerator[str, None]:
+        try:
+            while self.ws.application_state != WebSocketState.DISCONNECTED:
+                yield await self.ws.receive_text()
+        except KeyError as exc:  # a binary frame
+            raise NonTextMessageReceived from exc
+        except WebSocketDisconnect:
+            pass
+
+
+class GraphQLView(GraphQL[Context, None]):
+    """Strawberry's ASGI view with our context, limits, error shapes, token check on
+    WebSockets and an offline GraphiQL."""
+
+    graphql_transport_ws_handler_class = _TransportWSHandler
+    graphql_ws_handler_class = _LegacyWSHandler
+    websocket_adapter_class = _WebSocketAdapter
+
+    def __init__(
+        self,
+        schema: strawberry.Schema,
+        *,
+        settings: Any,
+        tokens: TokenCheck | None = None,
+        offline_ide: bool = True,
+    ) -> None:
+        super().__init__(
+            schema,
+            keep_alive=True,
+            keep_alive_interval=settings.ws_keepalive_s,
+            connection_init_wait_timeout=timedelta(seconds=settings.connection_init_timeout_s),
+            max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
+            allowed_origins=settings.cors_origins,
+        )
+        self._settings = settings
+        self.tokens = tokens or TokenCheck(())
+        self.max_message_bytes: int = settings.max_body_bytes
+        # Without the vendored assets, fall back to Strawberry's CDN page rather than a blank one.
+        self._offline_ide = offline_ide
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        try:
+            response = await self.run(request)
+        except HTTPException as exc:
+            code = getattr(exc, "code", errorpolicy.BAD_REQUEST)
+            response = Response(
+                errorpolicy.error_body(exc.reason, code),
+                status_code=exc.status_code,
+                media_type="application/json",
+            )
+        if response.media_type == "application/json" and errorpolicy.wants_graphql_response(
+            request.headers.get("accept", "")
+        ):
+            # GraphQL over HTTP: this media type says "status codes mean something".
+            response.headers["content-type"] = errorpolicy.GRAPHQL_RESPONSE
+            if response.status_code == 200 and getattr(request.state, "request_error", False):
+                response.status_code = 400
+        await response(scope, receive, send)
+
+    def _validate_batch_request(self, request_data: Any, protocol: Any) -> None:
+        raise _CodedHTTPException(
+            400,
+            "batched operations (a JSON array) are not supported: send one operation per request",
+            errorpolicy.BATCHING_NOT_SUPPORTED,
+        )
+
+    async def process_result(self, request: Request, result: ExecutionResult) -> Any:
+        if result.errors:
+            # Errors that bypassed the schema's extension (a limit, a timeout) get coded here.
+            result.errors = [_public(e) for e in result.errors]
+            request.state.request_error = result.data is None and errorpolicy.is_request_error(
+                result.errors
+            )
+        return await super().process_result(request, result)
+
+    async def on_ws_connect(self, context: Context) -> Any:
+        if not self.tokens.connection_params_ok(context.connection_params):
+            logger.info("WebSocket refused reason=missing or invalid API token")
+            raise ConnectionRejectionError({"message": TOKEN_REQUIRED})
+        return await super().on_ws_connect(context)
+
+    async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
+        state = request.app.state
+        # A WebSocket's context lives as long as the socket, across all its operations:
+        # its loaders must not cache (results, or failures) from one operation to the next.
+        markets, predictions = make_loaders(state.service, cache=not isinstance(request, WebSocket))
+        return Context(
+            service=state.service,
+            hub=state.hub,
+            settings=self._settings,
+            market_loader=markets,
+            prediction_loader=predictions,
+            request=request,
+            response=response,
+        )
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return HTMLResponse(graphiql.page(self.graphql_ide_html, offline=self._offline_ide))
+
+
+class _CodedHTTPException(HTTPException):
+    def __init__(self, status_code: int, reason: str, code: str) -> None:
+        super().__init__(status_code, reason)
+        self.code = code
