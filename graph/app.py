@@ -40,6 +40,7 @@ from graph.kalshi.feed import KalshiFeed
 from graph.kalshi.rest import KalshiAuth, KalshiRest
 from graph.kalshi.signing import Signer, load_private_key
 from graph.live.hub import Hub
+from graph.live.snapshot import Snapshot
 from graph.model.ratings import RatingStore
 from graph.models import TickerUpdate
 from graph.settings import Settings, load_settings
@@ -143,8 +144,9 @@ def create_app(
             store = RatingStore(settings.ratings_file)
             await asyncio.to_thread(store.open)
             stack.callback(store.close)
+            service_rest = KalshiRest(kalshi_http, rest_base, policy=policy, clock=clock)
             service = GameService(
-                rest=KalshiRest(kalshi_http, rest_base, policy=policy, clock=clock),
+                rest=service_rest,
                 scoreboard=ScoreboardClient(espn_http, scoreboard_base, policy=policy),
                 ratings=store,
                 config=ServiceConfig(
@@ -165,7 +167,15 @@ def create_app(
             hub = Hub(feed)
             feed.on_fatal = hub.fail
             stack.push_async_callback(feed.aclose)
+            snapshot = Snapshot(
+                rest=service_rest,
+                markets=service.market_cache,
+                prices_ttl_s=settings.prices_ttl_s,
+                unknown_ttl_s=settings.schedule_ttl_s,
+                clock=clock,
+            )
             app.state.service, app.state.hub, app.state.feed = service, hub, feed
+            app.state.snapshot = snapshot
             metrics.watch(
                 Sources(
                     hub=hub,

@@ -575,7 +575,7 @@ async def test_sorting_by_prediction_over_a_socket_predicts_once(
     async with fixed_sim() as sim, running_app(sim, tmp_path) as (_, url):
         bad = sim.games_for(League.NBA, SUNDAY)[0]["id"]
         sim.faults.failing_summaries.add(bad)
-        caplog.set_level(logging.INFO, logger="graph.games.service")
+        caplog.set_level(logging.INFO, logger="graph.games")
         async with GraphQLWebSocket.connect(url) as client:
             await client.subscribe("1", query, {})
             answer = await client.receive()

@@ -8,12 +8,10 @@ response of N games costs one batch for each, whatever N is.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from collections.abc import AsyncGenerator, Callable
 from datetime import UTC, date, datetime
-from enum import Enum
 from typing import Any, TypeVar, cast
 
 import strawberry
@@ -30,8 +28,10 @@ from graph import models
 from graph.api.context import Context
 from graph.api.execution import LimitedSchema, SharedExecutor, _ErrorPolicy
 from graph.errors import InvalidInput
+from graph.games import ordering
+from graph.games.batches import GameSet
+from graph.games.ids import public_id
 from graph.games.matching import outcome_team
-from graph.games.service import public_id
 
 logger = logging.getLogger(__name__)
 
@@ -52,11 +52,7 @@ GameState = strawberry.enum(models.GameState)
 Confidence = strawberry.enum(models.Confidence)
 
 
-@strawberry.enum
-class GameSort(Enum):
-    START_TIME = "START_TIME"
-    EDGE = "EDGE"
-    CONFIDENCE = "CONFIDENCE"
+GameSort = strawberry.enum(ordering.GameSort)
 
 
 @strawberry.type(name="Market", description="A Kalshi market; prices are dollars in [0, 1].")
@@ -141,10 +137,6 @@ def _team(league: models.League, t: models.TeamRef) -> TeamType:
     return TeamType(code=t.code, name=t.name, record=t.record, _league=league)
 
 
-# A game's prediction as its loader gave it: the value, the failure, or not loaded yet.
-_Loaded = models.Prediction | BaseException | None
-
-
 @strawberry.type(name="Game")
 class GameType:
     id: strawberry.ID
@@ -159,14 +151,11 @@ class GameType:
     neutral_site: bool
     status_detail: str | None
     _game: strawberry.Private[models.Game]
-    # The prediction (or its failure) when sorting already loaded it: over a WebSocket the
-    # loaders do not cache, and the field must not compute it a second time.
-    _loaded: strawberry.Private[models.Prediction | BaseException | None] = None
+    # The games of the same response: markets and predictions are one batch for all of them.
+    _batch: strawberry.Private[GameSet]
 
     @classmethod
-    def of(
-        cls, g: models.Game, loaded: models.Prediction | BaseException | None = None
-    ) -> GameType:
+    def of(cls, g: models.Game, batch: GameSet) -> GameType:
         return cls(
             id=strawberry.ID(public_id(g)),
             league=g.league,
@@ -180,7 +169,7 @@ class GameType:
             neutral_site=g.neutral_site,
             status_detail=g.status_detail,
             _game=g,
-            _loaded=loaded,
+            _batch=batch,
         )
 
     @_field("The Kalshi event ticker this game maps to, if any.")
@@ -188,18 +177,13 @@ class GameType:
         return info.context.service.event_ticker(self._game)
 
     @_field("Kalshi game-winner markets (away team's first).")
-    async def markets(self, info: Info[Context, None]) -> list[MarketType]:
-        found = await info.context.market_loader.load(self._game)
+    async def markets(self) -> list[MarketType]:
+        found = await self._batch.markets(self._game)
         return [MarketType.of(m) for m in (found.away, found.home) if m is not None]
 
     @_field("Our prediction; null (with an error) if it failed.")
-    async def prediction(self, info: Info[Context, None]) -> PredictionType | None:
-        loaded = self._loaded
-        if loaded is None:
-            return PredictionType.of(await info.context.prediction_loader.load(self._game))
-        if isinstance(loaded, BaseException):
-            raise loaded
-        return PredictionType.of(loaded)
+    async def prediction(self) -> PredictionType | None:
+        return PredictionType.of(await self._batch.prediction(self._game))
 
 
 @strawberry.type(name="TickerUpdate")
@@ -211,7 +195,7 @@ class TickerUpdateType:
     volume: float | None
     open_interest: float | None
     ts: datetime
-    # What this was made of: the key under which subscribers share one execution (_Executor).
+    # What this was made of: the key under which subscribers share one execution (SharedExecutor).
     _update: strawberry.Private[models.TickerUpdate | None] = None
 
     @classmethod
@@ -226,41 +210,6 @@ class TickerUpdateType:
             ts=datetime.fromtimestamp(u.ts_ms / 1000, tz=UTC),
             _update=u,
         )
-
-
-_CONFIDENCE_RANK = {
-    models.Confidence.HIGH: 0,
-    models.Confidence.MEDIUM: 1,
-    models.Confidence.LOW: 2,
-}
-
-
-def _edge_rank(p: models.Prediction | None) -> tuple[int, float]:
-    """Largest |edge| first; games without an edge last."""
-    return (1, 0.0) if p is None or p.edge is None else (0, -abs(p.edge))
-
-
-def _confidence_rank(p: models.Prediction | None) -> tuple[int, float]:
-    """HIGH before MEDIUM before LOW, surer predictions first; failed ones last."""
-    if p is None:
-        return (3, 0.0)
-    return (_CONFIDENCE_RANK[p.confidence], -abs(p.home_win_probability - 0.5))
-
-
-async def _sorted(
-    games: list[models.Game], sort_by: GameSort, loader: Any
-) -> list[tuple[models.Game, _Loaded]]:
-    """The games in ``sort_by`` order, each with its prediction if sorting needed it."""
-    if sort_by is GameSort.START_TIME:
-        return [(g, None) for g in sorted(games, key=lambda g: (g.start_time, g.id))]
-    results = await asyncio.gather(*(loader.load(g) for g in games), return_exceptions=True)
-    rank = _edge_rank if sort_by is GameSort.EDGE else _confidence_rank
-
-    def key(pair: tuple[models.Game, _Loaded]) -> tuple[tuple[int, float], datetime]:
-        game, loaded = pair
-        return rank(loaded if isinstance(loaded, models.Prediction) else None), game.start_time
-
-    return sorted(zip(games, results, strict=True), key=key)
 
 
 TICKER_RE = re.compile(r"^[A-Z0-9][A-Z0-9._-]{0,99}$")
@@ -287,19 +236,20 @@ class Query:
         league: League,  # type: ignore[valid-type]
         date: date | None = None,
         state: GameState | None = None,  # type: ignore[valid-type]
-        sort_by: GameSort = GameSort.START_TIME,
+        sort_by: GameSort = ordering.GameSort.START_TIME,  # type: ignore[valid-type]
     ) -> list[GameType]:
         service = info.context.service
         games = await service.games(league, date or service.today())
         if state is not None:
             games = [g for g in games if g.state == state]
-        ordered = await _sorted(games, sort_by, info.context.prediction_loader)
-        return [GameType.of(g, loaded) for g, loaded in ordered]
+        batch = service.game_set(games)
+        return [GameType.of(g, batch) for g in await batch.ordered(sort_by)]
 
     @_field("One game by the id `games` returned.")
     async def game(self, info: Info[Context, None], id: strawberry.ID) -> GameType | None:
-        found = await info.context.service.game(str(id))
-        return GameType.of(found) if found else None
+        service = info.context.service
+        found = await service.game(str(id))
+        return GameType.of(found, service.game_set([found])) if found else None
 
     @_field("One Kalshi market by ticker (null if Kalshi has none).")
     async def market(self, info: Info[Context, None], ticker: str) -> MarketType | None:
@@ -317,7 +267,7 @@ class Subscription:
     ) -> AsyncGenerator[TickerUpdateType, None]:
         ctx = info.context
         tickers = _check_tickers(market_tickers, ctx.settings.max_tickers_per_subscription)
-        initial = await ctx.service.snapshot(tickers)
+        initial = await ctx.snapshot(tickers)
         async with ctx.hub.subscribe(tickers, initial=initial) as updates:
             async for update in updates:
                 yield TickerUpdateType.of(update)

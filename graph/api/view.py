@@ -17,7 +17,6 @@ from starlette.responses import HTMLResponse, Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
-from strawberry.dataloader import DataLoader
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http.exceptions import NonJsonMessageReceived, NonTextMessageReceived
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
@@ -28,7 +27,6 @@ from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWS
 from strawberry.types import ExecutionResult
 from strawberry.types.execution import PreExecutionError
 
-from graph import models
 from graph.api import errors as errorpolicy, wsmessages as wsguard
 from graph.api.context import Context
 from graph.api.execution import _public
@@ -38,21 +36,6 @@ from graph.web.auth import TokenCheck
 logger = logging.getLogger(__name__)
 
 TOKEN_REQUIRED = "a valid API token is required"
-
-
-def make_loaders(service: Any, *, cache: bool) -> tuple[DataLoader[Any, Any], DataLoader[Any, Any]]:
-    """The per-request loaders; ``cache=False`` keeps nothing between batches."""
-    markets: DataLoader[models.Game, Any] = DataLoader(
-        load_fn=service.load_markets, cache_key_fn=lambda g: g.id, cache=cache
-    )
-
-    async def load_predictions(games: list[models.Game]) -> list[Any]:
-        return await service.load_predictions(games, markets.load)  # type: ignore[no-any-return]
-
-    predictions: DataLoader[models.Game, Any] = DataLoader(
-        load_fn=load_predictions, cache_key_fn=lambda g: g.id, cache=cache
-    )
-    return markets, predictions
 
 
 def _limit_error(op_id: str, cap: int) -> GraphQLError:
@@ -257,15 +240,11 @@ class GraphQLView(GraphQL[Context, None]):
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         state = request.app.state
-        # A WebSocket's context lives as long as the socket, across all its operations:
-        # its loaders must not cache (results, or failures) from one operation to the next.
-        markets, predictions = make_loaders(state.service, cache=not isinstance(request, WebSocket))
         return Context(
             service=state.service,
             hub=state.hub,
             settings=self._settings,
-            market_loader=markets,
-            prediction_loader=predictions,
+            snapshot=state.snapshot,
             request=request,
             response=response,
         )

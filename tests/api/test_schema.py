@@ -63,13 +63,12 @@ class FakeService:
         raise self.error
 
 
-def context(service: Any) -> Context:
+def context(service: Any, snapshot: Any = None) -> Context:
     return Context(
         service=service,
         hub=None,  # type: ignore[arg-type]
         settings=Settings(_env_file=None),  # type: ignore[call-arg]
-        market_loader=None,  # type: ignore[arg-type]
-        prediction_loader=None,  # type: ignore[arg-type]
+        snapshot=snapshot,
     )
 
 
@@ -217,17 +216,16 @@ class _IdleFeed:
         pass
 
 
-class _NoSnapshot:
-    async def snapshot(self, tickers: list[str]) -> list[Any]:
-        return []
+async def _no_snapshot(tickers: list[str]) -> list[Any]:
+    return []
 
 
 async def test_a_long_subscription_does_not_grow_with_each_event() -> None:
     """Memory per subscription stays flat over thousands of events (graphql-core 3.3 kept
-    ~1.8 KB of memoised sub-fields per event; see ``_Executor``)."""
+    ~1.8 KB of memoised sub-fields per event; see ``SharedExecutor``)."""
     ticker = "KXNBAGAME-26NOV22ATLTOR-ATL"
     hub = Hub(_IdleFeed())
-    ctx = context(_NoSnapshot())
+    ctx = context(None, _no_snapshot)
     ctx.hub = hub
     query = (
         f'subscription {{ tickerUpdates(marketTickers: ["{ticker}"]) '
@@ -274,7 +272,7 @@ async def test_subscribers_asking_the_same_share_one_execution_per_update() -> N
     ]
     sources = []
     for document in documents:
-        ctx = context(_NoSnapshot())
+        ctx = context(None, _no_snapshot)
         ctx.hub = hub
         source = await schema.subscribe(document, context_value=ctx)
         assert not isinstance(source, ExecutionResult)
