@@ -19,7 +19,6 @@ trouble (an operator may need to act), INFO for a client's mistake.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import uuid
@@ -27,7 +26,6 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from graphql import GraphQLError, GraphQLSyntaxError
-from starlette.types import Send
 
 from graph.errors import GraphError, OperationTimeout, UpstreamError
 
@@ -159,26 +157,3 @@ def wants_graphql_response(accept: str) -> bool:
         if q > 0 and (best is None or candidate > best):
             best = candidate
     return best is not None and best[2] == GRAPHQL_RESPONSE
-
-
-def error_body(message: str, code: str) -> bytes:
-    """A GraphQL-shaped JSON body for answers given outside GraphQL (413, 401, 400)."""
-    return json.dumps({"errors": [{"message": message, "extensions": {"code": code}}]}).encode()
-
-
-async def send_error(
-    send: Send,
-    status: int,
-    message: str,
-    code: str,
-    headers: Iterable[tuple[bytes, bytes]] = (),
-) -> None:
-    """Answer an HTTP request from ASGI middleware with :func:`error_body`."""
-    body = error_body(message, code)
-    start_headers = [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(body)).encode()),
-        *headers,
-    ]
-    await send({"type": "http.response.start", "status": status, "headers": start_headers})
-    await send({"type": "http.response.body", "body": body})

@@ -32,6 +32,7 @@ from graph.api.context import Context
 from graph.api.execution import _public
 from graph.web import graphiql
 from graph.web.auth import TokenCheck
+from graph.web.responses import error_body
 
 logger = logging.getLogger(__name__)
 
@@ -203,7 +204,7 @@ class GraphQLView(GraphQL[Context, None]):
         except HTTPException as exc:
             code = getattr(exc, "code", errorpolicy.BAD_REQUEST)
             response = Response(
-                errorpolicy.error_body(exc.reason, code),
+                error_body(exc.reason, code),
                 status_code=exc.status_code,
                 media_type="application/json",
             )

@@ -25,8 +25,8 @@ from urllib.parse import parse_qs
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from graph.api.errors import send_error
 from graph.errors import Unauthenticated
+from graph.web.responses import send_error
 
 # Probes and the live page ("/" asks for a token itself) stay open.
 OPEN_PATHS = frozenset({"/", "/healthz", "/readyz", "/metrics"})
