@@ -1,10 +1,12 @@
-"""What a client sees of an error, and what the log sees (edge; graphql-core, no Strawberry).
+"""What a client sees of an error, and what the log sees (edge).
 
 How it works: every GraphQL error leaving the service passes :func:`public` once.
 It gets a stable ``extensions.code`` (the README's "Errors" table):
 
 - our own exceptions (:mod:`graph.errors`) keep their message and carry their
-  class's ``code``;
+  class's ``code``; :func:`error_of` wraps one in a GraphQL error;
+- Strawberry's request errors (no such operation name; a query sent where only
+  subscriptions run) are validation failures;
 - GraphQL's own errors are classified: a syntax error is ``GRAPHQL_PARSE_FAILED``,
   a validation error ``GRAPHQL_VALIDATION_FAILED``, and the query limits
   (Strawberry's depth, token and alias limiters, disabled introspection) get a code
@@ -23,11 +25,11 @@ import logging
 import re
 import uuid
 from collections.abc import Callable, Iterable
-from typing import Any
 
 from graphql import GraphQLError, GraphQLSyntaxError
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 
-from graph.errors import GraphError, OperationTimeout, UpstreamError
+from graph.errors import GraphError, OperationTimeout, QueryTooLarge, UpstreamError
 
 logger = logging.getLogger(__name__)
 
@@ -35,10 +37,6 @@ UNEXPECTED = "Unexpected error."
 INTERNAL = "INTERNAL_SERVER_ERROR"
 PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
 VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
-QUERY_TOO_LARGE = "QUERY_TOO_LARGE"
-TOO_MANY_SUBSCRIPTIONS = "TOO_MANY_SUBSCRIPTIONS"
-BAD_REQUEST = "BAD_REQUEST"
-BATCHING_NOT_SUPPORTED = "BATCHING_NOT_SUPPORTED"
 
 # The limiters' messages (Strawberry 0.341, graphql-core 3.3); tests pin each one.
 _LIMIT_CODES: tuple[tuple[re.Pattern[str], str], ...] = (
@@ -49,13 +47,14 @@ _LIMIT_CODES: tuple[tuple[re.Pattern[str], str], ...] = (
 )
 # Codes of requests that never ran (GraphQL over HTTP: 400 under graphql-response+json).
 REQUEST_ERROR_CODES = frozenset(
-    {PARSE_FAILED, VALIDATION_FAILED, QUERY_TOO_LARGE, *(code for _, code in _LIMIT_CODES)}
+    {PARSE_FAILED, VALIDATION_FAILED, QueryTooLarge.code, *(code for _, code in _LIMIT_CODES)}
 )
+_REQUEST_ERRORS = (CannotGetOperationTypeError, InvalidOperationTypeError)
 
 
-def coded(message: str, code: str, **extensions: Any) -> GraphQLError:
-    """A GraphQL error of our own making, already classified."""
-    return GraphQLError(message, extensions={"code": code, **extensions})
+def error_of(exc: GraphError) -> GraphQLError:
+    """One of our exceptions as a GraphQL error (coded by :func:`public` when it leaves)."""
+    return GraphQLError(str(exc), original_error=exc)
 
 
 def code_of(error: GraphQLError) -> str:
@@ -66,6 +65,8 @@ def code_of(error: GraphQLError) -> str:
     original = error.original_error
     if isinstance(original, GraphError):
         return original.code
+    if isinstance(original, _REQUEST_ERRORS):
+        return VALIDATION_FAILED
     if original is not None and not isinstance(original, GraphQLError):
         return INTERNAL
     for pattern, code in _LIMIT_CODES:
@@ -88,6 +89,8 @@ def public(
     code = code_of(error)
     path = ".".join(map(str, error.path or ())) or "-"
     original = error.original_error
+    if isinstance(original, _REQUEST_ERRORS):
+        original = None  # Strawberry's wording is meant for clients; nothing to mask
     if original is not None and not isinstance(original, GraphError | GraphQLError):
         correlation_id = new_id()
         logger.error(

@@ -22,34 +22,25 @@ from typing import Any, cast
 import strawberry
 from graphql import Executor, GraphQLError, OperationType, get_operation_ast, parse
 from strawberry.extensions import MaskErrors
-from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
-from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types import ExecutionResult
 from strawberry.types.execution import PreExecutionError
 
 from graph import models
 from graph.api import errors as errorpolicy
-from graph.errors import OperationTimeout
+from graph.api.compat import SUB_FIELDS_MEMO, StrawberryGraphQLCoreExecutionContext
+from graph.errors import OperationTimeout, QueryTooLarge
 
 
-def _public(error: GraphQLError) -> GraphQLError:
-    """:func:`graph.api.errors.public`, knowing Strawberry's own request errors
-    (no such operation name; a query sent where only subscriptions run)."""
-    if isinstance(error.original_error, CannotGetOperationTypeError | InvalidOperationTypeError):
-        error = GraphQLError(
-            error.message,
-            nodes=error.nodes,
-            extensions={"code": errorpolicy.VALIDATION_FAILED},
-        )
-    return errorpolicy.public(error)
+class ErrorPolicy(MaskErrors):
+    """Every error leaves through :func:`graph.api.errors.public`: coded, logged once,
+    unexpected ones masked with a correlation id. (Strawberry's ``MaskErrors`` finds the
+    errors of every result, streamed ones included; we decide what each becomes.)"""
 
+    def __init__(self) -> None:
+        super().__init__(should_mask_error=lambda _: True)
 
-class _ErrorPolicy(MaskErrors):
-    """Every error leaves through :func:`_public`: coded, logged once, unexpected ones
-    masked with a correlation id."""
-
-    def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
-        return [_public(e) for e in errors]
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        return errorpolicy.public(error)
 
 
 async def _one(result: PreExecutionError) -> AsyncGenerator[Any, None]:
@@ -77,7 +68,7 @@ class SharedExecutor(StrawberryGraphQLCoreExecutionContext):
 
     def build_per_event_executor(self, payload: Any) -> Executor[Any]:
         executor = super().build_per_event_executor(payload)
-        executor._relevant_sub_fields = {}
+        setattr(executor, SUB_FIELDS_MEMO, {})  # see graph.api.compat
         update = getattr(payload, "_update", None)
         source = self.operation.loc.source.body if self.operation.loc else None
         if isinstance(update, models.TickerUpdate) and source is not None:
@@ -134,9 +125,12 @@ class LimitedSchema(strawberry.Schema):
         size = len(query.encode("utf-8", "surrogatepass")) if query else 0
         if size <= self._max_query_bytes:
             return None
-        return errorpolicy.coded(
-            f"the query is {size} bytes long; the limit is {self._max_query_bytes}",
-            errorpolicy.QUERY_TOO_LARGE,
+        return errorpolicy.public(
+            errorpolicy.error_of(
+                QueryTooLarge(
+                    f"the query is {size} bytes long; the limit is {self._max_query_bytes}"
+                )
+            )
         )
 
     async def execute(self, query: str | None, *args: Any, **kwargs: Any) -> ExecutionResult:
@@ -154,7 +148,7 @@ class LimitedSchema(strawberry.Schema):
             f"the operation took longer than {self._timeout_s:g} s and was stopped"
         )
         # Coded here: this result never passes the schema's error extension.
-        error = _public(GraphQLError(str(timeout), original_error=timeout))
+        error = errorpolicy.public(errorpolicy.error_of(timeout))
         return ExecutionResult(data=None, errors=[error])
 
     async def stream(self, query: str | None, *args: Any, **kwargs: Any) -> Any:

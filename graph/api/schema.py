@@ -25,8 +25,9 @@ from strawberry.extensions import (
 from strawberry.types import Info
 
 from graph import models
+from graph.api import compat
 from graph.api.context import Context
-from graph.api.execution import LimitedSchema, SharedExecutor, _ErrorPolicy
+from graph.api.execution import ErrorPolicy, LimitedSchema, SharedExecutor
 from graph.errors import InvalidInput
 from graph.games import ordering
 from graph.games.batches import GameSet
@@ -282,11 +283,12 @@ def build_schema(
     timeout_s: float = 30.0,
     introspection: bool = True,
 ) -> strawberry.Schema:
+    compat.check()
     extensions: list[Callable[[], SchemaExtension]] = [
         lambda: QueryDepthLimiter(max_depth=max_depth),
         lambda: MaxTokensLimiter(max_token_count=max_tokens),
         lambda: MaxAliasesLimiter(max_alias_count=max_aliases),
-        _ErrorPolicy,
+        ErrorPolicy,
     ]
     if not introspection:
         extensions.append(DisableIntrospection)

@@ -11,7 +11,7 @@ from typing import Any, cast
 
 import strawberry
 from cross_web import HTTPException
-from graphql import GraphQLError
+from graphql import GraphQLError, GraphQLSyntaxError, get_operation_ast, parse
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.types import Receive, Scope, Send
@@ -25,14 +25,19 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 )
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 from strawberry.types import ExecutionResult
-from strawberry.types.execution import PreExecutionError
 
 from graph.api import errors as errorpolicy, wsmessages as wsguard
 from graph.api.context import Context
-from graph.api.execution import _public
+from graph.errors import (
+    BadRequest,
+    BatchingNotSupported,
+    RequestRefused,
+    TooManySubscriptions,
+)
 from graph.web import graphiql
 from graph.web.auth import TokenCheck
 from graph.web.responses import error_body
+from graph.web.wsadmission import SCOPE_KEY, Operations
 
 logger = logging.getLogger(__name__)
 
@@ -40,11 +45,29 @@ TOKEN_REQUIRED = "a valid API token is required"
 
 
 def _limit_error(op_id: str, cap: int) -> GraphQLError:
-    return errorpolicy.coded(
-        f"at most {cap} operations at once per connection; complete one first "
-        f"(refused id {op_id[:40]!r})",
-        errorpolicy.TOO_MANY_SUBSCRIPTIONS,
+    return errorpolicy.public(
+        errorpolicy.error_of(
+            TooManySubscriptions(
+                f"at most {cap} operations at once per connection; complete one first "
+                f"(refused id {op_id[:40]!r})"
+            )
+        )
     )
+
+
+def _unrunnable(payload: Mapping[str, Any]) -> GraphQLError | None:
+    """Why a subscribe message cannot start (its document does not parse, or names no
+    operation it holds), as a public error; else None. Strawberry would close the socket
+    with 4400 on these; we answer with an ``error`` message and keep the socket."""
+    try:
+        document = parse(payload["query"])
+    except GraphQLSyntaxError as exc:
+        return errorpolicy.public(exc)
+    if get_operation_ast(document, payload.get("operationName")) is None:
+        name = payload.get("operationName")
+        message = f"Unknown operation named '{name}'." if name else "Can't get GraphQL operation."
+        return errorpolicy.public(GraphQLError(message))
+    return None
 
 
 class _TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
@@ -56,6 +79,7 @@ class _TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         if reason := wsguard.problem(message, GRAPHQL_TRANSPORT_WS_PROTOCOL):
             await self.handle_invalid_message(reason)
             return
+        _track(self.websocket, message)
         if message.get("type") == "connection_init" and message.get("payload", {}) is None:
             # The protocol allows a null payload (graphql-ws sends one); Strawberry would 4400.
             message = {"type": "connection_init"}
@@ -70,20 +94,17 @@ class _TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
             and cap is not None
             and len(self.operations) >= cap
         ):
-            error = _limit_error(op_id, cap)
-            await self.send_message(
-                cast(Any, {"id": op_id, "type": "error", "payload": [error.formatted]})
-            )
+            await self._send_error(op_id, _limit_error(op_id, cap))
+            return
+        if self.connection_acknowledged and (error := _unrunnable(message["payload"])):
+            await self._send_error(op_id, error)
             return
         await super().handle_subscribe(message)
 
-    @staticmethod
-    def _get_pre_execution_close_reason(error: GraphQLError) -> str | None:
-        return None
-
-    async def _handle_pre_execution_error(self, operation: Any, result: PreExecutionError) -> None:
-        result.errors = [_public(e) for e in result.errors or ()]
-        await super()._handle_pre_execution_error(operation, result)
+    async def _send_error(self, op_id: str, error: GraphQLError) -> None:
+        await self.send_message(
+            cast(Any, {"id": op_id, "type": "error", "payload": [error.formatted]})
+        )
 
 
 class _LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
@@ -105,6 +126,7 @@ class _LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
         if reason := wsguard.problem(message, GRAPHQL_WS_PROTOCOL):
             await self.websocket.close(4400, reason)
             return
+        _track(self.websocket, message)
         await super().handle_message(message)
 
     async def handle_start(self, message: Any) -> None:
@@ -124,6 +146,21 @@ class _LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
         await super().handle_start(message)
 
 
+_OPENS = frozenset({"subscribe", "start"})
+_CLIENT_ENDS = frozenset({"complete", "stop"})
+_SERVER_ENDS = frozenset({"complete", "error"})
+
+
+def _track(websocket: Any, message: Mapping[str, Any]) -> None:
+    """Report a well-formed client message that opens or ends an operation."""
+    kind, op_id = message.get("type"), message.get("id")
+    if isinstance(op_id, str) and isinstance(websocket, _WebSocketAdapter):
+        if kind in _OPENS:
+            websocket.operations.opened(op_id)
+        elif kind in _CLIENT_ENDS:
+            websocket.operations.ended(op_id)
+
+
 class _WebSocketAdapter(ASGIWebSocketAdapter):
     """Closes with 1009 on a text message larger than MAX_BODY_BYTES before decoding it,
     and drops what operations still send after the socket was closed (Strawberry would
@@ -132,6 +169,8 @@ class _WebSocketAdapter(ASGIWebSocketAdapter):
     async def send_json(self, message: Mapping[str, object]) -> None:
         if self.ws.application_state != WebSocketState.DISCONNECTED:
             await super().send_json(message)
+        if message.get("type") in _SERVER_ENDS and isinstance(op_id := message.get("id"), str):
+            self.operations.ended(op_id)
 
     async def close(self, code: int, reason: str) -> None:
         if self.ws.application_state != WebSocketState.DISCONNECTED:
@@ -140,6 +179,8 @@ class _WebSocketAdapter(ASGIWebSocketAdapter):
     def __init__(self, view: Any, request: WebSocket, response: WebSocket) -> None:
         super().__init__(view, request, response)
         self._max_bytes: int = view.max_message_bytes
+        # Told which operations open and end, for the graceful drain (graph.web.wsadmission).
+        self.operations: Operations = request.scope.get(SCOPE_KEY) or Operations()
 
     async def iter_json(
         self, *, ignore_parsing_errors: bool = False
@@ -200,14 +241,16 @@ class GraphQLView(GraphQL[Context, None]):
             return
         request = Request(scope, receive)
         try:
+            if await _is_batch(request):
+                raise BatchingNotSupported(
+                    "batched operations (a JSON array) are not supported: "
+                    "send one operation per request"
+                )
             response = await self.run(request)
-        except HTTPException as exc:
-            code = getattr(exc, "code", errorpolicy.BAD_REQUEST)
-            response = Response(
-                error_body(exc.reason, code),
-                status_code=exc.status_code,
-                media_type="application/json",
-            )
+        except HTTPException as exc:  # Strawberry's own refusals of what it cannot read
+            response = _refusal(exc.reason, BadRequest.code, exc.status_code)
+        except RequestRefused as exc:
+            response = _refusal(str(exc), exc.code, exc.status)
         if response.media_type == "application/json" and errorpolicy.wants_graphql_response(
             request.headers.get("accept", "")
         ):
@@ -217,17 +260,10 @@ class GraphQLView(GraphQL[Context, None]):
                 response.status_code = 400
         await response(scope, receive, send)
 
-    def _validate_batch_request(self, request_data: Any, protocol: Any) -> None:
-        raise _CodedHTTPException(
-            400,
-            "batched operations (a JSON array) are not supported: send one operation per request",
-            errorpolicy.BATCHING_NOT_SUPPORTED,
-        )
-
     async def process_result(self, request: Request, result: ExecutionResult) -> Any:
         if result.errors:
             # Errors that bypassed the schema's extension (a limit, a timeout) get coded here.
-            result.errors = [_public(e) for e in result.errors]
+            result.errors = [errorpolicy.public(e) for e in result.errors]
             request.state.request_error = result.data is None and errorpolicy.is_request_error(
                 result.errors
             )
@@ -254,7 +290,12 @@ class GraphQLView(GraphQL[Context, None]):
         return HTMLResponse(graphiql.page(self.graphql_ide_html, offline=self._offline_ide))
 
 
-class _CodedHTTPException(HTTPException):
-    def __init__(self, status_code: int, reason: str, code: str) -> None:
-        super().__init__(status_code, reason)
-        self.code = code
+def _refusal(message: str, code: str, status: int) -> Response:
+    return Response(error_body(message, code), status_code=status, media_type="application/json")
+
+
+async def _is_batch(request: Request) -> bool:
+    """Whether a POST body is a JSON array (read once: Starlette keeps it for Strawberry)."""
+    if request.method != "POST" or "json" not in request.headers.get("content-type", ""):
+        return False
+    return (await request.body()).lstrip()[:1] == b"["

@@ -9,11 +9,11 @@ server offers the ASGI denial-response extension (uvicorn does), else a close wi
 ("try again later"), which servers answer with HTTP 403. Refusals are counted and
 logged, at most one line per ``log_every_s``.
 
-For each accepted connection the middleware remembers which GraphQL operations are open
-by reading the protocol's small messages: a client ``subscribe`` (``start`` in legacy
-``graphql-ws``) opens an id; a client ``complete``/``stop`` or a server ``complete``/
-``error`` closes it. Only server messages containing one of those words are parsed, so
-a stream of ``next`` messages costs a substring search each.
+For each accepted connection the middleware puts an :class:`Operations` record in the ASGI
+scope (:data:`SCOPE_KEY`); the GraphQL view, which decodes every client message anyway,
+tells it which operations open (a client ``subscribe``, ``start`` in legacy ``graphql-ws``)
+and end (a client ``complete``/``stop``, or a server ``complete``/``error`` once sent).
+Nothing here parses a message.
 
 ``drain()`` is the middle of a graceful shutdown. The caller has already ended the
 streams behind the open operations (``Hub.close``), so GraphQL is sending ``complete``
@@ -38,39 +38,33 @@ logger = logging.getLogger(__name__)
 
 GOING_AWAY = 1001
 TRY_AGAIN_LATER = 1013
-_OPENS = frozenset({"subscribe", "start"})
-_CLIENT_ENDS = frozenset({"complete", "stop"})
-_SERVER_ENDS = frozenset({"complete", "error"})
-_SERVER_END_MARKERS = ('"complete"', '"error"')
+# Where a WebSocket's ASGI scope carries its :class:`Operations` record.
+SCOPE_KEY = "graph.ws_operations"
+
+
+class Operations:
+    """The GraphQL operations open on one WebSocket, as the view reports them."""
+
+    def __init__(self, on_idle: Callable[[], None] = lambda: None) -> None:
+        self._on_idle = on_idle
+        self.ids: set[str] = set()
+
+    def opened(self, op_id: str) -> None:
+        self.ids.add(op_id)
+
+    def ended(self, op_id: str) -> None:
+        """``op_id`` is over: for a server message, only once it was handed to the server."""
+        if op_id in self.ids:
+            self.ids.discard(op_id)
+            if not self.ids:
+                self._on_idle()
 
 
 class _Connection:
     def __init__(self, send: Send, on_idle: Callable[[], None]) -> None:
         self._send = send
-        self._on_idle = on_idle
-        self.ops: set[str] = set()
+        self.ops = Operations(on_idle)
         self.closed = False
-
-    def client_message(self, text: str) -> None:
-        kind, op_id = _kind_and_id(text)
-        if op_id is None:
-            return
-        if kind in _OPENS:
-            self.ops.add(op_id)
-        elif kind in _CLIENT_ENDS:
-            self._forget(op_id)
-
-    def server_message_sent(self, text: str) -> None:
-        if not self.ops or not any(marker in text for marker in _SERVER_END_MARKERS):
-            return
-        kind, op_id = _kind_and_id(text)
-        if op_id is not None and kind in _SERVER_ENDS:
-            self._forget(op_id)
-
-    def _forget(self, op_id: str) -> None:
-        self.ops.discard(op_id)
-        if not self.ops:
-            self._on_idle()
 
     async def send(self, message: Message) -> None:
         if self.closed:
@@ -82,17 +76,6 @@ class _Connection:
     async def close(self, code: int, reason: str) -> None:
         with contextlib.suppress(Exception):  # a peer that vanished meanwhile is fine
             await self.send({"type": "websocket.close", "code": code, "reason": reason})
-
-
-def _kind_and_id(text: str) -> tuple[str | None, str | None]:
-    try:
-        message = json.loads(text)
-    except ValueError:
-        return None, None
-    if not isinstance(message, dict):
-        return None, None
-    kind, op_id = message.get("type"), message.get("id")
-    return (kind if isinstance(kind, str) else None), (op_id if isinstance(op_id, str) else None)
 
 
 class ConnectionGate:
@@ -122,7 +105,7 @@ class ConnectionGate:
 
     @property
     def open_operations(self) -> int:
-        return sum(len(c.ops) for c in self._connections)
+        return sum(len(c.ops.ids) for c in self._connections)
 
     def _admit(self) -> str | None:
         """Why a new handshake is refused, or None to accept it."""
@@ -157,7 +140,7 @@ class ConnectionGate:
         loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout_at(deadline):
-                while any(c.ops for c in self._connections if not c.closed):
+                while any(c.ops.ids for c in self._connections if not c.closed):
                     self._changed.clear()
                     await self._changed.wait()
         except TimeoutError:
@@ -197,23 +180,9 @@ class WebSocketGate:
             await self._refuse(scope, send, reason)
             return
         conn = _Connection(send, gate._notify)
-
-        async def tracking_receive() -> Message:
-            message = await receive()
-            text = message.get("text")
-            if message["type"] == "websocket.receive" and isinstance(text, str):
-                conn.client_message(text)
-            return message
-
-        async def tracking_send(message: Message) -> None:
-            await conn.send(message)
-            text = message.get("text")
-            if message["type"] == "websocket.send" and isinstance(text, str):
-                conn.server_message_sent(text)
-
         gate._connections.add(conn)
         try:
-            await self.app(scope, tracking_receive, tracking_send)
+            await self.app({**scope, SCOPE_KEY: conn.ops}, receive, conn.send)
         finally:
             gate._connections.discard(conn)
             gate._notify()

@@ -150,9 +150,13 @@ def test_media_type_negotiation(accept: str, wanted: bool) -> None:
     assert errorpolicy.wants_graphql_response(accept) is wanted
 
 
+def _coded(message: str, code: str) -> GraphQLError:
+    return GraphQLError(message, extensions={"code": code})
+
+
 def test_request_errors_are_those_refused_before_running() -> None:
     """Parse/validation/limit errors are request errors; timeouts and field errors are not."""
-    coded = [errorpolicy.coded("x", c) for c in ("GRAPHQL_PARSE_FAILED", "QUERY_TOO_DEEP")]
-    assert errorpolicy.is_request_error(coded)
-    assert not errorpolicy.is_request_error([*coded, errorpolicy.coded("t", "TIMEOUT")])
+    refused = [_coded("x", c) for c in ("GRAPHQL_PARSE_FAILED", "QUERY_TOO_DEEP")]
+    assert errorpolicy.is_request_error(refused)
+    assert not errorpolicy.is_request_error([*refused, _coded("t", "TIMEOUT")])
     assert not errorpolicy.is_request_error([])

@@ -4,22 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import json
 import logging
 import tracemalloc
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from starlette.websockets import WebSocketState
 from strawberry.types import ExecutionResult
 
 from graph.api import errors as errorpolicy
 from graph.api.context import Context
 from graph.api.execution import EVENT_RESULTS, EVENT_RESULTS_SIZE
 from graph.api.schema import _check_tickers, build_schema, schema
-from graph.api.view import _WebSocketAdapter
 from graph.errors import InvalidInput, OperationTimeout, UpstreamUnavailable
 from graph.live.hub import Hub
 from graph.models import Market, TickerUpdate
@@ -186,27 +182,6 @@ async def test_strawberry_does_not_log_tracebacks_for_expected_errors(
     await schema.execute("{ nope }")
     assert [r.name for r in caplog.records] == ["graph.api.errors"] * 2
     assert all(r.exc_info is None and r.levelno <= logging.WARNING for r in caplog.records)
-
-
-class ClosedSocket:
-    """A Starlette WebSocket the server has already closed: any send would raise."""
-
-    application_state = WebSocketState.DISCONNECTED
-
-    async def send_text(self, data: str) -> None:
-        raise AssertionError("sent on a closed socket")
-
-    async def close(self, code: int, reason: str) -> None:
-        raise AssertionError("closed twice")
-
-
-async def test_nothing_is_sent_on_a_socket_already_closed() -> None:
-    """Operations finishing after a close do not raise in their tasks (nothing to tell)."""
-    view = SimpleNamespace(max_message_bytes=10, encode_json=json.dumps)
-    socket = ClosedSocket()
-    adapter = _WebSocketAdapter(view, socket, socket)  # type: ignore[arg-type]
-    await adapter.send_json({"type": "complete", "id": "1"})
-    await adapter.close(4400, "again")
 
 
 class _IdleFeed:

@@ -19,7 +19,13 @@ from websockets.typing import Subprotocol
 
 from graph.models import League
 from graph.sim import Simulator
-from graph.web.wsadmission import ConnectionGate, WebSocketGate, _Connection
+from graph.web.wsadmission import (
+    SCOPE_KEY,
+    ConnectionGate,
+    Operations,
+    WebSocketGate,
+    _Connection,
+)
 from tests.e2e import SUNDAY_NOON_UTC, GraphQLWebSocket, eventually, running_app
 
 SUNDAY = date(2026, 11, 22)
@@ -78,18 +84,25 @@ async def test_handshakes_past_the_cap_get_503_while_connected_clients_keep_work
 
 
 class FakeSocketApp:
-    """A WebSocket ASGI app whose messages a test sends and reads through queues."""
+    """A WebSocket ASGI app whose messages a test sends and reads through queues; like the
+    GraphQL view, it reports operations opening and ending to the scope's record."""
 
     def __init__(self) -> None:
         self.outbox: asyncio.Queue[Message] = asyncio.Queue()  # what the app will send
         self.received: asyncio.Queue[Message] = asyncio.Queue()  # what the app received
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        ops: Operations = scope[SCOPE_KEY]
         await send({"type": "websocket.accept"})
 
         async def reading() -> None:
             while True:
                 message = await receive()
+                kind, op_id = _kind_and_id(message)
+                if kind in ("subscribe", "start"):
+                    ops.opened(op_id)
+                elif kind in ("complete", "stop"):
+                    ops.ended(op_id)
                 await self.received.put(message)
                 if message["type"] == "websocket.disconnect":
                     return
@@ -101,10 +114,18 @@ class FakeSocketApp:
                 await asyncio.wait([getter, reader], return_when=asyncio.FIRST_COMPLETED)
                 if getter.done():
                     await send(getter.result())
+                    kind, op_id = _kind_and_id(getter.result())
+                    if kind in ("complete", "error"):
+                        ops.ended(op_id)
                 else:
                     getter.cancel()
         finally:
             reader.cancel()
+
+
+def _kind_and_id(message: Message) -> tuple[str, str]:
+    decoded = json.loads(message.get("text") or "{}")
+    return decoded.get("type", ""), decoded.get("id", "")
 
 
 class FakeClient:
@@ -218,58 +239,17 @@ async def test_a_close_that_hangs_is_cancelled_at_the_deadline() -> None:
     assert [m["type"] for m in sent] == ["websocket.close"]  # nothing after it
 
 
-@pytest.mark.parametrize(
-    ("client", "server", "open_after"),
-    [
-        pytest.param(['{"type":"subscribe","id":"1"}'], [], {"1"}, id="subscribe-opens"),
-        pytest.param(['{"type":"start","id":"1"}'], [], {"1"}, id="legacy-start-opens"),
-        pytest.param(
-            ['{"type":"subscribe","id":"1"}', '{"type":"complete","id":"1"}'],
-            [],
-            set(),
-            id="client-complete-ends",
-        ),
-        pytest.param(
-            ['{"type":"start","id":"1"}', '{"type":"stop","id":"1"}'],
-            [],
-            set(),
-            id="legacy-stop-ends",
-        ),
-        pytest.param(
-            ['{"type":"subscribe","id":"1"}'],
-            ['{"id": "1", "type": "complete"}'],
-            set(),
-            id="server-complete-ends",
-        ),
-        pytest.param(
-            ['{"type":"subscribe","id":"1"}'],
-            ['{"id":"1","type":"next","payload":{"data":{"x":"complete"}}}'],
-            {"1"},
-            id="next-mentioning-complete-does-not-end",
-        ),
-        pytest.param(
-            ["not json", "[1]", '{"type":"subscribe","id":7}', '{"id":"1"}'],
-            [],
-            set(),
-            id="malformed-ignored",
-        ),
-        pytest.param(
-            ['{"type":"subscribe","id":"1"}'], ["{oops complete"], {"1"}, id="bad-server-text"
-        ),
-    ],
-)
-def test_operation_tracking(client: list[str], server: list[str], open_after: set[str]) -> None:
-    """Open operations follow the protocol's subscribe/complete messages in both directions."""
-
-    async def no_send(message: Message) -> None:
-        raise AssertionError("not sent")
-
-    conn = _Connection(no_send, lambda: None)
-    for text in client:
-        conn.client_message(text)
-    for text in server:
-        conn.server_message_sent(text)
-    assert conn.ops == open_after
+def test_operations_record_opens_ends_and_reports_idle() -> None:
+    """Ids open and end as reported; unknown ends are ignored; the last end reports idle."""
+    idle: list[bool] = []
+    ops = Operations(lambda: idle.append(True))
+    ops.opened("1")
+    ops.opened("2")
+    ops.ended("1")
+    ops.ended("unknown")
+    assert (ops.ids, idle) == ({"2"}, [])
+    ops.ended("2")
+    assert (ops.ids, idle) == (set(), [True])
 
 
 def test_refusals_are_logged_at_most_once_per_interval(caplog: pytest.LogCaptureFixture) -> None:
