@@ -71,7 +71,7 @@ def create_app(
     signer = settings.credentials()
     tokens = TokenCheck(settings.api_tokens)
     rest_url, ws_url, scoreboard_url = settings.upstream_urls()
-    node_modules = graphiql.find_node_modules()
+    graphiql_assets = graphiql.find_assets()
     view = GraphQLView(
         build_schema(
             max_depth=settings.max_query_depth,
@@ -83,7 +83,7 @@ def create_app(
         ),
         settings=settings,
         tokens=tokens,
-        offline_ide=node_modules is not None,
+        offline_ide=graphiql_assets is not None,
     )
     gate = ConnectionGate(settings.max_ws_connections)
     metrics = Metrics(gate)
@@ -237,8 +237,8 @@ def create_app(
         Route("/graphql", view),
         WebSocketRoute("/graphql", view),
     ]
-    if node_modules is not None:
-        routes.append(Mount(graphiql.DEFAULT_PREFIX, graphiql.assets_app(node_modules)))
+    if graphiql_assets is not None:
+        routes.append(Mount(graphiql.DEFAULT_PREFIX, graphiql.assets_app(graphiql_assets)))
     # Outermost first: CORS answers preflights and decorates every answer (a 401 or 413
     # included, so a browser page can read it); the token check runs before any body is read.
     middleware = [

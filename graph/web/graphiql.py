@@ -1,14 +1,18 @@
-"""GraphiQL without a CDN: serve Strawberry's page with its scripts and styles from node_modules.
+"""GraphiQL without a CDN: serve Strawberry's page with its scripts and styles from our package.
 
 How it works: Strawberry's GraphiQL page loads React, GraphiQL, the explorer plugin and
 js-cookie from unpkg.com, each tag pinned by a sha384 ``integrity`` attribute. ``package.json``
-pins the same versions, and ``npm ci`` puts byte-identical files in ``node_modules/``.
-:func:`localize` rewrites each unpkg URL in the page to ``{prefix}/{path}`` and keeps the
-integrity attributes, which still hold; :func:`assets_app` serves exactly the files in
-:data:`ASSETS` and nothing else, so the page renders with no internet access.
+pins the same versions, and ``npm ci`` puts byte-identical files in ``node_modules/``;
+``make`` then copies the files of :data:`ASSETS` into this package (``graph/web/vendor/``,
+:func:`vendor`), so they are package data: a wheel built from the checkout carries them and an
+installed service needs no checkout. :func:`localize` rewrites each unpkg URL in the page to
+``{prefix}/{path}`` and keeps the integrity attributes, which still hold; :func:`assets_app`
+serves exactly the files in :data:`ASSETS` and nothing else, so the page renders with no
+internet access.
 
-When ``node_modules`` lacks a file, the page keeps its unpkg URLs (it then needs internet
-access) rather than staying blank; :func:`find_node_modules` logs which source is in use.
+:func:`find_assets` looks in the package first, then in a checkout's ``node_modules``. Where
+neither has every file, the page keeps its unpkg URLs (it then needs internet access) rather
+than staying blank; either way it logs which source is in use.
 :func:`page` also swaps Strawberry's welcome text for :data:`DEFAULT_QUERY`, a runnable query
 for today's games with predictions.
 
@@ -25,7 +29,8 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping
+import shutil
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
 
@@ -97,7 +102,9 @@ query TodaysGames {
 }
 """
 
-_REPO_ROOT = Path(__file__).resolve().parents[2]
+VENDOR_DIR = Path(__file__).resolve().parent / "vendor"
+# A checkout's node_modules, for a development tree where `make` has not vendored yet.
+_CHECKOUT_NODE_MODULES = Path(__file__).resolve().parents[2] / "node_modules"
 
 
 def localize(html: str, *, prefix: str = DEFAULT_PREFIX) -> str:
@@ -119,23 +126,30 @@ def localize(html: str, *, prefix: str = DEFAULT_PREFIX) -> str:
     return _UNPKG_URL.sub(replace, html)
 
 
-def find_node_modules(root: Path = _REPO_ROOT) -> Path | None:
-    """Return ``root/node_modules`` if it holds every file in :data:`ASSETS`, else ``None``.
+def find_assets(
+    places: Sequence[Path] = (VENDOR_DIR, _CHECKOUT_NODE_MODULES),
+) -> Path | None:
+    """The first of ``places`` holding every file in :data:`ASSETS`, else ``None`` (logged)."""
+    for place in places:
+        if all((place / path).is_file() for path in ASSETS.values()):
+            logger.info("GraphiQL assets served locally source=local dir=%s", place)
+            return place
+    missing = sorted(p for p in ASSETS.values() if not (places[0] / p).is_file()) if places else []
+    logger.warning(
+        "%s; GraphiQL will load them from the CDN source=cdn looked_in=%s missing=%s",
+        MISSING_HINT,
+        ",".join(map(str, places)),
+        ",".join(missing),
+    )
+    return None
 
-    ``root`` defaults to the repository root, the parent of the ``graph`` package.
-    """
-    node_modules = root / "node_modules"
-    missing = sorted(path for path in ASSETS.values() if not (node_modules / path).is_file())
-    if missing:
-        logger.warning(
-            "%s; GraphiQL will load them from the CDN source=cdn node_modules=%s missing=%s",
-            MISSING_HINT,
-            node_modules,
-            ",".join(missing),
-        )
-        return None
-    logger.info("GraphiQL assets served locally source=local node_modules=%s", node_modules)
-    return node_modules
+
+def vendor(node_modules: Path, target: Path = VENDOR_DIR) -> None:
+    """Copy the files of :data:`ASSETS` from ``node_modules`` into ``target`` (package data)."""
+    for path in ASSETS.values():
+        destination = target / path
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(node_modules / path, destination)
 
 
 def with_default_query(html: str, query: str = DEFAULT_QUERY) -> str:
@@ -161,9 +175,14 @@ def page(html: str, *, offline: bool, prefix: str = DEFAULT_PREFIX) -> str:
     return localize(html, prefix=prefix) if offline else html
 
 
-def assets_app(node_modules: Path) -> Starlette:
-    """An ASGI app serving the files of :data:`ASSETS` from ``node_modules``; all else is 404.
+def assets_app(folder: Path) -> Starlette:
+    """An ASGI app serving the files of :data:`ASSETS` from ``folder``; all else is 404.
 
     Mount it at the prefix given to :func:`localize`. Only GET and HEAD are allowed.
     """
-    return allow_list_app(node_modules, ASSETS.values())
+    return allow_list_app(folder, ASSETS.values())
+
+
+if __name__ == "__main__":
+    # `make` runs this after `npm ci`: node_modules/ -> graph/web/vendor/.
+    vendor(_CHECKOUT_NODE_MODULES)

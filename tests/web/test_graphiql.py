@@ -8,6 +8,7 @@ import hashlib
 import json
 import logging
 import re
+import tomllib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -24,10 +25,12 @@ from graph.web.graphiql import (
     ASSETS,
     DEFAULT_QUERY,
     MISSING_HINT,
+    VENDOR_DIR,
     assets_app,
-    find_node_modules,
+    find_assets,
     localize,
     page,
+    vendor,
     with_default_query,
 )
 
@@ -51,10 +54,10 @@ def _integrity(data: bytes) -> str:
 
 @pytest.fixture
 def node_modules() -> Path:
-    found = find_node_modules()
-    if found is None:
-        pytest.fail("node_modules with GraphiQL's assets is missing: run `npm ci` (make test does)")
-    return found
+    """The package's vendored copy, as an installed service serves it."""
+    if find_assets((VENDOR_DIR,)) is None:
+        pytest.fail("graph/web/vendor/ is missing GraphiQL's assets: run `make` (make test does)")
+    return VENDOR_DIR
 
 
 @pytest.fixture
@@ -156,23 +159,32 @@ def test_node_modules_files_match_page_integrity(node_modules: Path) -> None:
         assert _integrity((node_modules / path).read_bytes()) == integrity[url], path
 
 
-def test_find_node_modules_warns_when_missing(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    """Without node_modules (or with an asset missing) it returns None and logs how to fix it."""
+def test_find_assets_warns_when_missing(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Where no place has every asset it returns None and logs how to fix it."""
     with caplog.at_level(logging.WARNING, logger="graph.web.graphiql"):
-        assert find_node_modules(tmp_path) is None
+        assert find_assets((tmp_path / "vendor", tmp_path / "node_modules")) is None
     assert MISSING_HINT in caplog.text
     assert "graphiql/graphiql.min.js" in caplog.text
+    assert find_assets(()) is None
 
 
-def test_find_node_modules_accepts_complete_install(tmp_path: Path) -> None:
-    """A node_modules holding every mapped file is returned."""
+def test_find_assets_prefers_the_package_to_a_checkout(tmp_path: Path) -> None:
+    """A complete vendored copy wins; without it, a complete node_modules is used."""
     for path in ASSETS.values():
         target = tmp_path / "node_modules" / path
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text("x")
-    assert find_node_modules(tmp_path) == tmp_path / "node_modules"
+    places = (tmp_path / "vendor", tmp_path / "node_modules")
+    assert find_assets(places) == tmp_path / "node_modules"
+    vendor(tmp_path / "node_modules", tmp_path / "vendor")
+    assert find_assets(places) == tmp_path / "vendor"
+
+
+def test_the_vendored_copy_is_package_data() -> None:
+    """pyproject ships graph/web/vendor in the wheel, so an installed service is offline too."""
+    config = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
+    assert "vendor/**/*" in config["tool"]["setuptools"]["package-data"]["graph.web"]
+    assert VENDOR_DIR.parent.name == "web"
 
 
 async def test_served_assets_match_integrity(base_url: str) -> None:
@@ -306,12 +318,12 @@ def test_page_without_example_query_is_left_alone_and_logged(
     assert "default query not set" in caplog.text
 
 
-def test_find_node_modules_logs_which_source_is_used(
+def test_find_assets_logs_which_source_is_used(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """Startup says whether GraphiQL's assets come from node_modules or from the CDN."""
+    """Startup says whether GraphiQL's assets are served locally or come from the CDN."""
     with caplog.at_level(logging.INFO, logger="graph.web.graphiql"):
-        find_node_modules(tmp_path)
-        find_node_modules()
+        find_assets((tmp_path,))
+        find_assets()
     assert "source=cdn" in caplog.text
     assert "source=local" in caplog.text
