@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 ASSETS := node_modules/.installed
 
-.PHONY: serve test lint typecheck pytest screenshots bench bench-quick eval schema constraints clean
+.PHONY: serve test test-fast lint typecheck pytest screenshots bench bench-quick eval schema constraints clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,10 @@ pytest: $(DEV_STAMP) $(ASSETS) $(CHROMIUM)
 	$(BIN)/coverage report
 
 test: lint typecheck pytest
+
+# The fast tier (< 1 min): everything but end-to-end, browser, npm, fuzz and bench tests.
+test-fast: $(DEV_STAMP) $(ASSETS)
+	$(BIN)/pytest -q -m "not (e2e or browser or npm or fuzz or bench)"
 
 # Re-take docs/graphiql.png and docs/live.png from a real browser run.
 screenshots: $(DEV_STAMP) $(ASSETS) $(CHROMIUM)

@@ -30,6 +30,8 @@ from graph.models import League
 from graph.sim import Simulator
 from tests.e2e import SUNDAY_NOON_UTC, GraphQLWebSocket, eventually, sim_settings
 
+pytestmark = pytest.mark.e2e
+
 SUNDAY = date(2026, 11, 22)
 
 ROOT = Path(__file__).resolve().parent.parent

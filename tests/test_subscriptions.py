@@ -24,6 +24,8 @@ from graph.settings import load_settings
 from graph.sim import Simulator
 from tests.e2e import SUNDAY_NOON_UTC, GraphQLWebSocket, eventually, running_app, serve
 
+pytestmark = pytest.mark.e2e
+
 SUNDAY = date(2026, 11, 22)
 TICKERS = """
 subscription ($t: [String!]!) {

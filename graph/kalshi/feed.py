@@ -2,35 +2,33 @@
 
 How it works
 ------------
-``KalshiFeed`` implements the hub's ``FeedControl``: ``set_wanted(tickers)`` hands the
-set to the sans-I/O :class:`~graph.kalshi.protocol.FeedProtocol` and wakes the writer. The
-connection task starts lazily, the first time something is wanted. Once started it
-stays connected even when nothing is wanted (the protocol unsubscribes), so the next
-subscriber does not pay for a handshake; ``aclose()`` ends it.
+``KalshiFeed`` implements the hub's ``FeedControl``: ``set_wanted(tickers)`` hands the set to
+the sans-I/O :class:`~graph.kalshi.protocol.FeedProtocol` and wakes the writer. The connection
+task starts lazily, the first time something is wanted; it then stays connected even when
+nothing is wanted (the next subscriber pays no handshake); ``aclose()`` ends it.
 
-Each attempt signs ``GET`` + the URL's path with a fresh timestamp from ``clock``.
-Per connection two coroutines run: the reader feeds every frame to the protocol and
-publishes ``Ticker`` events through ``on_update``; the writer sends whatever the
-protocol queued. When the connection ends the loop waits
-``backoff_delay(attempt)`` (full jitter from ``rng``, via the injected ``sleep``) and
-reconnects; the protocol then resubscribes to every wanted ticker. ``attempt`` goes
-back to 0 once a connection stayed up for ``healthy_after_s``.
+Each attempt signs ``GET`` + the URL's path with a fresh timestamp from ``clock``. Per
+connection two coroutines run: the reader feeds every frame to the protocol and publishes
+``Ticker`` events through ``on_update``; the writer sends whatever the protocol queued. When the
+connection ends the loop waits ``backoff_delay(attempt)`` (full jitter from ``rng``, via the
+injected ``sleep``) and reconnects; the protocol then resubscribes to every wanted ticker.
+``attempt`` goes back to 0 once a connection stayed up for ``healthy_after_s``.
 
 The protocol asks for a new connection (``ReconnectRequired``) when a subscription
 command fails in a way a retry on the same connection would not fix (rate limit,
 command timeout, market limit...): the loop closes the socket and goes through the
 same backoff, so such errors can neither stall the subscription nor spin.
 
-A 401/403 at the handshake (or a bad URL) is fatal: ``fatal_error`` is set, the task
-ends and ``on_fatal`` is called (the app wires it to ``Hub.fail``). The failure stays
-in force for ``fatal_cooldown_s`` (by ``clock``): ``set_wanted`` only records the set.
-The first ``set_wanted`` with a non-empty set after that clears ``fatal_error`` and
-starts the task again, so a key that works again (e.g. after clock skew) brings live
-prices back; a second refusal is fatal again with a new cool-down. So there is at most
-one attempt per cool-down, and only while somebody wants prices. The hub learns about
-the retry by reading ``fatal_error`` when a subscriber arrives. Malformed frames are
-logged and counted; the connection stays. Headers and keys are never logged: the
-websockets library logs request headers at DEBUG, so it gets a logger without DEBUG.
+A 401/403 at the handshake (or a bad URL) is fatal: ``fatal_error`` is set, the task ends and
+``on_fatal`` is called (the app wires it to ``Hub.fail``). The failure stays in force for
+``fatal_cooldown_s`` (by ``clock``): ``set_wanted`` only records the set. The first
+``set_wanted`` with a non-empty set after that clears ``fatal_error`` and starts the task
+again, so a key that works again (e.g. after clock skew) brings live prices back; a second
+refusal is fatal again with a new cool-down: at most one attempt per cool-down, and only while
+somebody wants prices. The hub learns about the retry by reading ``fatal_error`` when a
+subscriber arrives. Malformed frames are logged and counted; the connection stays. Headers and
+keys are never logged: the websockets library logs request headers at DEBUG, so it gets a
+logger without DEBUG.
 """
 
 from __future__ import annotations
@@ -98,16 +96,13 @@ class KalshiFeed:
         *,
         on_update: Callable[[TickerUpdate], None],
         on_fatal: Callable[[FeedFatalError], None] | None = None,
-        # Seams
         clock: Callable[[], float] = time.time,
         rng: Callable[[], float] = random.random,
         sleep: Sleep = asyncio.sleep,
-        # Backoff
         backoff_base_s: float = 0.5,
         backoff_cap_s: float = 30.0,
         healthy_after_s: float = 60.0,
         fatal_cooldown_s: float = 60.0,
-        # Timeouts
         open_timeout_s: float = 10.0,
         ping_interval_s: float = 20.0,
         ping_timeout_s: float = 20.0,

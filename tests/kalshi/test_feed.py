@@ -33,6 +33,7 @@ from graph.kalshi.signing import (
 from graph.live.hub import Hub
 from graph.models import League, TickerUpdate
 from graph.sim import Simulator
+from tests.e2e import eventually
 
 TIMEOUT_S = 5.0
 KEY_ID = "a952bcbe-ec3b-4b5b-b8f9-11dae589608c"
@@ -711,16 +712,6 @@ async def test_aclose_leaves_no_tasks_behind(key: rsa.RSAPrivateKey) -> None:
     assert asyncio.all_tasks() == before
 
 
-async def eventually(condition: Callable[[], bool]) -> None:
-    """Wait until ``condition()`` holds (checked every loop turn), failing after TIMEOUT_S."""
-
-    async def poll() -> None:
-        while not condition():
-            await asyncio.sleep(0.005)
-
-    await asyncio.wait_for(poll(), TIMEOUT_S)
-
-
 async def test_end_to_end_with_the_simulator_and_the_hub() -> None:
     """Feed + Hub against the simulator: union upstream, fan-out, drop, garbage, shrink to empty."""
     async with Simulator(tick_interval_s=None) as sim:
@@ -738,7 +729,7 @@ async def test_end_to_end_with_the_simulator_and_the_hub() -> None:
         try:
             async with hub.subscribe([a, b]) as one:
                 async with hub.subscribe([b, c]) as two:
-                    await eventually(lambda: sim.ws_subscribed_tickers() == {a, b, c})
+                    await eventually(lambda: sim.ws_subscribed_tickers() == {a, b, c}, TIMEOUT_S)
                     for ticker in (a, b, c):
                         await sim.publish_tick(ticker)
                     got_one = [(await asyncio.wait_for(anext(one), TIMEOUT_S)) for _ in "ab"]
@@ -759,8 +750,8 @@ async def test_end_to_end_with_the_simulator_and_the_hub() -> None:
                     update = await asyncio.wait_for(anext(two), TIMEOUT_S)
                     assert update.market_ticker == c
                     assert feed.stats.malformed == 1
-                await eventually(lambda: sim.ws_subscribed_tickers() == {a, b})
-            await eventually(lambda: sim.ws_subscribed_tickers() == set())
+                await eventually(lambda: sim.ws_subscribed_tickers() == {a, b}, TIMEOUT_S)
+            await eventually(lambda: sim.ws_subscribed_tickers() == set(), TIMEOUT_S)
             assert hub.refcounts() == {}
             assert feed.stats.connects == 2
         finally:

@@ -19,6 +19,8 @@ from graph.kalshi.signing import Signer, load_private_key
 from graph.models import League
 from graph.sim import Simulator
 
+pytestmark = pytest.mark.e2e
+
 # 21:00 ET on Monday 2025-11-24: Sunday's games are final, Monday's early games live.
 NOW = datetime(2025, 11, 25, 2, 0, tzinfo=UTC).timestamp()
 NOW_MS = int(NOW * 1000)

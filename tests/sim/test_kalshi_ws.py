@@ -20,6 +20,8 @@ from graph.models import League
 from graph.sim import Simulator
 from graph.sim.kalshi_ws import MALFORMED_FRAMES, QUEUE_LIMIT, Connection, WsHub
 
+pytestmark = pytest.mark.e2e
+
 # 18:00 ET on Monday 2025-11-24, before any NBA tip-off.
 NOW = datetime(2025, 11, 24, 23, 0, tzinfo=UTC).timestamp()
 NOW_MS = int(NOW * 1000)

@@ -16,6 +16,8 @@ from graph.sim import Simulator
 from graph.sim.slate import ET
 from graph.teams import ESPN_PATH, by_espn
 
+pytestmark = pytest.mark.e2e
+
 # 21:00 ET on Monday 2025-11-24.
 NOW = datetime(2025, 11, 25, 2, 0, tzinfo=UTC).timestamp()
 MONDAY = date(2025, 11, 24)

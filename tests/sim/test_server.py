@@ -28,6 +28,8 @@ from graph.sim.prices import PriceBook
 from graph.sim.slate import ET, Slates, event_date_code, parse_event_ticker
 from graph.teams import SERIES, by_kalshi
 
+pytestmark = pytest.mark.e2e
+
 MONDAY = date(2025, 11, 24)
 SUNDAY = date(2025, 11, 23)
 EVENT_RE = re.compile(r"^KX[A-Z]+GAME-\d{2}[A-Z]{3}\d{2}(\d{4})?[A-Z&]+$")
