@@ -15,7 +15,12 @@
     ├── Unauthenticated             no or a wrong API token (GRAPH_API_TOKENS)
     ├── OperationTimeout            an operation ran longer than QUERY_TIMEOUT_S
     ├── UpstreamBudgetExceeded      an operation needed more upstream requests than allowed
-    └── TooManyUpstreamTickers      the shared feed follows as many markets as it may
+    ├── TooManyUpstreamTickers      the shared feed follows as many markets as it may
+    └── RequestRefused              a request refused before it ran (HTTP status kept)
+        ├── BadRequest              not a GraphQL request we can read
+        ├── BatchingNotSupported    a JSON array of operations
+        ├── QueryTooLarge           a query string over MAX_QUERY_BYTES
+        └── TooManySubscriptions    past MAX_SUBSCRIPTIONS_PER_CONNECTION on one socket
 
 Each class's ``code`` is what a GraphQL client sees as ``extensions.code``; the
 README's "Errors" table lists them. Messages are written for people and never
@@ -120,3 +125,33 @@ class TooManyUpstreamTickers(GraphError):
     """Following more markets would pass MAX_UPSTREAM_TICKERS, or Kalshi's own limit."""
 
     code = "TOO_MANY_UPSTREAM_TICKERS"
+
+
+class RequestRefused(GraphError):
+    """The request was refused before anything ran; ``status`` is its HTTP status."""
+
+    status: ClassVar[int] = 400
+
+
+class BadRequest(RequestRefused):
+    """Not a GraphQL request we can read (body, content type, method, field types)."""
+
+    code = "BAD_REQUEST"
+
+
+class BatchingNotSupported(RequestRefused):
+    """The body is a JSON array of operations; we run one operation per request."""
+
+    code = "BATCHING_NOT_SUPPORTED"
+
+
+class QueryTooLarge(RequestRefused):
+    """The query string is longer than ``MAX_QUERY_BYTES``."""
+
+    code = "QUERY_TOO_LARGE"
+
+
+class TooManySubscriptions(RequestRefused):
+    """One socket already runs ``MAX_SUBSCRIPTIONS_PER_CONNECTION`` operations."""
+
+    code = "TOO_MANY_SUBSCRIPTIONS"

@@ -28,7 +28,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,11 +35,12 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, WebSocketRoute
 from starlette.websockets import WebSocket
 
-from graph.signing import WS_PATH
+from graph.kalshi.signing import WS_PATH
 from graph.sim.faults import Faults
 from graph.sim.guard import auth_problem
 from graph.sim.kalshi_shapes import ticker_msg
 from graph.sim.state import SimState
+from graph.sim.wslimits import MARKET_LIMIT, CommandLimits
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +71,6 @@ _MESSAGES = {
     26: "Subscription market limit exceeded",
     27: "Too many requests",
 }
-_SUBSCRIPTION_COMMANDS = frozenset({"subscribe", "update_subscription", "unsubscribe"})
 
 
 class CommandError(Exception):
@@ -114,16 +113,15 @@ class Connection:
     def __init__(self, hub: WsHub, websocket: WebSocket) -> None:
         self._hub = hub
         self._ws = websocket
-        self._faults = hub.state.faults
-        self._queue: asyncio.Queue[str | None] = asyncio.Queue(maxsize=self._faults.ws_queue_limit)
+        self._queue: asyncio.Queue[str | None] = asyncio.Queue(
+            maxsize=hub.state.faults.ws_queue_limit
+        )
         self._writer: asyncio.Task[None] | None = None
         self._closed = False
         self._overflowed = False
         self._next_sid = 1
         self.subs: dict[int, Subscription] = {}
-        # Command rate (Faults.ws_commands_per_s): a bucket of one second's worth.
-        self._tokens: float | None = None
-        self._refilled_at = time.monotonic()
+        self._limits = CommandLimits(hub.state.faults, hub.state.stats)
 
     def start(self) -> None:
         self._writer = asyncio.create_task(self._write())
@@ -188,34 +186,10 @@ class Connection:
         except CommandError as exc:
             self.send(_error(cmd_id, exc.code))
 
-    def _record(self, cmd: object, params: object) -> None:
-        markets = params.get("market_tickers") if isinstance(params, dict) else None
-        count = len(markets) if isinstance(markets, list) else 0
-        self._hub.state.stats.ws_commands.append((str(cmd)[:40], count))
-
-    def _rate_limited(self) -> bool:
-        """Whether this command exceeds ``Faults.ws_commands_per_s`` (real time)."""
-        rate = self._faults.ws_commands_per_s
-        if rate is None:
-            return False
-        now = time.monotonic()
-        burst = max(rate, 1.0)
-        tokens = burst if self._tokens is None else self._tokens
-        tokens = min(burst, tokens + (now - self._refilled_at) * rate)
-        self._refilled_at = now
-        if tokens < 1.0:
-            self._tokens = tokens
-            return True
-        self._tokens = tokens - 1.0
-        return False
-
     def _dispatch(self, cmd_id: int, cmd: object, params: object) -> None:
-        self._record(cmd, params)
-        if self._rate_limited():
-            raise CommandError(27)
-        scripted = self._faults.ws_scripted_errors
-        if cmd in _SUBSCRIPTION_COMMANDS and scripted:
-            raise CommandError(scripted.popleft())
+        refused = self._limits.refusal(cmd, params)
+        if refused is not None:
+            raise CommandError(refused)
         if cmd == "list_subscriptions":
             listing = [{"channel": "ticker", "sid": sid} for sid in self.subs]
             self.send({"id": cmd_id, "type": "ok", "msg": listing})
@@ -247,7 +221,8 @@ class Connection:
             raise CommandError(14)
         if self.subs:
             raise CommandError(6)
-        self._check_market_limit(len(tickers))
+        if self._limits.over_market_limit(len(tickers)):
+            raise CommandError(MARKET_LIMIT)
         sub = Subscription(sid=self._next_sid, tickers=dict.fromkeys(tickers))
         self._next_sid += 1
         self.subs[sub.sid] = sub
@@ -278,7 +253,8 @@ class Connection:
             raise CommandError(14)
         if action == "add_markets":
             added = [t for t in tickers if t not in sub.tickers]
-            self._check_market_limit(len(sub.tickers) + len(added))
+            if self._limits.over_market_limit(len(sub.tickers) + len(added)):
+                raise CommandError(MARKET_LIMIT)
             sub.tickers.update(dict.fromkeys(added))
         else:
             added = []
@@ -296,11 +272,6 @@ class Connection:
         )
         if added and params.get("send_initial_snapshot") is True:
             self._snapshot(sub, added)
-
-    def _check_market_limit(self, markets: int) -> None:
-        limit = self._faults.ws_market_limit
-        if limit is not None and markets > limit:
-            raise CommandError(26)
 
     def _unsubscribe(self, cmd_id: int, params: dict[str, Any]) -> None:
         sids = params.get("sids")

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from graph.errorpolicy import error_body, send_error
+from graph.web.responses import error_body, send_error
 
 logger = logging.getLogger(__name__)
 

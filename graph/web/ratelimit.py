@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from graph.errorpolicy import send_error
+from graph.web.responses import send_error
 
 TOO_MANY_REQUESTS = "TOO_MANY_REQUESTS"
 
