@@ -21,6 +21,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
 
 import httpx
 from starlette.applications import Starlette
@@ -31,14 +32,17 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 
 from graph import __version__
+from graph.api.cost import Limits
 from graph.api.schema import build_schema
 from graph.api.view import GraphQLView
+from graph.budget import BudgetedTransport
 from graph.espn.client import ScoreboardClient
 from graph.games.service import GameService, ServiceConfig
 from graph.http import RetryPolicy
 from graph.kalshi.feed import KalshiFeed
 from graph.kalshi.rest import KalshiAuth, KalshiRest
 from graph.kalshi.signing import Signer, load_private_key
+from graph.live import wiring
 from graph.live.hub import Hub
 from graph.live.snapshot import Snapshot
 from graph.model.ratings import RatingStore
@@ -47,9 +51,12 @@ from graph.settings import Settings, load_settings
 from graph.web import graphiql, livepage as live
 from graph.web.auth import BearerAuth, TokenCheck
 from graph.web.bodylimit import BodyLimit
-from graph.web.logs import RequestId
+from graph.web.hosts import TrustedHosts
+from graph.web.logs import RequestId, install_filters
 from graph.web.metrics import CONTENT_TYPE, HttpMetrics, Metrics, Sources
+from graph.web.ratelimit import HttpRateLimit, RateLimiter
 from graph.web.readiness import Phase, Readiness, feed_check, http_probe
+from graph.web.tracing import Tracing, from_settings
 from graph.web.wsadmission import ConnectionGate, WebSocketGate
 
 logger = logging.getLogger(__name__)
@@ -65,28 +72,41 @@ def create_app(
     scoreboard_transport: httpx.AsyncBaseTransport | None = None,
     clock: Callable[[], float] = time.time,
     ratings_refresh_s: float | None = 600.0,
+    tracer_provider: Any = None,
 ) -> Starlette:
-    """The ASGI app. ``ratings_refresh_s=None`` turns off the background rating upkeep."""
+    """The ASGI app. ``ratings_refresh_s=None`` turns off the background rating upkeep;
+    ``tracer_provider`` (OpenTelemetry) replaces the one ``OTEL_EXPORTER_OTLP_ENDPOINT`` makes."""
     settings = settings or load_settings()
     signer = settings.credentials()
     tokens = TokenCheck(settings.api_tokens)
     rest_url, ws_url, scoreboard_url = settings.upstream_urls()
     graphiql_assets = graphiql.find_assets()
+    tracing = from_settings(settings.otel_exporter_otlp_endpoint, settings.otel_service_name)
+    tracing = Tracing(tracer_provider) if tracer_provider is not None else tracing
+    install_filters()  # query strings out of access lines, under any server
+    limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
+    gate = ConnectionGate(settings.max_ws_connections)
+    metrics = Metrics(gate, limiter=limiter)
     view = GraphQLView(
         build_schema(
-            max_depth=settings.max_query_depth,
+            limits=query_limits(settings),
             max_tokens=settings.max_query_tokens,
-            max_aliases=settings.max_query_aliases,
             max_query_bytes=settings.max_query_bytes,
             timeout_s=settings.query_timeout_s,
             introspection=settings.introspection,
+            observe=lambda r: metrics.observe_operation(
+                r.kind, r.name, r.seconds, r.codes, r.upstream_requests, r.budget_refusals
+            ),
+            operation_names=frozenset(settings.metrics_operation_names),
+            max_upstream_requests=settings.max_upstream_requests,
+            max_games=settings.max_games_per_query,
+            tracer_provider=tracing.provider,
         ),
         settings=settings,
         tokens=tokens,
         offline_ide=graphiql_assets is not None,
+        limiter=limiter,
     )
-    gate = ConnectionGate(settings.max_ws_connections)
-    metrics = Metrics(gate)
     readiness = Readiness(cache_s=settings.readiness_cache_s)
 
     @asynccontextmanager
@@ -126,18 +146,14 @@ def create_app(
                     auth=KalshiAuth(auth, clock=clock) if auth else None,
                     timeout=timeout,
                     headers=headers,
-                    transport=metrics.transport(
-                        "kalshi", kalshi_transport or httpx.AsyncHTTPTransport()
-                    ),
+                    transport=_upstream("kalshi", kalshi_transport, metrics, tracing),
                 )
             )
             espn_http = await stack.enter_async_context(
                 httpx.AsyncClient(
                     timeout=timeout,
                     headers=headers,
-                    transport=metrics.transport(
-                        "scoreboard", scoreboard_transport or httpx.AsyncHTTPTransport()
-                    ),
+                    transport=_upstream("scoreboard", scoreboard_transport, metrics, tracing),
                 )
             )
             policy = RetryPolicy(attempts=settings.http_attempts)
@@ -164,8 +180,8 @@ def create_app(
                 hub.publish(update)
 
             feed = KalshiFeed(ws_base, auth, on_update=publish, clock=clock)
-            hub = Hub(feed)
-            feed.on_fatal = hub.fail
+            hub = Hub(feed, max_tickers=settings.max_upstream_tickers)
+            wiring.connect(feed, hub)
             stack.push_async_callback(feed.aclose)
             snapshot = Snapshot(
                 rest=service_rest,
@@ -197,6 +213,7 @@ def create_app(
                 cached=True,
             )
             stack.push_async_callback(readiness.aclose)
+            stack.callback(tracing.shutdown)
             if ratings_refresh_s:
                 task = asyncio.create_task(
                     _refresh_forever(service, settings, ratings_refresh_s), name="ratings-refresh"
@@ -244,6 +261,8 @@ def create_app(
     middleware = [
         Middleware(RequestId),
         Middleware(HttpMetrics, metrics=metrics),
+        # Only our own host names (DNS rebinding), before anything else looks at a request.
+        Middleware(TrustedHosts, hosts=settings.trusted_hosts),
         Middleware(WebSocketGate, gate=gate),
         Middleware(
             CORSMiddleware,
@@ -260,7 +279,10 @@ def create_app(
             check=tokens,
             open_prefixes=(graphiql.DEFAULT_PREFIX + "/", live.PREFIX + "/"),
         ),
-        Middleware(BodyLimit, max_bytes=settings.max_body_bytes),
+        Middleware(HttpRateLimit, limiter=limiter, by_token=tokens.enabled),
+        Middleware(
+            BodyLimit, max_bytes=settings.max_body_bytes, timeout_s=settings.http_body_timeout_s
+        ),
     ]
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
     app.state.gate, app.state.metrics, app.state.readiness = gate, metrics, readiness
@@ -288,6 +310,30 @@ async def drain(app: Starlette, timeout_s: float) -> None:
         if hub is not None:
             hub.close()
     await gate.drain(asyncio.get_running_loop().time() + timeout_s)
+
+
+def query_limits(settings: Settings) -> Limits:
+    """The operation cost limits (:mod:`graph.api.cost`) the settings ask for."""
+    return Limits(
+        max_depth=settings.max_query_depth,
+        max_aliases=settings.max_query_aliases,
+        max_fields=settings.max_query_fields,
+        max_root_fields=settings.max_query_root_fields,
+        max_nodes=settings.max_query_nodes,
+        max_requests=settings.max_query_cost,
+    )
+
+
+def _upstream(
+    name: str,
+    inner: httpx.AsyncBaseTransport | None,
+    metrics: Metrics,
+    tracing: Tracing,
+) -> httpx.AsyncBaseTransport:
+    """An upstream client's transport: charged to the operation's budget first (a refused
+    request is never sent, so never counted as one), then counted and timed, then traced."""
+    traced = tracing.transport(name, inner or httpx.AsyncHTTPTransport())
+    return BudgetedTransport(metrics.transport(name, traced))
 
 
 async def _refresh_forever(service: GameService, settings: Settings, every_s: float) -> None:

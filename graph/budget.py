@@ -18,6 +18,7 @@ leagues or dates share one allowance (:meth:`Budget.take_games`).
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -57,12 +58,25 @@ class Budget:
         self.spent += 1
 
 
+UNLIMITED = sys.maxsize
+
 _current: ContextVar[Budget | None] = ContextVar("upstream_budget", default=None)
 
 
 def current() -> Budget | None:
     """The budget of the operation running in this context, if any."""
     return _current.get()
+
+
+def use(budget: Budget | None) -> Budget | None:
+    """Make ``budget`` the current one in this context; returns the one it replaces.
+
+    For code that cannot hold a ``with`` block across its work (a schema extension's
+    enter and leave); :func:`spending` is the block form.
+    """
+    previous = _current.get()
+    _current.set(budget)
+    return previous
 
 
 @contextmanager

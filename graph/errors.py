@@ -20,6 +20,7 @@
         ├── BadRequest              not a GraphQL request we can read
         ├── BatchingNotSupported    a JSON array of operations
         ├── QueryTooLarge           a query string over MAX_QUERY_BYTES
+        ├── TooManyTokens           a document over MAX_QUERY_TOKENS
         └── TooManySubscriptions    past MAX_SUBSCRIPTIONS_PER_CONNECTION on one socket
 
 Each class's ``code`` is what a GraphQL client sees as ``extensions.code``; the
@@ -149,6 +150,12 @@ class QueryTooLarge(RequestRefused):
     """The query string is longer than ``MAX_QUERY_BYTES``."""
 
     code = "QUERY_TOO_LARGE"
+
+
+class TooManyTokens(RequestRefused):
+    """The document has more tokens than ``MAX_QUERY_TOKENS`` (counted before parsing)."""
+
+    code = "TOO_MANY_TOKENS"
 
 
 class TooManySubscriptions(RequestRefused):

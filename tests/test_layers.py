@@ -17,6 +17,7 @@ LAYERS: dict[str, int] = {
     "cache": 0,
     "backoff": 0,
     "http": 0,
+    "budget": 0,
     "teams": 0,
     "kalshi": 1,
     "espn": 1,

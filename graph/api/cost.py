@@ -45,9 +45,12 @@ from graphql import (
     GraphQLObjectType,
     GraphQLSchema,
     InlineFragmentNode,
+    Lexer,
     OperationDefinitionNode,
     SchemaMetaFieldDef,
     SelectionSetNode,
+    Source,
+    TokenKind,
     TypeMetaFieldDef,
     TypeNameMetaFieldDef,
     ValidationRule,
@@ -283,6 +286,20 @@ class _Measure:
             requests=0,
         )
         return _Part(cost, per_object, once)
+
+
+def token_count(query: str, stop_after: int) -> int:
+    """The tokens of ``query`` as graphql-core's parser counts them (comments are not
+    tokens), counting no further than ``stop_after + 1``. A syntax error ends the count:
+    the parser reports it."""
+    lexer = Lexer(Source(query))
+    count = 0
+    try:
+        while count <= stop_after and lexer.advance().kind is not TokenKind.EOF:
+            count += 1
+    except GraphQLError:
+        pass
+    return count
 
 
 def measure(

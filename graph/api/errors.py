@@ -8,9 +8,8 @@ It gets a stable ``extensions.code`` (the README's "Errors" table):
 - Strawberry's request errors (no such operation name; a query sent where only
   subscriptions run) are validation failures;
 - GraphQL's own errors are classified: a syntax error is ``GRAPHQL_PARSE_FAILED``,
-  a validation error ``GRAPHQL_VALIDATION_FAILED``, and the query limits
-  (Strawberry's depth, token and alias limiters, disabled introspection) get a code
-  each, recognised by the fixed wording of their messages;
+  a validation error ``GRAPHQL_VALIDATION_FAILED``; the query limits are validation
+  rules that carry their own codes (:mod:`graph.api.limits`), never read from wording;
 - anything else that went wrong in our code is masked to ``Unexpected error.`` with
   ``INTERNAL_SERVER_ERROR`` and a fresh ``correlationId``, and logged at ERROR with
   its traceback and the same id, so an operator can find the one from the other.
@@ -22,14 +21,15 @@ trouble (an operator may need to act), INFO for a client's mistake.
 from __future__ import annotations
 
 import logging
-import re
 import uuid
 from collections.abc import Callable, Iterable
 
 from graphql import GraphQLError, GraphQLSyntaxError
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 
-from graph.errors import GraphError, OperationTimeout, QueryTooLarge, UpstreamError
+from graph.api.cost import CODES as COST_CODES
+from graph.api.limits import INTROSPECTION_DISABLED
+from graph.errors import GraphError, OperationTimeout, QueryTooLarge, TooManyTokens, UpstreamError
 
 logger = logging.getLogger(__name__)
 
@@ -38,16 +38,16 @@ INTERNAL = "INTERNAL_SERVER_ERROR"
 PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
 VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
 
-# The limiters' messages (Strawberry 0.341, graphql-core 3.3); tests pin each one.
-_LIMIT_CODES: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"^(Syntax Error: )?Document contains more than \d+ tokens"), "TOO_MANY_TOKENS"),
-    (re.compile(r"exceeds maximum operation depth of \d+$"), "QUERY_TOO_DEEP"),
-    (re.compile(r"^\d+ aliases found\. Allowed: \d+$"), "TOO_MANY_ALIASES"),
-    (re.compile(r"^GraphQL introspection has been disabled"), "INTROSPECTION_DISABLED"),
-)
 # Codes of requests that never ran (GraphQL over HTTP: 400 under graphql-response+json).
 REQUEST_ERROR_CODES = frozenset(
-    {PARSE_FAILED, VALIDATION_FAILED, QueryTooLarge.code, *(code for _, code in _LIMIT_CODES)}
+    {
+        PARSE_FAILED,
+        VALIDATION_FAILED,
+        QueryTooLarge.code,
+        TooManyTokens.code,
+        INTROSPECTION_DISABLED,
+        *COST_CODES,
+    }
 )
 _REQUEST_ERRORS = (CannotGetOperationTypeError, InvalidOperationTypeError)
 
@@ -69,9 +69,6 @@ def code_of(error: GraphQLError) -> str:
         return VALIDATION_FAILED
     if original is not None and not isinstance(original, GraphQLError):
         return INTERNAL
-    for pattern, code in _LIMIT_CODES:
-        if pattern.search(error.message):
-            return code
     if isinstance(error, GraphQLSyntaxError):
         return PARSE_FAILED
     # Pathless errors come from before execution (validation, variable coercion);

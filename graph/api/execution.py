@@ -3,8 +3,10 @@ policy, and shared subscription results (edge; only graph.api imports Strawberry
 
 How it works
 ------------
-:class:`LimitedSchema` checks the size of the query string before parsing and bounds a query
-or mutation by ``QUERY_TIMEOUT_S`` over HTTP and WebSockets alike; subscriptions are exempt.
+:class:`LimitedSchema` checks the size of the query string and its tokens before parsing,
+refuses a subscription sent over HTTP (a validation error: it runs over a WebSocket), and
+bounds a query or mutation by ``QUERY_TIMEOUT_S`` over HTTP and WebSockets alike;
+subscriptions are exempt. The other limits are validation rules (:mod:`graph.api.limits`).
 :class:`SharedExecutor` lets every subscriber of one ticker update who sent the same document
 and variables share one execution (see its docstring).
 """
@@ -28,7 +30,8 @@ from strawberry.types.execution import PreExecutionError
 from graph import models
 from graph.api import errors as errorpolicy
 from graph.api.compat import SUB_FIELDS_MEMO, StrawberryGraphQLCoreExecutionContext
-from graph.errors import OperationTimeout, QueryTooLarge
+from graph.api.cost import token_count
+from graph.errors import OperationTimeout, QueryTooLarge, RequestRefused, TooManyTokens
 
 
 class ErrorPolicy(MaskErrors):
@@ -110,11 +113,19 @@ def _remember(key: _EventKey, result: Any) -> Any:
 
 class LimitedSchema(strawberry.Schema):
     """The schema plus the limits that are not validation rules: the size of the query
-    string (checked before parsing) and the time one HTTP operation may take."""
+    string and its tokens (checked before parsing) and the time one operation may take."""
 
-    def __init__(self, *args: Any, max_query_bytes: int, timeout_s: float, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        max_query_bytes: int,
+        max_tokens: int,
+        timeout_s: float,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self._max_query_bytes = max_query_bytes
+        self._max_tokens = max_tokens
         self._timeout_s = timeout_s
 
     def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
@@ -122,20 +133,24 @@ class LimitedSchema(strawberry.Schema):
         as :mod:`graph.api.errors` decides, when they leave."""
 
     def _too_large(self, query: str | None) -> GraphQLError | None:
+        """Why the query string is refused before parsing (bytes, then tokens), if it is."""
         size = len(query.encode("utf-8", "surrogatepass")) if query else 0
-        if size <= self._max_query_bytes:
-            return None
-        return errorpolicy.public(
-            errorpolicy.error_of(
-                QueryTooLarge(
-                    f"the query is {size} bytes long; the limit is {self._max_query_bytes}"
-                )
+        if size > self._max_query_bytes:
+            refused: RequestRefused = QueryTooLarge(
+                f"the query is {size} bytes long; the limit is {self._max_query_bytes}"
             )
-        )
+        elif query and token_count(query, self._max_tokens) > self._max_tokens:
+            refused = TooManyTokens(f"the document has more than {self._max_tokens} tokens")
+        else:
+            return None
+        return errorpolicy.public(errorpolicy.error_of(refused))
 
     async def execute(self, query: str | None, *args: Any, **kwargs: Any) -> ExecutionResult:
         if too_large := self._too_large(query):
             return ExecutionResult(data=None, errors=[too_large])
+        if _is_subscription(query, kwargs.get("operation_name")):
+            # Only HTTP comes here: subscriptions run over a WebSocket (stream).
+            return ExecutionResult(data=None, errors=[_subscription_over_http()])
         try:
             async with asyncio.timeout(self._timeout_s):
                 return await super().execute(query, *args, **kwargs)
@@ -169,6 +184,15 @@ class LimitedSchema(strawberry.Schema):
                 results = [self._timed_out()]
         for result in results:
             yield result
+
+
+def _subscription_over_http() -> GraphQLError:
+    return errorpolicy.public(
+        GraphQLError(
+            "subscriptions run over a WebSocket (graphql-transport-ws), not over HTTP",
+            extensions={"code": errorpolicy.VALIDATION_FAILED},
+        )
+    )
 
 
 def _is_subscription(query: str | None, operation_name: str | None) -> bool:

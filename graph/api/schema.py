@@ -10,24 +10,21 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Callable, Collection
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar, cast
 
 import strawberry
-from strawberry.extensions import (
-    DisableIntrospection,
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    QueryDepthLimiter,
-    SchemaExtension,
-)
+from strawberry.extensions import SchemaExtension
 from strawberry.types import Info
 
 from graph import models
 from graph.api import compat
 from graph.api.context import Context
+from graph.api.cost import Limits
 from graph.api.execution import ErrorPolicy, LimitedSchema, SharedExecutor
+from graph.api.limits import OperationLimits
+from graph.api.operations import Observer, OperationAccounting
 from graph.errors import InvalidInput
 from graph.games import ordering
 from graph.games.batches import GameSet
@@ -276,30 +273,48 @@ class Subscription:
 
 def build_schema(
     *,
-    max_depth: int = 12,
+    limits: Limits | None = None,
     max_tokens: int = 2000,
-    max_aliases: int = 30,
     max_query_bytes: int = 16_384,
     timeout_s: float = 30.0,
     introspection: bool = True,
+    observe: Observer | None = None,
+    operation_names: Collection[str] = (),
+    max_upstream_requests: int | None = None,
+    max_games: int | None = None,
+    tracer_provider: Any = None,
 ) -> strawberry.Schema:
+    """The schema with its limits (:mod:`graph.api.limits`), per-operation accounting
+    (:mod:`graph.api.operations`), error policy and, given a ``tracer_provider``,
+    OpenTelemetry spans for each operation and resolver."""
     compat.check()
+    chosen = limits or Limits()
+    built: dict[str, str] = {}  # the SDL, once the schema exists (rules need its types)
     extensions: list[Callable[[], SchemaExtension]] = [
-        lambda: QueryDepthLimiter(max_depth=max_depth),
-        lambda: MaxTokensLimiter(max_token_count=max_tokens),
-        lambda: MaxAliasesLimiter(max_alias_count=max_aliases),
+        lambda: OperationLimits(sdl=built["sdl"], limits=chosen, introspection=introspection),
+        lambda: OperationAccounting(
+            observe=observe,
+            names=operation_names,
+            max_upstream_requests=max_upstream_requests,
+            max_games=max_games,
+        ),
         ErrorPolicy,
     ]
-    if not introspection:
-        extensions.append(DisableIntrospection)
-    return LimitedSchema(
+    if tracer_provider is not None:
+        from strawberry.extensions.tracing import OpenTelemetryExtension
+
+        extensions.append(lambda: OpenTelemetryExtension(tracer_provider=tracer_provider))
+    schema = LimitedSchema(
         query=Query,
         subscription=Subscription,
         execution_context_class=SharedExecutor,
         extensions=extensions,
         max_query_bytes=max_query_bytes,
+        max_tokens=max_tokens,
         timeout_s=timeout_s,
     )
+    built["sdl"] = schema.as_str()
+    return schema
 
 
 schema = build_schema()

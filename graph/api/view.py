@@ -1,8 +1,18 @@
 """The ASGI view: GraphQL over HTTP and over WebSockets (both subprotocols), with our
-context, limits, error shapes, token check and an offline GraphiQL (edge)."""
+context, limits, error shapes, token check and an offline GraphiQL (edge).
+
+Both WebSocket protocols follow the same rules: ``connection_init`` within
+``CONNECTION_INIT_TIMEOUT_S`` (else 4408) and only once (else 4429), so the legacy
+``graphql-ws`` can neither hold a connection slot unannounced nor start a keep-alive task per
+``connection_init`` (its one keep-alive task ends with its socket); a ``subscribe``/``start``
+takes a token of the client's rate limit (``TOO_MANY_REQUESTS`` with ``retryAfter``).
+Answers to requests refused before they ran carry no ``data`` entry, as the GraphQL spec and
+GraphQL over HTTP say.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import AsyncGenerator, Mapping
@@ -34,8 +44,9 @@ from graph.errors import (
     RequestRefused,
     TooManySubscriptions,
 )
-from graph.web import graphiql
+from graph.web import graphiql, ratelimit
 from graph.web.auth import TokenCheck
+from graph.web.ratelimit import RateLimiter
 from graph.web.responses import error_body
 from graph.web.wsadmission import SCOPE_KEY, Operations
 
@@ -96,7 +107,9 @@ class _TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         ):
             await self._send_error(op_id, _limit_error(op_id, cap))
             return
-        if self.connection_acknowledged and (error := _unrunnable(message["payload"])):
+        if self.connection_acknowledged and (
+            error := _unrunnable(message["payload"]) or _rate_limited(self)
+        ):
             await self._send_error(op_id, error)
             return
         await super().handle_subscribe(message)
@@ -108,10 +121,30 @@ class _TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
 
 
 class _LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
-    """Legacy graphql-ws with checked messages, a coded per-connection limit, and a refused
-    token closing with 4403 as on graphql-transport-ws (Strawberry closes with 1011)."""
+    """Legacy graphql-ws held to graphql-transport-ws's rules (see the module docstring):
+    checked messages, an init deadline, one init, a coded per-connection limit, the rate
+    limit, and a refused token closing with 4403 (Strawberry closes with 1011)."""
+
+    _init_seen = False
+
+    async def handle(self) -> None:
+        deadline = asyncio.create_task(self._close_unless_initialised())
+        try:
+            await super().handle()
+        finally:
+            deadline.cancel()
+            await asyncio.gather(deadline, return_exceptions=True)
+
+    async def _close_unless_initialised(self) -> None:
+        await asyncio.sleep(self.view.connection_init_wait_timeout.total_seconds())
+        if not self._init_seen:
+            await self.websocket.close(4408, "Connection initialisation timeout")
 
     async def handle_connection_init(self, message: Any) -> None:
+        if self._init_seen:
+            await self.websocket.close(4429, "Too many initialisation requests")
+            return
+        self._init_seen = True
         payload = message.get("payload")
         if not cast("GraphQLView", self.view).tokens.connection_params_ok(payload):
             logger.info("WebSocket refused reason=missing or invalid API token")
@@ -138,12 +171,41 @@ class _LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
             and cap is not None
             and len(self.tasks) >= cap
         ):
-            error = _limit_error(op_id, cap)
-            await self.send_message(
-                cast(Any, {"id": op_id, "type": "error", "payload": error.formatted})
-            )
+            await self._send_error(op_id, _limit_error(op_id, cap))
+            return
+        if self.connection_acknowledged and (error := _rate_limited(self)):
+            await self._send_error(op_id, error)
             return
         await super().handle_start(message)
+
+    async def _send_error(self, op_id: str, error: GraphQLError) -> None:
+        await self.send_message(
+            cast(Any, {"id": op_id, "type": "error", "payload": error.formatted})
+        )
+
+
+def _rate_limited(handler: Any) -> GraphQLError | None:
+    """A coded error when this socket's client is past its rate limit (a subscribe each)."""
+    view: GraphQLView = handler.view
+    limiter = view.limiter
+    if limiter is None or not limiter.enabled:
+        return None
+    token = None
+    if view.tokens.enabled:  # checked at connection_init: a real token, not an invented one
+        params = getattr(handler.context, "connection_params", None)
+        token = ratelimit.token_of(params)
+    wait_s = limiter.take(ratelimit.client_key(token, handler.websocket.client_host), "subscribe")
+    if not wait_s:
+        return None
+    return errorpolicy.public(
+        GraphQLError(
+            ratelimit.message(wait_s),
+            extensions={
+                "code": ratelimit.TOO_MANY_REQUESTS,
+                "retryAfter": RateLimiter.retry_after(wait_s),
+            },
+        )
+    )
 
 
 _OPENS = frozenset({"subscribe", "start"})
@@ -181,6 +243,12 @@ class _WebSocketAdapter(ASGIWebSocketAdapter):
         self._max_bytes: int = view.max_message_bytes
         # Told which operations open and end, for the graceful drain (graph.web.wsadmission).
         self.operations: Operations = request.scope.get(SCOPE_KEY) or Operations()
+
+    @property
+    def client_host(self) -> str | None:
+        """The client's address as the server sees it (the rate limit's key without a token)."""
+        client = self.ws.client
+        return client.host if client else None
 
     async def iter_json(
         self, *, ignore_parsing_errors: bool = False
@@ -220,6 +288,7 @@ class GraphQLView(GraphQL[Context, None]):
         settings: Any,
         tokens: TokenCheck | None = None,
         offline_ide: bool = True,
+        limiter: RateLimiter | None = None,
     ) -> None:
         super().__init__(
             schema,
@@ -231,6 +300,7 @@ class GraphQLView(GraphQL[Context, None]):
         )
         self._settings = settings
         self.tokens = tokens or TokenCheck(())
+        self.limiter = limiter
         self.max_message_bytes: int = settings.max_body_bytes
         # Without the vendored assets, fall back to Strawberry's CDN page rather than a blank one.
         self._offline_ide = offline_ide
@@ -261,13 +331,16 @@ class GraphQLView(GraphQL[Context, None]):
         await response(scope, receive, send)
 
     async def process_result(self, request: Request, result: ExecutionResult) -> Any:
+        refused = False
         if result.errors:
             # Errors that bypassed the schema's extension (a limit, a timeout) get coded here.
             result.errors = [errorpolicy.public(e) for e in result.errors]
-            request.state.request_error = result.data is None and errorpolicy.is_request_error(
-                result.errors
-            )
-        return await super().process_result(request, result)
+            refused = result.data is None and errorpolicy.is_request_error(result.errors)
+            request.state.request_error = refused
+        body = await super().process_result(request, result)
+        if refused:
+            body.pop("data", None)  # it never ran: no `data` entry at all (spec, 7.1.2)
+        return body
 
     async def on_ws_connect(self, context: Context) -> Any:
         if not self.tokens.connection_params_ok(context.connection_params):
@@ -287,7 +360,9 @@ class GraphQLView(GraphQL[Context, None]):
         )
 
     async def render_graphql_ide(self, request: Request) -> Response:
-        return HTMLResponse(graphiql.page(self.graphql_ide_html, offline=self._offline_ide))
+        html = graphiql.page(self.graphql_ide_html, offline=self._offline_ide)
+        policy = graphiql.content_security_policy(html, offline=self._offline_ide)
+        return HTMLResponse(html, headers={"content-security-policy": policy})
 
 
 def _refusal(message: str, code: str, status: int) -> Response:

@@ -24,7 +24,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
-from graph.errors import GraphError, InvalidInput
+from graph import budget
+from graph.errors import GraphError, InvalidInput, UpstreamBudgetExceeded
 from graph.espn.parse import eastern_date, rest_days
 from graph.games.ids import public_id
 from graph.games.matching import GameMarkets
@@ -77,12 +78,15 @@ class Predictor:
         pending = asyncio.ensure_future(markets)
         semaphore = asyncio.Semaphore(self._concurrency)
         # Each prediction may cost an upstream request: aliases over many dates must not fan
-        # out without bound. Games past the cap fail alone, with the reason.
-        cap = self._max_games
+        # out without bound. The operation's budget counts its games across every batch
+        # (MAX_GAMES_PER_QUERY); games past it fail alone, with the reason.
+        spending = budget.current()
+        cap = self._max_games if spending is None else spending.max_games or self._max_games
+        allowed = min(len(games), cap) if spending is None else spending.take_games(len(games))
 
         async def one(index: int, game: Game) -> Prediction:
-            if index >= cap:
-                raise InvalidInput(f"at most {cap} predictions per query; ask for fewer games")
+            if index >= allowed:
+                raise InvalidInput(f"at most {cap} predictions per operation; ask for fewer games")
             rest = self.recorded_rest_days(game)
             if rest is None:
                 async with semaphore:
@@ -167,6 +171,8 @@ def _isolated(game: Game, result: Prediction | BaseException) -> Prediction | Ba
     """A failure as the client should see it: coded, naming the game, cause kept for the log."""
     if not isinstance(result, BaseException):
         return result
+    if isinstance(result, UpstreamBudgetExceeded):
+        return result  # the operation's own limit, with its own code
     if isinstance(result, GraphError):
         logger.warning("Prediction failed game=%s error=%s", game.id, result)
         return PredictionFailed(f"prediction failed for game {public_id(game)}: {result}")

@@ -9,6 +9,9 @@ How it works:
   price TTL and shared by every query), plus one ``tickers=`` request for games
   whose events are no longer open (finished games). Games are matched to events
   by :mod:`graph.games.matching`.
+- Single markets (``market(ticker:)``) asked for in the same turn of the event loop are
+  one ``GET /markets?tickers=...`` (:class:`TickerBatch`): thirty aliased lookups are one
+  request, not thirty.
 - Predictions (:mod:`graph.games.predictions`), per-operation batches
   (:mod:`graph.games.batches`) and rating upkeep (:mod:`graph.games.upkeep`) are
   separate modules; this class wires them to its caches.
@@ -20,7 +23,7 @@ import asyncio
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -76,6 +79,7 @@ class GameService:
         self._closed_markets: TTLCache[frozenset[str], dict[str, list[Market]]] = TTLCache()
         self._summaries: TTLCache[tuple[League, str], GameSummary] = TTLCache()
         self._markets: TTLCache[str, Market | None] = TTLCache(max_entries=4096)
+        self._by_ticker = TickerBatch(lambda tickers: self._rest.markets(tickers=tickers))
         self._complete_days: CompleteDays = {}
         self.predictor = Predictor(
             ratings=ratings,
@@ -114,7 +118,7 @@ class GameService:
 
     async def market(self, ticker: str) -> Market | None:
         return await self._markets.get(
-            ticker, lambda: self._rest.market(ticker), self._config.prices_ttl_s
+            ticker, lambda: self._by_ticker.load(ticker), self._config.prices_ttl_s
         )
 
     async def _open_events(self, league: League) -> dict[str, list[Market]]:
@@ -231,6 +235,43 @@ class GameService:
     async def aclose(self) -> None:
         for cache in self._caches():
             await cache.aclose()
+
+
+class TickerBatch:
+    """Markets by ticker: every ``load`` made before the loop's next turn is one request."""
+
+    def __init__(self, fetch: Callable[[list[str]], Awaitable[list[Market]]]) -> None:
+        self._fetch = fetch
+        self._pending: dict[str, asyncio.Future[Market | None]] = {}
+
+    def load(self, ticker: str) -> asyncio.Future[Market | None]:
+        if not self._pending:
+            asyncio.get_running_loop().call_soon(self._dispatch)
+        future = self._pending.get(ticker)
+        if future is None:
+            future = self._pending[ticker] = asyncio.get_running_loop().create_future()
+        return future
+
+    def _dispatch(self) -> None:
+        batch, self._pending = self._pending, {}
+        task = asyncio.ensure_future(self._run(batch))
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())
+
+    async def _run(self, batch: dict[str, asyncio.Future[Market | None]]) -> None:
+        try:
+            found = {m.ticker: m for m in await self._fetch(list(batch))}
+        except asyncio.CancelledError:
+            for future in batch.values():
+                future.cancel()
+            raise
+        except Exception as exc:
+            for future in batch.values():
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        for ticker, future in batch.items():
+            if not future.done():
+                future.set_result(found.get(ticker))
 
 
 def _by_event(markets: Iterable[Market]) -> dict[str, list[Market]]:

@@ -14,10 +14,12 @@ connection ends the loop waits ``backoff_delay(attempt)`` (full jitter from ``rn
 injected ``sleep``) and reconnects; the protocol then resubscribes to every wanted ticker.
 ``attempt`` goes back to 0 once a connection stayed up for ``healthy_after_s``.
 
-The protocol asks for a new connection (``ReconnectRequired``) when a subscription
-command fails in a way a retry on the same connection would not fix (rate limit,
-command timeout, market limit...): the loop closes the socket and goes through the
-same backoff, so such errors can neither stall the subscription nor spin.
+What each protocol event leads to is :mod:`graph.kalshi.reactions`: Kalshi's limits (26,
+27, 25) are answered on the same connection (markets refused to the hub; a backoff before
+the next command, the newest subscriptions shed for 25). The protocol asks for a new
+connection (``ReconnectRequired``) only when a command fails in a way a retry on the same
+connection would not fix: the loop closes the socket and goes through the same backoff, so
+such errors can neither stall the subscription nor spin.
 
 A 401/403 at the handshake (or a bad URL) is fatal: ``fatal_error`` is set, the task ends and
 ``on_fatal`` is called (the app wires it to ``Hub.fail``). The failure stays in force for
@@ -39,8 +41,7 @@ import enum
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Collection
 from urllib.parse import urlparse
 
 from websockets.asyncio.client import ClientConnection, connect
@@ -48,8 +49,8 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 
 from graph.backoff import backoff_delay
 from graph.errors import FeedFatalError, UpstreamProtocolError
-from graph.kalshi.messages import Ticker, Unknown
-from graph.kalshi.protocol import FeedError, FeedProtocol, ReconnectRequired, SubscriptionConfirmed
+from graph.kalshi.protocol import MARKETS_PER_COMMAND, FeedProtocol
+from graph.kalshi.reactions import FeedStats, Reactions
 from graph.kalshi.signing import Signer
 from graph.models import TickerUpdate
 
@@ -77,13 +78,7 @@ class FeedState(enum.StrEnum):
     CLOSED = "closed"
 
 
-@dataclass(slots=True)
-class FeedStats:
-    connects: int = 0  # handshakes that succeeded
-    reconnects: int = 0  # backoff waits before a new attempt
-    malformed: int = 0  # frames we could not parse (connection kept)
-    messages: int = 0  # frames parsed
-    errors: int = 0  # ``error`` messages from the server
+__all__ = ["FeedState", "FeedStats", "KalshiFeed"]
 
 
 class KalshiFeed:
@@ -108,13 +103,13 @@ class KalshiFeed:
         ping_timeout_s: float = 20.0,
         close_timeout_s: float = 5.0,
         command_timeout_s: float = 10.0,
+        markets_per_command: int = MARKETS_PER_COMMAND,
     ) -> None:
         parts = urlparse(url)
         self._url = url
         self._path = parts.path or "/"
         self._log_url = f"{parts.scheme}://{parts.netloc}{parts.path}"
         self._signer = signer
-        self._on_update = on_update
         self.on_fatal = on_fatal  # settable: the app wires it to hub.fail after building the hub
         self._clock = clock
         self._rng = rng
@@ -129,13 +124,22 @@ class KalshiFeed:
         self._close_timeout_s = close_timeout_s
         self._command_timeout_s = command_timeout_s
         self._stalled = False  # this connection left a command unanswered past its time
+        self._pause_s: float | None = None  # wait before the protocol may send again
 
-        self._protocol = FeedProtocol()
+        self._protocol = FeedProtocol(chunk_size=markets_per_command)
         self._outgoing = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closed = False
         self.state = FeedState.IDLE
         self.stats = FeedStats()
+        # What each protocol event leads to; its on_refused/on_overloaded are settable.
+        self.reactions = Reactions(
+            on_update=on_update,
+            stats=self.stats,
+            backoff_base_s=backoff_base_s,
+            backoff_cap_s=backoff_cap_s,
+            rng=rng,
+        )
         self.fatal_error: FeedFatalError | None = None
         self._failed_at = 0.0  # by ``clock``, when ``fatal_error`` was set
         self.last_message_at: float | None = None  # by ``clock``, for readiness checks
@@ -154,8 +158,9 @@ class KalshiFeed:
         """Tickers the server confirmed on the current connection."""
         return self._protocol.confirmed
 
-    def set_wanted(self, tickers: frozenset[str]) -> None:
-        """Make the upstream ticker subscription equal ``tickers`` (starts the feed lazily)."""
+    def set_wanted(self, tickers: Collection[str]) -> None:
+        """Make the upstream ticker subscription equal ``tickers``, given oldest first
+        (starts the feed lazily)."""
         if self._closed:
             return
         self._protocol.want(tickers)
@@ -299,7 +304,9 @@ class KalshiFeed:
 
     async def _pump(self, ws: ClientConnection) -> str:
         self._protocol.connection_opened()
+        self.reactions.connection_opened()
         self._stalled = False
+        self._pause_s = None
         self._outgoing.set()
         writer = asyncio.create_task(self._write(ws), name="kalshi-feed-writer")
         try:
@@ -341,6 +348,10 @@ class KalshiFeed:
                     await ws.close()
                     return
                 self._outgoing.clear()
+                if self._pause_s is not None:  # Kalshi asked us to slow down (25, 27)
+                    pause_s, self._pause_s = self._pause_s, None
+                    await self._sleep(pause_s)
+                    self._protocol.retry()
                 sent = False
                 for text in self._protocol.data_to_send():
                     await ws.send(text)
@@ -363,36 +374,10 @@ class KalshiFeed:
             return None
         self.stats.messages += 1
         self.last_message_at = self._clock()
-        reason: str | None = None
-        for event in events:
-            if isinstance(event, Ticker):
-                self._publish(event.update)
-            elif isinstance(event, SubscriptionConfirmed):
-                logger.info(
-                    "Subscribed to ticker channel sid=%d markets=%d",
-                    event.sid,
-                    len(event.market_tickers),
-                )
-            elif isinstance(event, FeedError):
-                self.stats.errors += 1
-                logger.warning(
-                    "Kalshi WebSocket error code=%d msg=%s market=%s terminal=%s",
-                    event.code,
-                    event.msg,
-                    event.market_ticker,
-                    event.terminal,
-                )
-            elif isinstance(event, ReconnectRequired):
-                reason = event.reason
-            elif isinstance(event, Unknown):
-                logger.debug("Ignoring Kalshi WebSocket message type=%s", event.type)
-        return reason
-
-    def _publish(self, update: TickerUpdate) -> None:
-        try:
-            self._on_update(update)
-        except Exception:  # a subscriber-side bug must not drop the upstream connection
-            logger.exception("on_update failed market=%s", update.market_ticker)
+        following = self.reactions.react(events)
+        if following.pause_s is not None:
+            self._pause_s = following.pause_s
+        return following.reconnect
 
     def __repr__(self) -> str:
         return f"KalshiFeed(url={self._log_url!r}, state={self.state.value})"

@@ -2,10 +2,9 @@
 
 How it works
 ------------
-Frames are parsed by :mod:`graph.kalshi.messages`.
-
-``FeedProtocol`` keeps the one ``ticker`` subscription of a connection equal to the
-*desired* set of market tickers. It never talks to a socket: the caller feeds it
+Frames are parsed by :mod:`graph.kalshi.messages`. ``FeedProtocol`` keeps the one
+``ticker`` subscription of a connection equal to the *desired* set of market tickers. It
+never talks to a socket: the caller feeds it
 
 - ``want(tickers)`` when the desired set changes,
 - ``connection_opened()`` / ``connection_lost()`` around each connection,
@@ -15,27 +14,29 @@ and after each of those sends every string from ``data_to_send()``.
 
 At most one command is in flight at a time. When nothing is in flight the protocol
 compares the desired set with the set the server confirmed and sends one command to
-close the gap: ``subscribe`` (no sid yet), ``update_subscription`` with
-``add_markets`` or ``delete_markets``, or ``unsubscribe`` once nothing is wanted. A
-``want()`` during a command in flight only changes the desired set; the gap is closed
-after the reply, so replies can never be matched to the wrong command. The ticker
-channel is always subscribed with a market filter: never the firehose.
+narrow the gap: ``subscribe`` (no sid yet), ``update_subscription`` with
+``delete_markets`` (first: it frees room) or ``add_markets``, or ``unsubscribe`` once
+nothing is wanted. A command names at most ``chunk_size`` markets, the oldest wanted first
+(``want()`` keeps the order it is given; a set is taken sorted), so a resubscribe of
+thousands goes in pieces Kalshi can refuse one at a time. A ``want()`` during a command in
+flight only changes the desired set; the gap is narrowed after the reply, so replies can
+never be matched to the wrong command. The ticker channel is always subscribed with a
+market filter: never the firehose.
 
 Every ``error`` is reported as a ``FeedError``; what else happens depends on the code:
 
-- 10, 17 and 25 end the subscription server-side: the protocol forgets the sid and
-  subscribes afresh. If that keeps failing it emits ``ReconnectRequired``.
-- An error naming a market of the failed command (16 "Market not found") drops that
-  market from the request until the desired set or the connection changes.
-- 7 "Unknown subscription ID" to our ``unsubscribe``: the server has no such sid, so we
-  forget it too.
-- Any other error answering a subscription command (27 rate limit, 18 command timeout,
-  26 market limit, 16 without a market, 6 "Already subscribed", codes we do not know)
-  means a retry at once would fail the same way, or that our state and the server's
-  disagree. The protocol emits ``ReconnectRequired`` and sends nothing more on this
-  connection; the adapter closes it, waits its jittered exponential backoff and
-  reconnects, and ``connection_opened()`` subscribes to the whole desired set. So a
-  command error never stalls the subscription and never loops faster than the backoff.
+- 26 (market limit) to a ``subscribe``/``add_markets``, or 16 naming a market: those
+  markets are refused (``MarketsRefused``; the newest, as commands go oldest first) and
+  left out while still wanted. The subscription keeps what it has; no reconnect.
+- 27 (too many requests), and 25 (we read too slowly; Kalshi dropped the subscription):
+  ``Paused``, nothing is sent until ``retry()``, which the adapter calls after its backoff
+  (having shed load, for 25).
+- 10 and 17 end the subscription server-side: subscribe afresh; if that keeps failing,
+  ``ReconnectRequired``. 7 to our ``unsubscribe``: the server has no such sid; forget it.
+- Any other error answering a subscription command (18, 16 without a market, 6, unknown
+  codes): our state and the server's may disagree. ``ReconnectRequired``: nothing more is
+  sent; the adapter reconnects with its jittered backoff and ``connection_opened()``
+  subscribes to the whole desired set, so nothing stalls or loops faster than the backoff.
 
 An error without an id while a command is in flight is taken as that command's answer:
 otherwise the command would wait forever for a reply that is not coming.
@@ -62,8 +63,11 @@ from graph.kalshi.messages import (
 TICKER_CHANNEL = "ticker"
 # Fresh subscribes that may fail terminally in a row before we ask for a new connection.
 MAX_RESUBSCRIBES = 3
-
-# --- Protocol events ----------------------------------------------------------------
+# Markets named in one command (a resubscribe of many goes in several).
+MARKETS_PER_COMMAND = 100
+BUFFER_OVERFLOW = 25
+MARKET_LIMIT = 26
+TOO_MANY_REQUESTS = 27
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,15 +90,32 @@ class FeedError:
 
 @dataclass(frozen=True, slots=True)
 class ReconnectRequired:
-    """This connection cannot reach the desired set: close it and reconnect with backoff.
-
-    After this event the protocol sends nothing until ``connection_opened()``.
-    """
+    """This connection cannot reach the desired set: close it and reconnect with backoff
+    (nothing more is sent until ``connection_opened()``)."""
 
     reason: str
 
 
-Event = Ticker | SubscriptionConfirmed | FeedError | OkList | ReconnectRequired | Unknown
+@dataclass(frozen=True, slots=True)
+class MarketsRefused:
+    """Kalshi refused these markets (``code`` 26: its market limit; 16: not found). They are
+    left out of every command while they stay wanted; whoever wants them should be told."""
+
+    market_tickers: frozenset[str]
+    code: int
+
+
+@dataclass(frozen=True, slots=True)
+class Paused:
+    """Nothing more is sent until ``retry()``: Kalshi asked us to slow down (``code`` 27) or
+    dropped the subscription because we read too slowly (25)."""
+
+    code: int
+
+
+Event = (
+    Ticker | SubscriptionConfirmed | FeedError | OkList | ReconnectRequired | MarketsRefused
+) | (Paused | Unknown)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,9 +128,12 @@ class _Command:
 class FeedProtocol:
     """Sans-I/O state of one logical ticker subscription across connections."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, chunk_size: int = MARKETS_PER_COMMAND) -> None:
+        self._chunk_size = chunk_size
         self._next_id = 1
         self._open = False
+        self._paused = False
+        self._order: tuple[str, ...] = ()  # the desired tickers, oldest first
         self._desired: frozenset[str] = frozenset()
         self._confirmed: frozenset[str] = frozenset()
         self._sid: int | None = None
@@ -144,16 +168,37 @@ class FeedProtocol:
         """True while a subscription command awaits its reply."""
         return self._in_flight is not None
 
+    @property
+    def paused(self) -> bool:
+        """True from a ``Paused`` event until ``retry()`` (or a new connection)."""
+        return self._paused
+
+    @property
+    def refused(self) -> frozenset[str]:
+        """Wanted tickers Kalshi refused on this connection (left out of commands)."""
+        return frozenset(self._rejected)
+
     # Input -------------------------------------------------------------------------
 
     def want(self, tickers: Iterable[str]) -> None:
-        """Set the desired tickers. Then send ``data_to_send()``."""
-        desired = frozenset(tickers)
+        """Set the desired tickers, oldest first (a set is taken sorted). Then send
+        ``data_to_send()``."""
+        ordered = tuple(
+            sorted(tickers) if isinstance(tickers, set | frozenset) else dict.fromkeys(tickers)
+        )
+        self._order = ordered
+        desired = frozenset(ordered)
         if desired == self._desired:
             return
         self._desired = desired
         self._rejected &= desired
         self._reconcile()
+
+    def retry(self) -> None:
+        """End a pause (after the adapter's backoff). Then send ``data_to_send()``."""
+        if self._paused:
+            self._paused = False
+            self._reconcile()
 
     def connection_opened(self) -> None:
         """A new connection is up: subscribe to everything desired. Then send ``data_to_send()``."""
@@ -208,6 +253,7 @@ class FeedProtocol:
 
     def _reset(self) -> None:
         self._open = False
+        self._paused = False
         self._sid = None
         self._confirmed = frozenset()
         self._in_flight = None
@@ -259,12 +305,15 @@ class FeedProtocol:
         cmd = self._in_flight
         ours = cmd is not None and message.id in (cmd.id, None)
         events.append(self._error_event(message))
+        if message.code == BUFFER_OVERFLOW:
+            if self._sid is not None or cmd is not None:
+                self._forget_subscription()
+                self._pause(events, message.code)
+            return
         if message.terminal:
             if not ours and self._sid is None and cmd is None:
                 return  # nothing of ours to lose
-            self._sid = None
-            self._confirmed = frozenset()
-            self._in_flight = None
+            self._forget_subscription()
             self._resubscribes += 1
             if self._resubscribes > MAX_RESUBSCRIBES:
                 self._give_up(events, f"error code {message.code} after resubscribing")
@@ -272,14 +321,31 @@ class FeedProtocol:
         if not ours or cmd is None:
             return
         self._in_flight = None
-        if message.market_ticker is not None and message.market_ticker in cmd.tickers:
-            self._rejected.add(message.market_ticker)
+        if message.code == TOO_MANY_REQUESTS:
+            self._pause(events, message.code)
+        elif message.code == MARKET_LIMIT and cmd.kind in ("subscribe", "add"):
+            self._refuse(events, cmd.tickers, message.code)
+        elif message.market_ticker is not None and message.market_ticker in cmd.tickers:
+            self._refuse(events, frozenset({message.market_ticker}), message.code)
         elif cmd.kind == "unsubscribe" and message.code == 7:
             # "Unknown subscription ID": the server no longer has it; neither do we.
             self._sid = None
             self._confirmed = frozenset()
         else:
             self._give_up(events, f"error code {message.code} to {cmd.kind}")
+
+    def _forget_subscription(self) -> None:
+        self._sid = None
+        self._confirmed = frozenset()
+        self._in_flight = None
+
+    def _pause(self, events: list[Event], code: int) -> None:
+        self._paused = True
+        events.append(Paused(code=code))
+
+    def _refuse(self, events: list[Event], tickers: frozenset[str], code: int) -> None:
+        self._rejected |= tickers & self._desired
+        events.append(MarketsRefused(market_tickers=tickers, code=code))
 
     def _give_up(self, events: list[Event], reason: str) -> None:
         """Stop using this connection; the adapter reconnects with backoff."""
@@ -297,30 +363,29 @@ class FeedProtocol:
         )
 
     def _reconcile(self) -> None:
-        if not self._open or self._in_flight is not None or self._reconnect_pending:
+        if not self._open or self._in_flight is not None or self._reconnect_pending or self._paused:
             return
-        target = self._desired - self._rejected
+        target = [t for t in self._order if t not in self._rejected]
         if self._sid is None:
             if target:
-                cmd = self._command("subscribe", target)
+                chunk = target[: self._chunk_size]
+                cmd = self._command("subscribe", frozenset(chunk))
                 self._send(
-                    cmd,
-                    {"channels": [TICKER_CHANNEL], "market_tickers": sorted(cmd.tickers)},
-                    "subscribe",
+                    cmd, {"channels": [TICKER_CHANNEL], "market_tickers": chunk}, "subscribe"
                 )
             return
         if not target:
             cmd = self._command("unsubscribe", self._confirmed)
             self._send(cmd, {"sids": [self._sid]}, "unsubscribe")
             return
-        add = target - self._confirmed
-        delete = self._confirmed - target
-        if add or delete:
-            kind, tickers = ("add", add) if add else ("delete", delete)
-            cmd = self._command(kind, tickers)
+        delete = sorted(self._confirmed - set(target))[: self._chunk_size]
+        add = [t for t in target if t not in self._confirmed][: self._chunk_size]
+        if delete or add:
+            kind, tickers = ("delete", delete) if delete else ("add", add)
+            cmd = self._command(kind, frozenset(tickers))
             params = {
                 "sids": [self._sid],
-                "market_tickers": sorted(tickers),
+                "market_tickers": tickers,
                 "action": "add_markets" if kind == "add" else "delete_markets",
             }
             self._send(cmd, params, "update_subscription")

@@ -28,22 +28,32 @@ cancellation - always unregisters the subscription and its refs.
 each client had left, and ends every later one before it registers, so GraphQL sends
 ``complete`` for each. ``stats`` counts deliveries and conflated (dropped) updates
 over the hub's life, for metrics.
+
+Protecting the shared feed: a subscription that would take the distinct tickers past
+``max_tickers`` is refused when it is entered (``TooManyUpstreamTickers``); everyone
+already subscribed keeps their prices. The feed tells ``set_wanted`` the tickers oldest
+first, so when Kalshi refuses markets, the newest are refused; ``refuse(tickers, exc)``
+ends the subscriptions that hold them and ``shed_newest(exc)`` ends the newest
+subscriptions until the feed carries half as many tickers (Kalshi dropped it as too
+slow). Each ended subscription's next iteration raises a fresh exception of ``exc``'s
+type and message.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Protocol
 
-from graph.errors import FeedFatalError
+from graph.errors import FeedFatalError, TooManyUpstreamTickers
 from graph.models import TickerUpdate
 
 
 class FeedControl(Protocol):
-    def set_wanted(self, tickers: frozenset[str]) -> None: ...
+    def set_wanted(self, tickers: Collection[str]) -> None:
+        """Follow exactly ``tickers`` upstream (given oldest first)."""
 
     @property
     def fatal_error(self) -> BaseException | None:
@@ -54,6 +64,8 @@ class FeedControl(Protocol):
 class HubStats:
     delivered: int = 0  # updates handed to subscribers
     conflated: int = 0  # pending updates replaced by a newer one for the same ticker
+    refused: int = 0  # subscriptions refused: they would pass max_tickers
+    shed: int = 0  # subscriptions ended to protect the feed (refuse, shed_newest)
 
 
 class Subscription:
@@ -62,8 +74,9 @@ class Subscription:
     Use it as ``async with hub.subscribe([...]) as sub: async for update in sub: ...``.
     """
 
-    def __init__(self, hub: Hub, tickers: frozenset[str], initial: Iterable[TickerUpdate]) -> None:
-        self.tickers = tickers
+    def __init__(self, hub: Hub, tickers: Sequence[str], initial: Iterable[TickerUpdate]) -> None:
+        self.order = tuple(dict.fromkeys(tickers))
+        self.tickers = frozenset(self.order)
         self.dropped = 0
         self.delivered = 0
         self._hub = hub
@@ -73,7 +86,7 @@ class Subscription:
         self._closed = False
         self._failure: BaseException | None = None  # set by Hub.fail; never lifted
         for update in initial:
-            if update.market_ticker in tickers:
+            if update.market_ticker in self.tickers:
                 self._offer(update)
 
     @property
@@ -86,6 +99,7 @@ class Subscription:
         if self._hub.closed:
             self._closed = True  # the hub is shutting down: end at once, never register
             return self
+        self._hub._admit(self)
         self._active = True
         self._hub._add(self)
         return self
@@ -107,7 +121,7 @@ class Subscription:
                 raise StopAsyncIteration  # shutdown ends streams cleanly, failed or not
             failure = self._failure if self._failure is not None else self._hub._failure
             if failure is not None:
-                raise FeedFatalError(str(failure)) from failure
+                raise _fresh(failure) from failure
             if self._closed:
                 raise StopAsyncIteration
             if self._pending:
@@ -127,7 +141,8 @@ class Subscription:
         self._wakeup.set()
 
     def _fail(self, exc: BaseException) -> None:
-        self._failure = exc
+        if self._failure is None:
+            self._failure = exc
         self._wakeup.set()
 
     def _close(self) -> None:
@@ -139,14 +154,23 @@ class Subscription:
         self._wakeup.set()
 
 
+def _fresh(failure: BaseException) -> BaseException:
+    """A new exception like ``failure`` (raising one shared object grows its traceback)."""
+    try:
+        return type(failure)(str(failure))
+    except TypeError:  # a type that needs more than a message
+        return FeedFatalError(str(failure))
+
+
 class Hub:
     """Reference-counted, conflating fan-out from one feed to many subscribers."""
 
-    def __init__(self, control: FeedControl) -> None:
+    def __init__(self, control: FeedControl, *, max_tickers: int | None = None) -> None:
         self._control = control
-        self._refs: dict[str, int] = {}
+        self._max_tickers = max_tickers
+        self._refs: dict[str, int] = {}  # oldest first: the order tickers were first wanted
         self._by_ticker: dict[str, set[Subscription]] = {}
-        self._subscriptions: set[Subscription] = set()
+        self._subscriptions: dict[Subscription, None] = {}  # oldest first
         self._failure: BaseException | None = None
         self._closed = False
         self.stats = HubStats()
@@ -159,7 +183,7 @@ class Hub:
         ``initial`` pre-fills the queue (e.g. a snapshot from the market cache) so the
         subscriber sees a price at once; updates for other tickers are ignored.
         """
-        return Subscription(self, frozenset(tickers), initial)
+        return Subscription(self, tickers, initial)
 
     def publish(self, update: TickerUpdate) -> None:
         """Hand ``update`` to every subscriber of its ticker. Never blocks."""
@@ -175,6 +199,36 @@ class Hub:
         self._failure = exc
         for sub in self._subscriptions:
             sub._fail(exc)
+
+    def refuse(self, tickers: Iterable[str], exc: BaseException) -> int:
+        """End every subscription holding one of ``tickers`` with ``exc``; how many."""
+        holders = {sub for t in tickers for sub in self._by_ticker.get(t, ())}
+        for sub in holders:
+            sub._fail(exc)
+        self.stats.shed += len(holders)
+        return len(holders)
+
+    def shed_newest(self, exc: BaseException, *, keep: float = 0.5) -> int:
+        """End the newest subscriptions until the rest want at most ``keep`` of today's
+        distinct tickers (at least one); how many were ended."""
+        target = max(1, int(len(self._refs) * keep))
+        live = {s: None for s in self._subscriptions if s._failure is None}
+        refs: dict[str, int] = {}
+        for sub in live:
+            for ticker in sub.tickers:
+                refs[ticker] = refs.get(ticker, 0) + 1
+        shed = 0
+        for sub in reversed(list(live)):
+            if len(refs) <= target:
+                break
+            for ticker in sub.tickers:
+                refs[ticker] -= 1
+                if not refs[ticker]:
+                    del refs[ticker]
+            sub._fail(exc)
+            shed += 1
+        self.stats.shed += shed
+        return shed
 
     def close(self) -> None:
         """End every subscription's iteration now, and every later one at once (shutdown)."""
@@ -204,21 +258,33 @@ class Hub:
     def wanted(self) -> frozenset[str]:
         return frozenset(self._refs)
 
+    def _admit(self, sub: Subscription) -> None:
+        """Refuse ``sub`` if its new tickers would take the feed past ``max_tickers``."""
+        cap = self._max_tickers
+        new = sum(t not in self._refs for t in sub.order)
+        if cap is not None and new and len(self._refs) + new > cap:
+            self.stats.refused += 1
+            raise TooManyUpstreamTickers(
+                f"this service already follows {len(self._refs)} markets for its subscribers "
+                f"and may follow at most {cap}; this subscription would add {new}: ask for "
+                "fewer markets, or try again later"
+            )
+
     def _add(self, sub: Subscription) -> None:
-        self._subscriptions.add(sub)
+        self._subscriptions[sub] = None
         changed = False
-        for ticker in sub.tickers:
+        for ticker in sub.order:
             count = self._refs.get(ticker, 0)
             self._refs[ticker] = count + 1
             self._by_ticker.setdefault(ticker, set()).add(sub)
             changed |= count == 0
         if changed or self._failure is not None:
-            self._control.set_wanted(frozenset(self._refs))
+            self._control.set_wanted(tuple(self._refs))
         if self._failure is not None and self._control.fatal_error is None:
             self._failure = None  # the control is trying again: wait for its outcome
 
     def _remove(self, sub: Subscription) -> None:
-        self._subscriptions.discard(sub)
+        self._subscriptions.pop(sub, None)
         changed = False
         for ticker in sub.tickers:
             subs = self._by_ticker[ticker]
@@ -232,4 +298,4 @@ class Hub:
                 del self._refs[ticker]
                 changed = True
         if changed:
-            self._control.set_wanted(frozenset(self._refs))
+            self._control.set_wanted(tuple(self._refs))

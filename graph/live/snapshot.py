@@ -4,7 +4,8 @@ How it works: prices come from the cache that ``market(ticker:)`` queries use to
 not fresh there cost one ``GET /markets?tickers=...``. Tickers Kalshi answers without are
 remembered as unknown (for the schedule TTL, so repeating them costs nothing) and refused: one
 client must not make the shared upstream subscription carry markets that do not exist. When
-Kalshi cannot be asked, the tickers are let through unchecked.
+Kalshi cannot be asked, tickers not known from a fresh answer are refused too
+(``UPSTREAM_UNAVAILABLE``: try again shortly), never let through unchecked.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from graph.cache import TTLCache
-from graph.errors import UnknownMarket, UpstreamError
+from graph.errors import UnknownMarket, UpstreamError, UpstreamUnavailable
 from graph.models import Market, TickerUpdate
 
 if TYPE_CHECKING:
@@ -45,6 +46,8 @@ class Snapshot:
 
         Raises:
             UnknownMarket: Kalshi answered and does not list some of the tickers.
+            UpstreamUnavailable: Kalshi could not be asked about tickers it was not asked
+                about recently.
         """
         missing = [t for t in tickers if not self._markets.fresh(t)]
         if missing:
@@ -52,8 +55,14 @@ class Snapshot:
                 found = {m.ticker: m for m in await self._rest.markets(tickers=missing)}
             except UpstreamError as exc:
                 logger.warning(
-                    "Initial snapshot unavailable tickers=%d error=%s", len(missing), exc
+                    "Cannot check market tickers against Kalshi tickers=%d error=%s",
+                    len(missing),
+                    exc,
                 )
+                raise UpstreamUnavailable(
+                    f"cannot check {len(missing)} market ticker(s) against Kalshi's listing "
+                    f"right now ({type(exc).__name__}); try again shortly"
+                ) from exc
             else:
                 for ticker in missing:
                     ttl = self._prices_ttl_s if ticker in found else self._unknown_ttl_s

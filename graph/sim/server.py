@@ -22,6 +22,7 @@ from typing import Any
 import uvicorn
 from pydantic import SecretStr
 from starlette.applications import Starlette
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from graph.kalshi.signing import generate_private_key, private_key_pem
 from graph.models import League
@@ -63,6 +64,16 @@ class _QuietStartup(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         return record.levelno > logging.INFO
+
+
+class _QuietH11(H11Protocol):
+    """uvicorn's h11 protocol without access lines: the service's upstream requests are in
+    its metrics. Per connection of this server only: ``access_log=False`` would silence
+    the process-wide ``uvicorn.access`` logger, the embedding service's lines included."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.access_log = False
 
 
 class _EmbeddedServer(uvicorn.Server):
@@ -195,7 +206,7 @@ class Simulator:
             port=self._port,
             lifespan="off",
             log_config=None,  # leave the host process's logging configuration alone
-            access_log=False,  # the service's upstream requests: its metrics count them
+            http=_QuietH11,
             ws_ping_interval=self._ping_interval_s,
         )
         server = _EmbeddedServer(config)

@@ -27,6 +27,8 @@ Strawberry's HTML.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import logging
 import re
 import shutil
@@ -173,6 +175,35 @@ def page(html: str, *, offline: bool, prefix: str = DEFAULT_PREFIX) -> str:
     """Strawberry's GraphiQL page with our default query, on local assets when ``offline``."""
     html = with_default_query(html)
     return localize(html, prefix=prefix) if offline else html
+
+
+_INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.S)
+UNPKG = "https://unpkg.com"
+
+
+def content_security_policy(html: str, *, offline: bool) -> str:
+    """The page's policy: scripts from this origin plus the page's own inline scripts (by
+    hash, so an injected script does not run), GraphiQL's inline styles, requests (HTTP and
+    WebSocket) to this origin only, and no framing (clickjacking). Without the vendored
+    assets, unpkg.com is allowed for the scripts and styles the CDN page loads."""
+    hashes = [
+        "'sha256-" + base64.b64encode(hashlib.sha256(body.encode()).digest()).decode() + "'"
+        for body in _INLINE_SCRIPT.findall(html)
+    ]
+    cdn = [] if offline else [UNPKG]
+    return "; ".join(
+        [
+            "default-src 'none'",
+            " ".join(["script-src 'self'", *hashes, *cdn]),
+            " ".join(["style-src 'self' 'unsafe-inline'", *cdn]),
+            "font-src 'self' data:",
+            "img-src 'self' data:",
+            "connect-src 'self'",
+            "base-uri 'none'",
+            "form-action 'none'",
+            "frame-ancestors 'none'",
+        ]
+    )
 
 
 def assets_app(folder: Path) -> Starlette:

@@ -9,6 +9,12 @@ carries its id without anyone passing it around. :func:`configure_logging` insta
 one handler on the root logger and lets uvicorn's loggers propagate to it, so the
 server's own lines have the same format. Formatters add nothing but the record: what
 a message must not contain (secrets), it never contains.
+
+:func:`install_filters` (run by ``create_app``, so under any server) keeps two kinds of
+line out of the log: query strings in uvicorn's access and WebSocket lines (a token in
+``?token=`` or a whole GraphQL document in ``?query=``) are replaced by ``?<redacted>``,
+and asyncio's ``socket.send() raised exception.``, which only says a client left while
+we were writing to it, becomes a DEBUG line.
 """
 
 from __future__ import annotations
@@ -98,6 +104,44 @@ def configure_logging(
         server_logger.propagate = True
     # One line per upstream request is noise; our own logs say what was fetched and why.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+_QUERY = re.compile(r"^(/[^?\s]*)\?\S*$")
+_SERVER_LOGGERS = ("uvicorn.access", "uvicorn.error")
+_PEER_GONE = "socket.send() raised exception."
+
+
+class RedactQueryStrings(logging.Filter):
+    """Replaces the query string of every path in a record's arguments."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and any(isinstance(a, str) and "?" in a for a in args):
+            record.args = tuple(
+                _QUERY.sub(r"\1?<redacted>", a) if isinstance(a, str) else a for a in args
+            )
+        return True
+
+
+class PeerGoneIsDebug(logging.Filter):
+    """asyncio's warning for a write to a connection the peer closed, as DEBUG."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.msg != _PEER_GONE or record.levelno <= logging.DEBUG:
+            return True
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+
+
+def install_filters() -> None:
+    """Add the filters to uvicorn's and asyncio's loggers (once per process)."""
+    for name, kind in (
+        *((n, RedactQueryStrings) for n in _SERVER_LOGGERS),
+        ("asyncio", PeerGoneIsDebug),
+    ):
+        target = logging.getLogger(name)
+        if not any(isinstance(f, kind) for f in target.filters):
+            target.addFilter(kind())
 
 
 def incoming_id(scope: Scope) -> str:

@@ -11,7 +11,9 @@ tests build many apps in one process). Three kinds of numbers feed it:
   :class:`~graph.web.wsadmission.ConnectionGate`), subscriptions and distinct upstream tickers
   and conflated updates (the hub), the feed's state and counters, the caches' counters.
   Those objects keep plain counters; nothing pushes into the registry on hot paths;
-- nothing else: GraphQL errors are part of 200 responses and are not counted here.
+- operations, reported once each by the GraphQL edge (:meth:`Metrics.observe_operation`):
+  duration, errors by ``extensions.code`` and upstream requests, by operation type and a
+  bounded set of names (the edge folds the rest into ``other``).
 
 The collector's sources are attached by the lifespan (:meth:`Metrics.watch`); before
 that, and after, it reports only what it has.
@@ -20,7 +22,7 @@ that, and after, it reports only what it has.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 import httpx
@@ -33,6 +35,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from graph.cache import CacheStats
 from graph.kalshi.feed import FeedState, FeedStats
 from graph.live.hub import Hub
+from graph.web.ratelimit import RateLimiter
 from graph.web.wsadmission import ConnectionGate
 
 PREFIX = "kalshi_graph"
@@ -62,7 +65,13 @@ class Sources:
 
 
 class Metrics:
-    def __init__(self, gate: ConnectionGate, registry: CollectorRegistry | None = None) -> None:
+    def __init__(
+        self,
+        gate: ConnectionGate,
+        registry: CollectorRegistry | None = None,
+        *,
+        limiter: RateLimiter | None = None,
+    ) -> None:
         self.registry = registry or CollectorRegistry()
         self.http_requests = Counter(
             f"{PREFIX}_http_requests",
@@ -95,12 +104,55 @@ class Metrics:
             ["upstream", "endpoint"],
             registry=self.registry,
         )
-        self._live = _LiveCollector(gate)
+        operation = ["type", "name"]
+        self.operation_duration = Histogram(
+            f"{PREFIX}_operation_duration_seconds",
+            "Time a GraphQL operation took (a subscription: its whole life), by type and name.",
+            operation,
+            registry=self.registry,
+        )
+        self.operation_errors = Counter(
+            f"{PREFIX}_operation_errors",
+            "Errors GraphQL operations answered with, by type, name and extensions.code.",
+            [*operation, "code"],
+            registry=self.registry,
+        )
+        self.operation_upstream_requests = Histogram(
+            f"{PREFIX}_operation_upstream_requests",
+            "Upstream requests one operation made (MAX_UPSTREAM_REQUESTS bounds it).",
+            operation,
+            buckets=(0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000),
+            registry=self.registry,
+        )
+        self.upstream_budget_refusals = Counter(
+            f"{PREFIX}_upstream_budget_refusals",
+            "Upstream requests refused because their operation had spent its budget.",
+            operation,
+            registry=self.registry,
+        )
+        self._live = _LiveCollector(gate, limiter)
         self.registry.register(self._live)
 
     def watch(self, sources: Sources | None) -> None:
         """Read these objects at scrape time (None: stop reading them)."""
         self._live.sources = sources
+
+    def observe_operation(
+        self,
+        kind: str,
+        name: str,
+        seconds: float,
+        codes: Iterable[str],
+        upstream_requests: int,
+        budget_refusals: int,
+    ) -> None:
+        """Record one finished operation (``name`` already folded into a bounded set)."""
+        self.operation_duration.labels(kind, name).observe(seconds)
+        self.operation_upstream_requests.labels(kind, name).observe(upstream_requests)
+        for code in codes:
+            self.operation_errors.labels(kind, name, code).inc()
+        if budget_refusals:
+            self.upstream_budget_refusals.labels(kind, name).inc(budget_refusals)
 
     def transport(self, upstream: str, inner: httpx.AsyncBaseTransport) -> InstrumentedTransport:
         return InstrumentedTransport(inner, upstream, self)
@@ -110,8 +162,9 @@ class Metrics:
 
 
 class _LiveCollector(Collector):
-    def __init__(self, gate: ConnectionGate) -> None:
+    def __init__(self, gate: ConnectionGate, limiter: RateLimiter | None) -> None:
         self.gate = gate
+        self.limiter = limiter
         self.sources: Sources | None = None
 
     def describe(self) -> list[Metric]:
@@ -137,6 +190,15 @@ class _LiveCollector(Collector):
             "GraphQL operations open over WebSockets.",
             gate.open_operations,
         )
+        if self.limiter is not None:
+            limited = CounterMetricFamily(
+                f"{PREFIX}_rate_limited",
+                "Requests refused by the per-client rate limit: http (429) or subscribe.",
+                labels=["kind"],
+            )
+            for kind in ("http", "subscribe"):
+                limited.add_metric([kind], self.limiter.refused[kind])
+            yield limited
         sources = self.sources
         if sources is None:
             return
@@ -159,6 +221,17 @@ class _LiveCollector(Collector):
             "Ticker updates dropped for a slow subscriber because a newer one replaced them.",
             hub.stats.conflated,
         )
+        yield CounterMetricFamily(
+            f"{PREFIX}_upstream_ticker_refusals",
+            "Subscriptions refused because their tickers would pass MAX_UPSTREAM_TICKERS.",
+            hub.stats.refused,
+        )
+        yield CounterMetricFamily(
+            f"{PREFIX}_subscriptions_shed",
+            "Subscriptions ended to protect the feed: Kalshi refused their markets (errors "
+            "16, 26) or dropped the feed as too slow (25), newest first.",
+            hub.stats.shed,
+        )
         state = GaugeMetricFamily(
             f"{PREFIX}_feed_state", "Upstream WebSocket feed state (1 = current).", labels=["state"]
         )
@@ -172,9 +245,17 @@ class _LiveCollector(Collector):
             ("reconnects", stats.reconnects, "Upstream WebSocket reconnect attempts (backoffs)."),
             ("messages", stats.messages, "Upstream WebSocket frames parsed."),
             ("malformed_frames", stats.malformed, "Upstream WebSocket frames we could not parse."),
-            ("errors", stats.errors, "Error messages from the upstream WebSocket."),
+            ("pauses", stats.pauses, "Backoffs before sending more commands (errors 25, 27)."),
         ):
             yield CounterMetricFamily(f"{PREFIX}_feed_{name}", doc, value)
+        errors = CounterMetricFamily(
+            f"{PREFIX}_feed_errors",
+            "Error messages from the upstream WebSocket, by Kalshi's code.",
+            labels=["code"],
+        )
+        for code, count in sorted(stats.errors_by_code.items()):
+            errors.add_metric([str(code)], count)
+        yield errors
         caches = sources.caches()
         for name, attr, doc in (
             ("hits", "hits", "Cache lookups answered from a fresh value."),

@@ -20,7 +20,7 @@ import hashlib
 import math
 import time
 from collections import Counter, OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -97,6 +97,14 @@ def bearer_token(authorization: str | None) -> str | None:
     if scheme.lower() != "bearer":
         return None
     return token.strip() or None
+
+
+def token_of(params: object) -> str | None:
+    """The bearer token of a ``connection_init`` payload (``Authorization``, any case)."""
+    if not isinstance(params, Mapping):
+        return None
+    values = [v for k, v in params.items() if isinstance(k, str) and k.lower() == "authorization"]
+    return bearer_token(values[0]) if len(values) == 1 and isinstance(values[0], str) else None
 
 
 def message(wait_s: float) -> str:

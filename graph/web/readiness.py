@@ -39,13 +39,17 @@ class Report:
 
 
 async def http_probe(client: httpx.AsyncClient, url: str, *, timeout_s: float) -> str | None:
-    """Reachable means any HTTP answer below 500 (a 404 still proves the host is up)."""
+    """Usable means an HTTP answer below 500 that does not refuse our credentials: a 404
+    still proves the host is up, but a 401/403 means every real request will fail too."""
     try:
         response = await client.get(url, timeout=timeout_s)
     except (httpx.HTTPError, httpx.InvalidURL) as exc:
         return f"unreachable ({type(exc).__name__})"
-    if response.status_code >= 500:
-        return f"HTTP {response.status_code}"
+    status = response.status_code
+    if status in (401, 403):
+        return f"HTTP {status}: our key or signature was refused"
+    if status >= 500:
+        return f"HTTP {status}"
     return None
 
 

@@ -14,6 +14,7 @@ from strawberry.types import ExecutionResult
 
 from graph.api import errors as errorpolicy
 from graph.api.context import Context
+from graph.api.cost import Limits
 from graph.api.execution import EVENT_RESULTS, EVENT_RESULTS_SIZE
 from graph.api.schema import _check_tickers, build_schema, schema
 from graph.errors import InvalidInput, OperationTimeout, UpstreamUnavailable
@@ -94,10 +95,27 @@ async def test_our_errors_keep_their_message() -> None:
 
 async def test_depth_limit_applies() -> None:
     """Queries deeper than the configured depth are refused before execution."""
-    shallow = build_schema(max_depth=1)
+    shallow = build_schema(limits=Limits(max_depth=1))
     result = await shallow.execute("{ games(league: NBA) { home { code } } }")
     assert result.errors is not None
-    assert "exceeds maximum operation depth" in result.errors[0].message
+    assert result.errors[0].message == "operation 'anonymous' is 3 fields deep; the limit is 1"
+
+
+async def test_a_refused_document_meets_no_other_rule() -> None:
+    """The cost rules run first, on their own: a refused document is not validated further
+    (an unknown field goes unreported), so its expansion never reaches the other rules."""
+    result = await build_schema(limits=Limits(max_aliases=0)).execute("{ a: __typename nope }")
+    assert [(e.extensions or {}).get("code") for e in result.errors or ()] == ["TOO_MANY_ALIASES"]
+
+
+async def test_a_fragment_bomb_is_refused_by_its_expanded_size() -> None:
+    """30 levels of doubling fragments: refused (fields, root fields, nodes), not run."""
+    chain = " ".join(f"fragment F{i} on Query {{ ...F{i + 1} ...F{i + 1} }}" for i in range(30))
+    query = f"query B {{ ...F0 }} {chain} fragment F30 on Query {{ __typename }}"
+    result = await build_schema().execute(query)
+    codes = {(e.extensions or {}).get("code") for e in result.errors or ()}
+    assert codes == {"TOO_MANY_FIELDS", "TOO_MANY_ROOT_FIELDS", "TOO_MANY_NODES"}
+    assert result.data is None
 
 
 class SlowService:
@@ -126,17 +144,26 @@ async def test_an_operation_over_its_time_budget_gets_a_timeout_error() -> None:
     assert service.cancelled.is_set()
 
 
-LIMITED = {"max_depth": 2, "max_tokens": 20, "max_aliases": 2, "max_query_bytes": 300}
+LIMITED = {
+    "limits": Limits(
+        max_depth=3,
+        max_aliases=2,
+        max_fields=10,
+        max_root_fields=3,
+        max_nodes=500,
+        max_requests=2,
+    ),
+    "max_tokens": 20,
+    "max_query_bytes": 300,
+}
 
 
 @pytest.mark.parametrize(
     ("query", "code", "options"),
     [
+        pytest.param("{ game(id: 1) { home { code } markets { ticker } } }", None, {}, id="within"),
         pytest.param(
-            "{ games(league: NBA) { home { code } markets { ticker } } }", None, {}, id="within"
-        ),
-        pytest.param(
-            "{ games(league: NBA) { prediction { factors { name } } } }",
+            "{ game(id: 1) { prediction { factors { name } } } }",
             "QUERY_TOO_DEEP",
             {},
             id="depth",
@@ -145,6 +172,17 @@ LIMITED = {"max_depth": 2, "max_tokens": 20, "max_aliases": 2, "max_query_bytes"
             "{ a: __typename b: __typename c: __typename }", "TOO_MANY_ALIASES", {}, id="aliases"
         ),
         pytest.param("{ " + "a " * 30 + "}", "TOO_MANY_TOKENS", {}, id="tokens"),
+        pytest.param("{ game(id: 1) { " + "id " * 10 + "} }", "TOO_MANY_FIELDS", {}, id="fields"),
+        pytest.param("{ " + "__typename " * 4 + "}", "TOO_MANY_ROOT_FIELDS", {}, id="root"),
+        pytest.param(
+            "{ games(league: NBA) { id markets { ticker } } }", "TOO_MANY_NODES", {}, id="nodes"
+        ),
+        pytest.param(
+            "{ games(league: NBA) { prediction { edge } } }",
+            "QUERY_TOO_EXPENSIVE",
+            {},
+            id="cost",
+        ),
         pytest.param("{ __typename # " + "x" * 300 + "\n}", "QUERY_TOO_LARGE", {}, id="bytes"),
         pytest.param("{ __schema { queryType { name } } }", None, {}, id="introspection-on"),
         pytest.param(
@@ -160,7 +198,7 @@ async def test_each_limit_has_its_code(
     query: str, code: str | None, options: dict[str, Any]
 ) -> None:
     """Documents past a configured limit are refused before execution with that limit's code."""
-    limited = build_schema(**{**LIMITED, **options})
+    limited = build_schema(**{**LIMITED, **options})  # type: ignore[arg-type]
     parsed = await limited.execute(query, context_value=context(FakeService(AssertionError())))
     codes = [(e.extensions or {}).get("code") for e in parsed.errors or ()]
     if code is None:

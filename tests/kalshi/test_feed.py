@@ -413,9 +413,7 @@ async def test_subscribe_failing_terminally_forever_reconnects_with_backoff(
 
 
 _COMMAND_ERRORS = [
-    pytest.param(27, id="too-many-requests"),
     pytest.param(18, id="command-timeout"),
-    pytest.param(26, id="market-limit"),
     pytest.param(16, id="market-not-found-unnamed"),
     pytest.param(6, id="already-subscribed"),
     pytest.param(99, id="unknown-code"),
@@ -486,21 +484,72 @@ async def _tick_until_closed(ws: ServerConnection) -> int:
     return sent
 
 
-async def test_a_persistent_rate_limit_backs_off_exponentially(
+async def test_a_persistent_rate_limit_backs_off_exponentially_on_one_connection(
     server: FakeKalshi, make_feed: Callable[..., Harness]
 ) -> None:
-    """Three rate-limited subscribes in a row wait 0.5, 1 and 2 s, then the fourth succeeds."""
+    """Three rate-limited subscribes (27) in a row wait 0.5, 1 and 2 s on the same
+    connection (no reconnect loop), then the fourth succeeds."""
     server.refuse["subscribe"] = [27, 27, 27]
     h = make_feed(server.url, rng=Rng([1.0]), backoff_base_s=0.5)
     h.feed.set_wanted(frozenset({"A", "B"}))
+    first = await server.next_connection()
     for _ in range(4):
         ws, cmd = await server.next_command()
-        assert cmd["cmd"] == "subscribe"
+        assert cmd["cmd"] == "subscribe" and ws is first
     await ws.send(frame("ticker", msg={"market_ticker": "B"}))
     assert (await h.next_update()).market_ticker == "B"
     assert h.sleep.delays == [0.5, 1.0, 2.0]
     assert h.feed.subscribed == {"A", "B"}
-    assert h.feed.stats.connects == 4
+    assert (h.feed.stats.connects, h.feed.stats.pauses) == (1, 3)
+    assert h.feed.stats.errors_by_code == {27: 3}
+
+
+async def test_markets_past_kalshis_limit_are_refused_and_the_rest_stay(
+    server: FakeKalshi, make_feed: Callable[..., Harness]
+) -> None:
+    """Error 26 to an add: on_refused hears those markets and code, the connection and the
+    markets already subscribed stay."""
+    server.refuse["update_subscription"] = [26]
+    h = make_feed(server.url)
+    refused: list[tuple[frozenset[str], int]] = []
+    h.feed.reactions.on_refused = lambda tickers, code: refused.append((tickers, code))
+    h.feed.set_wanted(("A",))
+    first = await server.next_connection()
+    await server.next_command()
+    h.feed.set_wanted(("A", "B", "C"))
+    _, cmd = await server.next_command()
+    assert cmd["params"]["market_tickers"] == ["B", "C"]
+    await eventually(lambda: bool(refused))
+    assert refused == [(frozenset({"B", "C"}), 26)]
+    await first.send(frame("ticker", msg={"market_ticker": "A"}))
+    assert (await h.next_update()).market_ticker == "A"
+    assert (h.feed.stats.connects, h.feed.stats.refused_markets) == (1, 2)
+    assert h.feed.subscribed == {"A"}
+    await h.feed.aclose()
+
+
+async def test_an_overflow_sheds_then_resubscribes_after_a_backoff(
+    server: FakeKalshi, make_feed: Callable[..., Harness]
+) -> None:
+    """Error 25 (we read too slowly): on_overloaded runs at once (the hub sheds), and the
+    resubscribe waits a backoff, on the same connection."""
+    h = make_feed(server.url, rng=Rng([1.0]), backoff_base_s=0.5)
+    overloads: list[str] = []
+
+    def shed() -> None:
+        overloads.append("shed")
+        h.feed.set_wanted(("A",))  # what the hub does: fewer tickers
+
+    h.feed.reactions.on_overloaded = shed
+    h.feed.set_wanted(("A", "B"))
+    ws, _ = await server.next_command()
+    await ws.send(frame("error", id=None, msg={"code": 25, "msg": "Subscription buffer overflow"}))
+    again, cmd = await server.next_command()
+    assert again is ws and cmd["cmd"] == "subscribe"
+    assert cmd["params"]["market_tickers"] == ["A"]
+    assert overloads == ["shed"] and h.sleep.delays == [0.5]
+    assert h.feed.stats.errors_by_code == {25: 1}
+    await h.feed.aclose()
 
 
 @pytest.mark.parametrize("status", [401, 403])

@@ -18,6 +18,8 @@ from graph.kalshi.protocol import (
     MAX_RESUBSCRIBES,
     FeedError,
     FeedProtocol,
+    MarketsRefused,
+    Paused,
     ReconnectRequired,
     SubscriptionConfirmed,
 )
@@ -128,7 +130,8 @@ def test_subscribed_confirms_the_requested_tickers() -> None:
 
 
 def test_want_during_subscribe_in_flight_waits_then_sends_the_difference() -> None:
-    """A want() while subscribe is unanswered sends nothing until the reply, then add/delete."""
+    """A want() while subscribe is unanswered sends nothing until the reply, then the
+    delete (it frees room under Kalshi's market limit) and the add."""
     proto = FeedProtocol()
     proto.want({"A", "B"})
     proto.connection_opened()
@@ -136,15 +139,33 @@ def test_want_during_subscribe_in_flight_waits_then_sends_the_difference() -> No
     proto.want({"B", "C"})
     assert proto.data_to_send() == []
     proto.receive_text(subscribed(cmd["id"], 4))
-    (add,) = sent(proto)
-    assert add["params"] == {"sids": [4], "market_tickers": ["C"], "action": "add_markets"}
-    proto.receive_text(ok(add["id"], 4, ["A", "B", "C"]))
     (delete,) = sent(proto)
     assert delete["params"] == {"sids": [4], "market_tickers": ["A"], "action": "delete_markets"}
-    events = proto.receive_text(ok(delete["id"], 4, ["B", "C"]))
+    proto.receive_text(ok(delete["id"], 4, ["B"]))
+    (add,) = sent(proto)
+    assert add["params"] == {"sids": [4], "market_tickers": ["C"], "action": "add_markets"}
+    events = proto.receive_text(ok(add["id"], 4, ["B", "C"]))
     assert events == [SubscriptionConfirmed(sid=4, market_tickers=frozenset({"B", "C"}))]
     assert proto.data_to_send() == []
-    assert [cmd["id"], add["id"], delete["id"]] == [1, 2, 3]
+    assert [cmd["id"], delete["id"], add["id"]] == [1, 2, 3]
+
+
+def test_commands_name_at_most_a_chunk_of_markets_oldest_first() -> None:
+    """A (re)subscribe of many markets goes in commands of chunk_size, in the order the
+    markets were wanted (a list keeps its order), so the newest come last."""
+    proto = FeedProtocol(chunk_size=2)
+    proto.want(["E", "D", "C", "B", "A"])
+    proto.connection_opened()
+    (sub,) = sent(proto)
+    assert sub["params"]["market_tickers"] == ["E", "D"]
+    proto.receive_text(subscribed(sub["id"], 1))
+    (first,) = sent(proto)
+    assert first["params"]["market_tickers"] == ["C", "B"]
+    proto.receive_text(ok(first["id"], 1, ["E", "D", "C", "B"]))
+    (second,) = sent(proto)
+    assert second["params"]["market_tickers"] == ["A"]
+    proto.receive_text(ok(second["id"], 1, list("EDCBA")))
+    assert proto.data_to_send() == [] and proto.confirmed == set("ABCDE")
 
 
 def test_ok_without_ticker_list_applies_the_delta() -> None:
@@ -195,9 +216,9 @@ def test_reconnect_resubscribes_everything_desired_with_a_fresh_id() -> None:
     assert sub["params"]["market_tickers"] == ["A", "B", "C"]
 
 
-@pytest.mark.parametrize("code", [10, 17, 25])
+@pytest.mark.parametrize("code", [10, 17])
 def test_terminal_errors_resubscribe(code: int) -> None:
-    """Codes 10, 17, 25 end the subscription: report it and subscribe afresh."""
+    """Codes 10 and 17 end the subscription: report it and subscribe afresh."""
     proto = opened("A", "B")
     events = proto.receive_text(error(None, code))
     assert events == [FeedError(code=code, msg="x", market_ticker=None, terminal=True)]
@@ -235,9 +256,7 @@ _COMMANDS = {
     "delete": (frozenset({"A", "B"}), frozenset({"A"})),
 }
 _NON_TERMINAL_CODES = [
-    pytest.param(27, id="too-many-requests"),
     pytest.param(18, id="command-timeout"),
-    pytest.param(26, id="market-limit"),
     pytest.param(16, id="market-not-found-unnamed"),
     pytest.param(6, id="already-subscribed"),
     pytest.param(11, id="invalid-parameter"),
@@ -276,13 +295,13 @@ def test_command_errors_ask_for_a_reconnect_that_restores_the_desired_set(
 
 
 def test_error_without_id_answers_the_command_in_flight() -> None:
-    """An id-less rate-limit error while subscribe is unanswered is taken as its answer."""
+    """An id-less error while subscribe is unanswered is taken as its answer."""
     proto = FeedProtocol()
     proto.want({"A"})
     proto.connection_opened()
     sent(proto)
-    events = proto.receive_text(error(None, 27))
-    assert events[-1] == ReconnectRequired(reason="error code 27 to subscribe")
+    events = proto.receive_text(error(None, 18))
+    assert events[-1] == ReconnectRequired(reason="error code 18 to subscribe")
     assert not proto.busy
 
 
@@ -297,26 +316,88 @@ def test_error_without_id_and_nothing_in_flight_is_only_reported() -> None:
 
 
 def test_unsubscribe_error_asks_for_a_reconnect() -> None:
-    """A rate-limited unsubscribe: reconnect, and the new connection subscribes to nothing."""
+    """A timed-out unsubscribe: reconnect, and the new connection subscribes to nothing."""
     proto = opened("A")
     proto.want(set())
     (unsub,) = sent(proto)
-    events = proto.receive_text(error(unsub["id"], 27))
-    assert events[-1] == ReconnectRequired(reason="error code 27 to unsubscribe")
+    events = proto.receive_text(error(unsub["id"], 18))
+    assert events[-1] == ReconnectRequired(reason="error code 18 to unsubscribe")
     proto.connection_lost()
     proto.connection_opened()
     assert proto.data_to_send() == []
 
 
 def test_market_specific_error_drops_that_market_and_keeps_the_rest() -> None:
-    """Error 16 naming a market: subscribe again without it."""
+    """Error 16 naming a market: that market is refused, subscribe again without it."""
     proto = FeedProtocol()
     proto.want({"A", "GONE"})
     proto.connection_opened()
     (cmd,) = sent(proto)
-    proto.receive_text(error(cmd["id"], 16, market_ticker="GONE"))
+    events = proto.receive_text(error(cmd["id"], 16, market_ticker="GONE"))
+    assert events[-1] == MarketsRefused(market_tickers=frozenset({"GONE"}), code=16)
     (retry,) = sent(proto)
     assert retry["params"]["market_tickers"] == ["A"]
+    assert proto.refused == {"GONE"}
+
+
+@pytest.mark.parametrize("kind", ["subscribe", "add"])
+def test_the_market_limit_refuses_the_commands_markets_and_keeps_the_connection(
+    kind: str,
+) -> None:
+    """Error 26 to a subscribe or add: its markets (the newest) are refused, the rest go on,
+    on the same connection; wanting them no more lifts the refusal."""
+    proto = FeedProtocol(chunk_size=2)
+    proto.want(["A", "B", "C", "D"])
+    proto.connection_opened()
+    (cmd,) = sent(proto)
+    if kind == "add":
+        proto.receive_text(subscribed(cmd["id"], 5))
+        (cmd,) = sent(proto)
+    refused = frozenset(cmd["params"]["market_tickers"])
+    events = proto.receive_text(error(cmd["id"], 26))
+    assert events[-1] == MarketsRefused(market_tickers=refused, code=26)
+    assert not any(isinstance(e, ReconnectRequired) for e in events)
+    assert proto.refused == refused
+    following = sent(proto)
+    assert all(set(c["params"]["market_tickers"]).isdisjoint(refused) for c in following)
+    proto.want(["A", "B"] if kind == "add" else ["C", "D"])
+    assert proto.refused == set()
+
+
+@pytest.mark.parametrize("code", [27, 25])
+def test_rate_limits_and_overflows_pause_until_retry(code: int) -> None:
+    """Error 27 (too many requests) or 25 (we read too slowly): Paused, nothing is sent, not
+    even for a new want(), until retry(); then the gap closes on the same connection."""
+    server = FakeKalshi()
+    proto = FeedProtocol()
+    proto.connection_opened()
+    proto.want({"A"})
+    converge(proto, server)
+    proto.want({"A", "B"})
+    (add,) = sent(proto)
+    if code == 25:  # the server drops the subscription itself
+        server.sid, server.markets = None, set()
+    events = proto.receive_text(error(None if code == 25 else add["id"], code))
+    assert events[-1] == Paused(code=code)
+    assert proto.paused and not proto.busy
+    proto.want({"A", "B", "C"})
+    assert proto.data_to_send() == []
+    proto.retry()
+    assert not proto.paused
+    converge(proto, server)
+    assert server.markets == proto.confirmed == {"A", "B", "C"}
+    proto.retry()  # not paused: nothing happens
+    assert proto.data_to_send() == []
+
+
+def test_an_overflow_with_nothing_subscribed_does_not_pause() -> None:
+    """Error 25 when we hold no subscription and wait for nothing changes nothing."""
+    proto = FeedProtocol()
+    proto.connection_opened()
+    assert proto.receive_text(error(None, 25)) == [
+        FeedError(code=25, msg="x", market_ticker=None, terminal=True)
+    ]
+    assert not proto.paused
 
 
 def test_unknown_sid_on_unsubscribe_forgets_the_subscription() -> None:
@@ -436,7 +517,8 @@ _ops_with_errors = st.lists(
 @settings(max_examples=300)
 @given(_ops_with_errors)
 def test_upstream_converges_despite_command_errors(ops: list[frozenset[str] | str | int]) -> None:
-    """Errors to any command (an int op fails the next one) never stall: upstream == desired."""
+    """Errors to any command (an int op fails the next one) never stall: upstream ends up
+    with every desired market Kalshi did not refuse."""
     server = FakeKalshi()
     proto = FeedProtocol()
     proto.connection_opened()
@@ -454,11 +536,14 @@ def test_upstream_converges_despite_command_errors(ops: list[frozenset[str] | st
             reply = error(json.loads(text)["id"], code)
         else:
             reply = server.handle(text)
-        if any(isinstance(e, ReconnectRequired) for e in proto.receive_text(reply)):
+        events = proto.receive_text(reply)
+        if any(isinstance(e, ReconnectRequired) for e in events):
             reconnects += 1
             proto.connection_lost()
             server, wire = FakeKalshi(), []
             proto.connection_opened()
+        elif any(isinstance(e, Paused) for e in events):
+            proto.retry()  # the adapter would wait its backoff first
 
     for op in ops:
         if op == "deliver":
@@ -473,9 +558,10 @@ def test_upstream_converges_despite_command_errors(ops: list[frozenset[str] | st
     while wire:
         deliver()
         wire.extend(proto.data_to_send())
-    assert server.markets == proto.desired
-    assert proto.confirmed == proto.desired
-    assert (server.sid is None) == (not proto.desired)
+    # Markets Kalshi refused (26) stay out until they are no longer wanted.
+    assert server.markets == proto.desired - proto.refused
+    assert proto.confirmed == proto.desired - proto.refused
+    assert (server.sid is None) == (not proto.desired - proto.refused)
     assert reconnects <= sum(isinstance(op, int) for op in ops)
 
 

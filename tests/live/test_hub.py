@@ -2,26 +2,30 @@ from __future__ import annotations
 
 import asyncio
 import traceback
+from collections.abc import Collection
 
 import pytest
 
-from graph.errors import FeedFatalError
-from graph.live.hub import Hub, HubStats, Subscription
+from graph.errors import FeedFatalError, FeedOverloaded, TooManyUpstreamTickers
+from graph.live.hub import Hub, HubStats, Subscription, _fresh
 from graph.models import TickerUpdate
 
 TIMEOUT_S = 5.0
 
 
 class FakeFeed:
-    """Records every set_wanted call; with ``retry`` set, a non-empty one clears its failure."""
+    """Records every set_wanted call (as a set, and in the order given); with ``retry`` set,
+    a non-empty one clears its failure."""
 
     def __init__(self) -> None:
         self.calls: list[frozenset[str]] = []
+        self.orders: list[tuple[str, ...]] = []
         self.fatal_error: BaseException | None = None
         self.retry = False
 
-    def set_wanted(self, tickers: frozenset[str]) -> None:
-        self.calls.append(tickers)
+    def set_wanted(self, tickers: Collection[str]) -> None:
+        self.calls.append(frozenset(tickers))
+        self.orders.append(tuple(tickers))
         if self.retry and tickers:
             self.fatal_error = None
 
@@ -341,3 +345,74 @@ async def test_stats_count_deliveries_and_conflations_across_subscribers() -> No
             assert await next_update(two) == tick("A", 2)
         assert await next_update(one) == tick("A", 2)
     assert (hub.stats.delivered, hub.stats.conflated) == (2, 4)
+
+
+async def test_the_feed_hears_the_tickers_oldest_first() -> None:
+    """set_wanted lists tickers in the order they were first wanted, so the newest come
+    last (Kalshi's limits refuse the last commands first)."""
+    feed = FakeFeed()
+    hub = Hub(feed)
+    async with hub.subscribe(["C", "A"]), hub.subscribe(["B", "A"]):
+        assert feed.orders[-1] == ("C", "A", "B")
+
+
+async def test_past_the_ticker_cap_the_newest_subscription_is_refused() -> None:
+    """A subscription whose new tickers would pass max_tickers is refused on entry (coded,
+    counted); tickers already followed are free; the others keep their updates."""
+    feed = FakeFeed()
+    hub = Hub(feed, max_tickers=3)
+    async with hub.subscribe(["A", "B"]) as old:
+        with pytest.raises(
+            TooManyUpstreamTickers, match="at most 3; this subscription would add 2"
+        ):
+            async with hub.subscribe(["B", "C", "D"]):
+                pass  # pragma: no cover - refused on entry
+        async with hub.subscribe(["A", "B", "C"]):
+            hub.publish(tick("A"))
+            assert (await next_update(old)).market_ticker == "A"
+        assert hub.stats.refused == 1 and hub.subscriber_count == 1
+    assert feed.calls[-1] == frozenset()
+
+
+async def test_refuse_ends_the_holders_of_refused_tickers_with_that_error() -> None:
+    """refuse(tickers, exc) ends every subscription holding one of them with a fresh
+    exception of exc's type; the others go on."""
+    hub = Hub(FakeFeed())
+    async with hub.subscribe(["A"]) as keep, hub.subscribe(["B", "C"]) as gone:
+        assert hub.refuse(["C", "Z"], TooManyUpstreamTickers("Kalshi refused C")) == 1
+        with pytest.raises(TooManyUpstreamTickers, match="Kalshi refused C") as raised:
+            await next_update(gone)
+        assert raised.value.__cause__ is not None
+        hub.publish(tick("A"))
+        assert (await next_update(keep)).market_ticker == "A"
+    assert hub.stats.shed == 1
+
+
+async def test_shedding_ends_the_newest_until_half_the_tickers_remain() -> None:
+    """shed_newest ends the newest subscriptions until the rest want at most half of the
+    distinct tickers; the oldest keep theirs."""
+    hub = Hub(FakeFeed())
+    async with (
+        hub.subscribe(["A", "B"]) as oldest,
+        hub.subscribe(["C", "D"]) as middle,
+        hub.subscribe(["E", "F"]) as newest,
+    ):
+        assert hub.shed_newest(FeedOverloaded("too slow")) == 2
+        for sub in (middle, newest):
+            with pytest.raises(FeedOverloaded):
+                await next_update(sub)
+        hub.publish(tick("A"))
+        assert (await next_update(oldest)).market_ticker == "A"
+        assert hub.shed_newest(FeedOverloaded("again")) == 0  # 2 live tickers: at the target
+    assert hub.stats.shed == 2
+
+
+def test_a_failure_that_needs_more_than_a_message_is_raised_as_a_fatal_feed_error() -> None:
+    """An exception type that cannot be made from its message alone becomes FeedFatalError."""
+
+    class Picky(Exception):
+        def __init__(self, message: str, status: int) -> None:
+            super().__init__(message)
+
+    fresh = _fresh(Picky("gone", 500))
+    assert isinstance(fresh, FeedFatalError) and str(fresh) == "gone"

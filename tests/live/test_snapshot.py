@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from graph.cache import TTLCache
-from graph.errors import InvalidInput
+from graph.errors import InvalidInput, UpstreamUnavailable
 from graph.kalshi.rest import KalshiRest
 from graph.live.snapshot import Snapshot
 from graph.models import League
@@ -30,19 +30,23 @@ async def snapshot_on(sim: Simulator) -> AsyncIterator[Snapshot]:
         )
 
 
-async def test_snapshot_uses_cached_prices_and_survives_errors() -> None:
-    """The initial snapshot fetches unknown tickers once and returns nothing if Kalshi fails."""
+async def test_snapshot_uses_cached_prices_and_refuses_what_it_cannot_check() -> None:
+    """The initial snapshot fetches unknown tickers once; while Kalshi fails, tickers it did
+    not answer for recently are refused (UPSTREAM_UNAVAILABLE), known ones still pass."""
     async with fixed_sim() as sim, snapshot_on(sim) as snapshot:
         a, b = (m["ticker"] for m in sim.markets_for(League.NBA, SUNDAY)[:2])
         first = await snapshot([a, b])
         calls = sim.stats.requests["markets"]
         second = await snapshot([a, b])
         sim.faults.scripted_statuses.append(500)
-        failed = await snapshot(["KXNBAGAME-26NOV22AAABBB-AAA"])
+        with pytest.raises(UpstreamUnavailable, match="cannot check 1 market ticker"):
+            await snapshot(["KXNBAGAME-26NOV22AAABBB-AAA"])
+        sim.faults.error_rate = 1.0
+        known = await snapshot([a])
     assert [u.market_ticker for u in first] == [a, b]
     assert second == first
+    assert [u.market_ticker for u in known] == [a]
     assert sim.stats.requests["markets"] == calls + 1  # only the failing one went upstream
-    assert failed == []
 
 
 async def test_unknown_tickers_are_refused_and_remembered() -> None:

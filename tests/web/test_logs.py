@@ -18,9 +18,12 @@ from websockets.typing import Subprotocol
 from graph.sim import Simulator
 from graph.web.logs import (
     JsonFormatter,
+    PeerGoneIsDebug,
+    RedactQueryStrings,
     TextFormatter,
     configure_logging,
     incoming_id,
+    install_filters,
     request_id,
 )
 from tests.e2e import SUNDAY_NOON_UTC, gql, running_app
@@ -199,3 +202,55 @@ def test_configure_logging_text_is_the_default() -> None:
         root.setLevel(saved[1])
         logging.getLogger("httpx").setLevel(logging.NOTSET)
     assert stream.getvalue().rstrip().endswith("level=INFO logger=graph.test plain")
+
+
+def _record(name: str, level: int, msg: str, args: tuple[object, ...]) -> logging.LogRecord:
+    return logging.LogRecord(name, level, __file__, 1, msg, args, None)
+
+
+def test_query_strings_in_server_lines_are_redacted() -> None:
+    """Access and WebSocket lines keep the path and lose the query string (tokens, documents);
+    arguments without a query string are left as they are."""
+    redact = RedactQueryStrings()
+    access = _record(
+        "uvicorn.access",
+        logging.INFO,
+        '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:5", "GET", "/graphql?query={a}&token=SECRET", "1.1", 200),
+    )
+    socket = _record(
+        "uvicorn.error", logging.INFO, '%s - "WebSocket %s" [accepted]', ("x", "/graphql?t=S")
+    )
+    plain = _record("uvicorn.error", logging.INFO, "%s is %s", ("what?", 3))
+    assert all(redact.filter(r) for r in (access, socket, plain))
+    assert access.getMessage() == '127.0.0.1:5 - "GET /graphql?<redacted> HTTP/1.1" 200'
+    assert socket.getMessage() == 'x - "WebSocket /graphql?<redacted>" [accepted]'
+    assert plain.getMessage() == "what? is 3"
+
+
+def test_asyncio_writes_to_a_vanished_peer_become_debug_lines() -> None:
+    """asyncio's "socket.send() raised exception." is DEBUG (kept only when asyncio logs
+    DEBUG); its other warnings pass unchanged."""
+    quiet = PeerGoneIsDebug()
+    gone = _record("asyncio", logging.WARNING, "socket.send() raised exception.", ())
+    other = _record("asyncio", logging.WARNING, "Executing %s took %.3f seconds", ("t", 1.0))
+    assert quiet.filter(gone) is False and gone.levelno == logging.DEBUG
+    assert quiet.filter(other) is True and other.levelno == logging.WARNING
+    logging.getLogger("asyncio").setLevel(logging.DEBUG)
+    try:
+        again = _record("asyncio", logging.WARNING, "socket.send() raised exception.", ())
+        assert quiet.filter(again) is True and again.levelname == "DEBUG"
+    finally:
+        logging.getLogger("asyncio").setLevel(logging.NOTSET)
+
+
+def test_filters_are_installed_once() -> None:
+    """install_filters adds each filter once, however often apps are created."""
+    install_filters()
+    install_filters()
+    for name, kind in (
+        ("uvicorn.access", RedactQueryStrings),
+        ("uvicorn.error", RedactQueryStrings),
+        ("asyncio", PeerGoneIsDebug),
+    ):
+        assert sum(isinstance(f, kind) for f in logging.getLogger(name).filters) == 1

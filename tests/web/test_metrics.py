@@ -32,7 +32,7 @@ class Scrape:
         self.families = {f.name: f.type for f in families}
         self.samples: list[Sample] = [s for family in families for s in family.samples]
 
-    def value(self, name: str, **labels: str) -> float:
+    def value(self, name: str, /, **labels: str) -> float:
         """The sum of the samples called ``name`` whose labels include ``labels`` (0 if none)."""
         return sum(
             s.value
@@ -115,9 +115,18 @@ async def test_metrics_move_with_real_traffic(tmp_path: Path) -> None:
     assert {
         "kalshi_graph_feed_reconnects_total",
         "kalshi_graph_feed_malformed_frames_total",
-        "kalshi_graph_feed_errors_total",
+        "kalshi_graph_feed_pauses_total",
         "kalshi_graph_subscription_updates_conflated_total",
+        "kalshi_graph_upstream_ticker_refusals_total",
+        "kalshi_graph_subscriptions_shed_total",
+        "kalshi_graph_rate_limited_total",
     } <= {*live.names()}
+    assert "kalshi_graph_feed_errors" in live.families  # by code: no sample until one comes
+    # Each operation once: the two anonymous queries, then the subscription (still open).
+    query = {"type": "query", "name": "anonymous"}
+    assert after_queries.value("kalshi_graph_operation_duration_seconds_count", **query) == 2
+    assert after_queries.value("kalshi_graph_operation_upstream_requests_sum", **query) > 0
+    assert after.value("kalshi_graph_operation_duration_seconds_count", type="subscription") == 1
     assert after.value("kalshi_graph_websocket_connections") == 0
     assert after.value("kalshi_graph_subscriptions") == 0
     assert_documented(live.families)

@@ -79,14 +79,16 @@ async def test_feed_check(state: FeedState, reason: str | None) -> None:
     [
         pytest.param(200, None, id="ok"),
         pytest.param(404, None, id="404-still-reachable"),
-        pytest.param(401, None, id="401-still-reachable"),
+        pytest.param(401, "HTTP 401: our key or signature was refused", id="401-key-refused"),
+        pytest.param(403, "HTTP 403: our key or signature was refused", id="403-key-refused"),
         pytest.param(503, "HTTP 503", id="5xx"),
         pytest.param("connect", "unreachable (ConnectError)", id="refused"),
         pytest.param("timeout", "unreachable (ReadTimeout)", id="timeout"),
     ],
 )
 async def test_http_probe(answer: int | str, reason: str | None) -> None:
-    """Reachable is any answer below 500; no answer or a 5xx is the reason given."""
+    """Usable is any answer below 500 but 401/403 (a refused key fails every request); no
+    answer, a refused key or a 5xx is the reason given."""
 
     def handler(request: httpx.Request) -> httpx.Response:
         if answer == "connect":
