@@ -217,12 +217,13 @@ async def test_silent_legacy_sockets_are_closed_by_the_init_deadline(tmp_path: P
         with pytest.raises(InvalidStatus) as full:
             await _silent_legacy(url)
         closed = await asyncio.gather(*(_close_code(ws) for ws in silent))
+        ticker = real_tickers(sim, 1)[0]
         async with GraphQLWebSocket.connect(url, "graphql-ws") as late:
-            await late.subscribe("t", "{ __typename }", {})
+            await late.subscribe("t", TICKERS, {"t": [ticker]})
             answer = await late.receive()
     assert full.value.response.status_code == 503
     assert closed == [4408] * 100
-    assert answer["payload"]["data"] == {"__typename": "Query"}
+    assert answer["payload"]["data"]["tickerUpdates"]["marketTicker"] == ticker
 
 
 async def test_a_second_legacy_init_closes_the_socket_with_4429(tmp_path: Path) -> None:
@@ -454,11 +455,14 @@ async def test_five_attackers_with_a_thousand_tickers_each_cannot_stall_a_subscr
                         refused.append(errors[0]["extensions"]["code"])
 
         async with subscribed(url, legit_tickers) as legit:
+            await eventually(lambda: sim.ws_subscribed_tickers() == set(legit_tickers))
             attackers = [asyncio.create_task(attacker(n)) for n in range(5)]
             ticks = 0
             while not all(task.done() for task in attackers) or ticks < 5:
                 assert len(sim.ws_subscribed_tickers()) <= cap
-                await _tick_delivered(sim, legit, "s", legit_tickers, timeout=5)
+                # Event-driven: a tick the feed misses (a reconnect, a backoff) never arrives;
+                # the timeout only bounds how long the attack's CPU may delay its delivery.
+                await _tick_delivered(sim, legit, "s", legit_tickers, timeout=15)
                 ticks += 1
             await asyncio.gather(*attackers)
     assert len(sim.ws_subscribed_tickers()) <= cap
@@ -637,22 +641,26 @@ async def test_readyz_fails_kalshi_rest_while_kalshi_refuses_the_key(tmp_path: P
 
 
 async def test_aliased_market_lookups_cost_one_upstream_request(tmp_path: Path) -> None:
-    """30 aliased market() calls are one batched Kalshi request, not 30 GETs."""
+    """30 aliased market() calls cost no 30 GETs: past MAX_QUERY_ROOT_FIELDS (20) they are
+    refused before any request, and the 20 that fit are one batched Kalshi request."""
     async with fixed_sim() as sim, app_on(sim, tmp_path) as client:
         tickers = real_tickers(sim, 30)
-        query = (
-            "{"
-            + " ".join(
-                f'm{i}: market(ticker: "{t}") {{ ticker yesBid }}' for i, t in enumerate(tickers)
-            )
-            + "}"
-        )
         sim.stats.reset()
-        body = await gql(client, query)
+        thirty = await gql(client, "{" + _aliased_markets(tickers) + "}")
+        refused_upstream = sim.stats.requests["market"] + sim.stats.requests["markets"]
+        sim.stats.reset()
+        twenty = await gql(client, "{" + _aliased_markets(tickers[:20]) + "}")
         upstream = sim.stats.requests["market"] + sim.stats.requests["markets"]
-    assert "errors" not in body, body
-    assert [body["data"][f"m{i}"]["ticker"] for i in range(30)] == tickers
+    assert codes(thirty) == {"TOO_MANY_ROOT_FIELDS"} and refused_upstream == 0
+    assert "errors" not in twenty, twenty
+    assert [twenty["data"][f"m{i}"]["ticker"] for i in range(20)] == tickers[:20]
     assert upstream == 1
+
+
+def _aliased_markets(tickers: list[str]) -> str:
+    return " ".join(
+        f'm{i}: market(ticker: "{t}") {{ ticker yesBid }}' for i, t in enumerate(tickers)
+    )
 
 
 async def test_max_games_per_query_counts_the_whole_operation(tmp_path: Path) -> None:

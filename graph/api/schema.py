@@ -265,6 +265,7 @@ class Subscription:
     ) -> AsyncGenerator[TickerUpdateType, None]:
         ctx = info.context
         tickers = _check_tickers(market_tickers, ctx.settings.max_tickers_per_subscription)
+        ctx.hub.admit(tickers)  # past the feed's cap: refused before any upstream request
         initial = await ctx.snapshot(tickers)
         async with ctx.hub.subscribe(tickers, initial=initial) as updates:
             async for update in updates:

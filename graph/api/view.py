@@ -28,7 +28,11 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.exceptions import ConnectionRejectionError
-from strawberry.http.exceptions import NonJsonMessageReceived, NonTextMessageReceived
+from strawberry.http.exceptions import (
+    NonJsonMessageReceived,
+    NonTextMessageReceived,
+    WebSocketDisconnected,
+)
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
@@ -230,7 +234,10 @@ class _WebSocketAdapter(ASGIWebSocketAdapter):
 
     async def send_json(self, message: Mapping[str, object]) -> None:
         if self.ws.application_state != WebSocketState.DISCONNECTED:
-            await super().send_json(message)
+            try:
+                await super().send_json(message)
+            except WebSocketDisconnected:  # the client left mid-stream: not our error
+                logger.debug("WebSocket client gone; message dropped type=%s", message.get("type"))
         if message.get("type") in _SERVER_ENDS and isinstance(op_id := message.get("id"), str):
             self.operations.ended(op_id)
 
@@ -311,11 +318,7 @@ class GraphQLView(GraphQL[Context, None]):
             return
         request = Request(scope, receive)
         try:
-            if await _is_batch(request):
-                raise BatchingNotSupported(
-                    "batched operations (a JSON array) are not supported: "
-                    "send one operation per request"
-                )
+            await _check_body(request)
             response = await self.run(request)
         except HTTPException as exc:  # Strawberry's own refusals of what it cannot read
             response = _refusal(exc.reason, BadRequest.code, exc.status_code)
@@ -359,6 +362,14 @@ class GraphQLView(GraphQL[Context, None]):
             response=response,
         )
 
+    def decode_json(self, data: str | bytes) -> object:
+        """JSON that cannot be decoded (not UTF-8, nested too deep) is a JSONDecodeError like
+        any other bad JSON: a 400 over HTTP, a 4400 close on a WebSocket, never a crash."""
+        try:
+            return json.loads(data)
+        except (UnicodeDecodeError, RecursionError) as exc:
+            raise json.JSONDecodeError(type(exc).__name__, "", 0) from None
+
     async def render_graphql_ide(self, request: Request) -> Response:
         html = graphiql.page(self.graphql_ide_html, offline=self._offline_ide)
         policy = graphiql.content_security_policy(html, offline=self._offline_ide)
@@ -369,8 +380,20 @@ def _refusal(message: str, code: str, status: int) -> Response:
     return Response(error_body(message, code), status_code=status, media_type="application/json")
 
 
-async def _is_batch(request: Request) -> bool:
-    """Whether a POST body is a JSON array (read once: Starlette keeps it for Strawberry)."""
+async def _check_body(request: Request) -> None:
+    """Refuse a JSON POST body that is not one GraphQL request object: not UTF-8 JSON, nested
+    past the parser's depth, an array (batching), or any other value. The body is read once
+    (Starlette keeps it for Strawberry) and parsed here first, so Strawberry only ever sees
+    an object."""
     if request.method != "POST" or "json" not in request.headers.get("content-type", ""):
-        return False
-    return (await request.body()).lstrip()[:1] == b"["
+        return
+    try:
+        body = json.loads(await request.body())
+    except (ValueError, RecursionError):  # invalid UTF-8 is a ValueError too
+        raise BadRequest("the request body is not JSON (UTF-8 encoded)") from None
+    if isinstance(body, list):
+        raise BatchingNotSupported(
+            "batched operations (a JSON array) are not supported: send one operation per request"
+        )
+    if not isinstance(body, dict):
+        raise BadRequest('the request body must be a JSON object like {"query": "..."}')

@@ -258,6 +258,12 @@ class Hub:
     def wanted(self) -> frozenset[str]:
         return frozenset(self._refs)
 
+    def admit(self, tickers: Iterable[str]) -> None:
+        """Raise ``TooManyUpstreamTickers`` if ``tickers`` would take the feed past
+        ``max_tickers`` now: a cheap early refusal, before any snapshot is fetched (entering
+        the subscription checks again)."""
+        self._admit(Subscription(self, list(tickers), ()))
+
     def _admit(self, sub: Subscription) -> None:
         """Refuse ``sub`` if its new tickers would take the feed past ``max_tickers``."""
         cap = self._max_tickers

@@ -188,6 +188,10 @@ def routes(state: SimState) -> list[BaseRoute]:
             {"balance": 100_000, "portfolio_value": 0, "updated_ts": state.now_ms() // 1000}
         )
 
+    async def exchange_status(request: Request) -> Response:
+        # Public, like Kalshi's; signed requests are checked all the same (the guard).
+        return JSONResponse({"exchange_active": True, "trading_active": True})
+
     async def not_found(request: Request) -> Response:
         return kalshi_error(404, "not_found", "no such endpoint")
 
@@ -202,6 +206,7 @@ def routes(state: SimState) -> list[BaseRoute]:
         ("/events/{event_ticker}", "event", event),
         ("/series", "series", series_list),
         ("/series/{series_ticker}", "series", series_one),
+        ("/exchange/status", "exchange_status", exchange_status),
     ]
     result: list[BaseRoute] = [route(path, kind, handler) for path, kind, handler in table]
     result.append(route("/portfolio/balance", "portfolio", balance, private=True))

@@ -355,6 +355,19 @@ async def test_signed_request_is_accepted(sim: Simulator, client: httpx.AsyncCli
     assert response.json()["balance"] == 100_000
 
 
+async def test_exchange_status_is_public_but_checks_signed_requests(
+    sim: Simulator, client: httpx.AsyncClient
+) -> None:
+    """/exchange/status answers unsigned requests; a signature it cannot verify is 401
+    (what a readiness probe with a wrong key sees)."""
+    path = "/trade-api/v2/exchange/status"
+    unsigned = await client.get(f"{sim.rest_url}/exchange/status")
+    wrong = {**_signer(sim).headers(NOW_MS, "GET", path), "KALSHI-ACCESS-KEY": "not-our-key"}
+    refused = await client.get(f"{sim.rest_url}/exchange/status", headers=wrong)
+    assert unsigned.json() == {"exchange_active": True, "trading_active": True}
+    assert refused.status_code == 401
+
+
 async def test_portfolio_requires_auth(sim: Simulator, client: httpx.AsyncClient) -> None:
     """Private endpoints refuse unsigned requests with Kalshi's authentication_error."""
     response = await client.get(f"{sim.rest_url}/portfolio/balance")
