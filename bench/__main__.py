@@ -2,7 +2,8 @@
 
 Sections: the games query next to the naive ways (``bench.query``), single-flight
 under 100 identical queries, GraphQL overhead at zero latency (``bench.overhead``),
-subscription fan-out, server memory and upstream-drop recovery (``bench.fanout``).
+subscription fan-out, server memory and upstream-drop recovery (``bench.fanout``), and
+what the attacks of issue 18 cost now (``bench.abuse``).
 ``--quick`` runs a reduced set in well under a minute (``make bench-quick``; a test
 runs it). The model evaluation is separate (``python -m bench.eval``, ``make eval``).
 """
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.abuse import AbuseConfig, abuse_section
 from bench.fanout import FanoutConfig, fanout_section
 from bench.overhead import overhead_section
 from bench.query import query_section as games_section, singleflight_section, warm_up
@@ -36,6 +38,7 @@ class Plan:
     overhead_n: int = 50
     overhead_repeat: int = 200
     fanout: FanoutConfig = field(default_factory=FanoutConfig)
+    abuse: AbuseConfig = field(default_factory=AbuseConfig)
 
 
 FULL = Plan()
@@ -56,6 +59,14 @@ QUICK = Plan(
         drops=1,
         drop_every_s=2.0,
     ),
+    abuse=AbuseConfig(
+        bomb_repeat=3,
+        concurrent_bombs=10,
+        legacy_sessions=100,
+        attackers=2,
+        tickers_per_attacker=200,
+        feed_seconds=2.0,
+    ),
 )
 
 
@@ -74,6 +85,8 @@ async def run(plan: Plan) -> tuple[list[Row], dict[str, Any]]:
         section, notes["overhead"] = await overhead_section(
             plan.overhead_n, plan.overhead_repeat, work
         )
+        rows += section
+        section, notes["abuse"] = await abuse_section(plan.abuse, work)
         rows += section
     section, notes["fanout"] = await fanout_section(plan.fanout)
     rows += section

@@ -73,7 +73,7 @@ def rss_mb() -> float:
 async def _app(
     sim: Simulator, workdir: Path, **overrides: Any
 ) -> AsyncIterator[tuple[Starlette, str]]:
-    settings = bench_settings(sim, workdir, rate_limit_per_s=0, **overrides)
+    settings = bench_settings(sim, workdir, **overrides)
     app = create_app(settings, clock=lambda: NOON_UTC, ratings_refresh_s=None)
     async with serve_app(app) as url:
         yield app, url

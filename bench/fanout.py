@@ -253,6 +253,10 @@ class Server:
             "RATINGS_DB_PATH": str(workdir / "fanout-ratings.sqlite3"),
             "LOG_LEVEL": "WARNING",
             "MAX_TICKERS_PER_SUBSCRIPTION": "50",
+            # Every client process shares 127.0.0.1: the per-client limits would measure
+            # themselves, not the fan-out.
+            "RATE_LIMIT_PER_S": "0",
+            "MAX_UPSTREAM_TICKERS": "100000",
         }
         if profile is not None:
             env["BENCH_PROFILE"] = str(profile)

@@ -71,7 +71,10 @@ class Run:
 
 def bench_settings(sim: Simulator, workdir: Path, **overrides: Any) -> Settings:
     """The simulator's settings, with one ratings file for every app of a run."""
-    return sim.app_settings(**{"ratings_db_path": str(workdir / "ratings.sqlite3"), **overrides})
+    # No per-client rate limit: every benchmark client is 127.0.0.1, and the limit is not
+    # what is measured.
+    values = {"ratings_db_path": str(workdir / "ratings.sqlite3"), "rate_limit_per_s": 0}
+    return sim.app_settings(**{**values, **overrides})
 
 
 @asynccontextmanager

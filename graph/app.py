@@ -48,6 +48,7 @@ from graph.live.snapshot import Snapshot
 from graph.model.ratings import RatingStore
 from graph.models import TickerUpdate
 from graph.settings import Settings, load_settings
+from graph.tracing import Tracing, from_settings
 from graph.web import graphiql, livepage as live
 from graph.web.auth import BearerAuth, TokenCheck
 from graph.web.bodylimit import BodyLimit
@@ -56,7 +57,6 @@ from graph.web.logs import RequestId, install_filters
 from graph.web.metrics import CONTENT_TYPE, HttpMetrics, Metrics, Sources
 from graph.web.ratelimit import HttpRateLimit, RateLimiter
 from graph.web.readiness import Phase, Readiness, feed_check, http_probe
-from graph.web.tracing import Tracing, from_settings
 from graph.web.wsadmission import ConnectionGate, WebSocketGate
 
 logger = logging.getLogger(__name__)
@@ -172,6 +172,7 @@ def create_app(
                     max_games_per_query=settings.max_games_per_query,
                 ),
                 clock=clock,
+                tracing=tracing,
             )
             stack.push_async_callback(service.aclose)
             hub: Hub

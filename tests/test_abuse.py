@@ -562,10 +562,13 @@ def test_connections_past_the_cap_get_503(tmp_path: Path) -> None:
                 with urllib.request.urlopen(svc.url + "/healthz", timeout=10) as again:
                     assert again.status == 200
                     break
-            except urllib.error.HTTPError:
+            except urllib.error.HTTPError as busy:
+                busy.close()
                 assert time.monotonic() < deadline
                 time.sleep(0.05)  # a real process: there is no event to wait on
-    assert refused.value.code == 503
+    status = refused.value.code
+    refused.value.close()  # the error holds the response's socket
+    assert status == 503
 
 
 def _handshake(port: int, host: str, origin: str) -> bytes:

@@ -12,6 +12,9 @@ from pathlib import Path
 import httpx
 import pytest
 import websockets
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from pydantic import SecretStr
 
 from graph.app import _cancel, _refresh_forever, create_app, drain
@@ -26,6 +29,7 @@ from tests.e2e import (
     gql,
     running_app,
     serve,
+    sim_settings,
 )
 
 pytestmark = pytest.mark.e2e
@@ -587,3 +591,86 @@ async def test_a_body_that_is_not_json_gets_a_graphql_shaped_400(tmp_path: Path)
     assert "content type" in text.json()["errors"][0]["message"].lower()
     assert put.status_code == 405
     assert put.json()["errors"][0]["message"]
+
+
+TICKER_UPDATES = (
+    "subscription ($t: [String!]!) { tickerUpdates(marketTickers: $t) { marketTicker } }"
+)
+
+
+async def test_a_client_past_its_rate_limit_gets_429_and_its_sockets_an_error(
+    tmp_path: Path,
+) -> None:
+    """RATE_LIMIT_BURST requests pass, the next is 429 with Retry-After and a coded body; a
+    WebSocket subscribe from the same client is refused with retryAfter; /metrics counts
+    both; other routes are not limited."""
+    async with (
+        fixed_sim() as sim,
+        running_app(sim, tmp_path, rate_limit_per_s=0.1, rate_limit_burst=3) as (_, url),
+        httpx.AsyncClient(base_url=url) as http,
+    ):
+        answers = [await http.post("/graphql", json={"query": "{ __typename }"}) for _ in range(4)]
+        async with GraphQLWebSocket.connect(url) as ws:
+            ticker = sim.markets_for(League.NBA, SUNDAY)[0]["ticker"]
+            await ws.subscribe("s", TICKER_UPDATES, {"t": [ticker]})
+            refused = await ws.receive()
+        health = await http.get("/healthz")
+        metrics = (await http.get("/metrics")).text
+    assert [a.status_code for a in answers] == [200, 200, 200, 429]
+    assert int(answers[-1].headers["retry-after"]) >= 1
+    assert answers[-1].json()["errors"][0]["extensions"]["code"] == "TOO_MANY_REQUESTS"
+    assert refused["type"] == "error"
+    (error,) = refused["payload"]
+    assert error["extensions"]["code"] == "TOO_MANY_REQUESTS"
+    assert error["extensions"]["retryAfter"] >= 1
+    assert health.status_code == 200
+    assert 'kalshi_graph_rate_limited_total{kind="http"} 1.0' in metrics
+    assert 'kalshi_graph_rate_limited_total{kind="subscribe"} 1.0' in metrics
+
+
+async def test_an_operation_past_its_upstream_budget_is_refused_the_rest(tmp_path: Path) -> None:
+    """MAX_UPSTREAM_REQUESTS=3: a cold games query with predictions (a summary per game)
+    makes at most 3 upstream requests; the fields that needed more fail alone with
+    UPSTREAM_BUDGET_EXCEEDED, and /metrics counts the refusals."""
+    async with fixed_sim() as sim, app_on(sim, tmp_path, max_upstream_requests=3) as client:
+        sim.stats.reset()
+        body = await gql(
+            client, '{ games(league: NBA, date: "2026-11-22") { id prediction { edge } } }'
+        )
+        made = sum(sim.stats.requests.values())
+        metrics = (await client.get("/metrics")).text
+    assert made <= 3
+    assert body["data"]["games"], body
+    assert {e["extensions"]["code"] for e in body["errors"]} == {"UPSTREAM_BUDGET_EXCEEDED"}
+    assert "kalshi_graph_upstream_budget_refusals_total" in metrics
+
+
+async def test_traces_cover_the_operation_its_upstream_requests_and_batches(
+    tmp_path: Path,
+) -> None:
+    """With a tracer provider (as OTEL_EXPORTER_OTLP_ENDPOINT makes one), a games query is
+    one trace: the operation's span, its resolvers, the DataLoader-style batches and every
+    upstream request, all in one trace."""
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    async with fixed_sim() as sim:
+        app = create_app(
+            sim_settings(sim, tmp_path),
+            clock=lambda: SUNDAY_NOON_UTC,
+            ratings_refresh_s=None,
+            tracer_provider=provider,
+        )
+        async with serve(app) as url, httpx.AsyncClient(base_url=url) as client:
+            body = await gql(
+                client,
+                'query TodaysGames { games(league: NBA, date: "2026-11-22") '
+                "{ markets { ticker } prediction { edge } } }",
+            )
+    assert "errors" not in body
+    spans = exporter.get_finished_spans()
+    names = [s.name for s in spans]
+    assert "GraphQL Query: TodaysGames" in names
+    assert {"DataLoader batch markets", "DataLoader batch predictions"} <= set(names)
+    assert "GET scoreboard" in names and "GET kalshi" in names
+    assert len({s.context.trace_id for s in spans}) == 1

@@ -174,6 +174,7 @@ def fuzz_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         _env_file=None,
         ratings_db_path=str(tmp_path_factory.mktemp("fuzz") / "ratings.sqlite3"),
         http_attempts=1,
+        rate_limit_per_s=0,  # a thousand documents from one client, as fast as it can
     )
     app = create_app(settings, clock=lambda: SUNDAY_NOON_UTC, ratings_refresh_s=None)
     started = threading.Event()

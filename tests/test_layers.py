@@ -18,6 +18,7 @@ LAYERS: dict[str, int] = {
     "backoff": 0,
     "http": 0,
     "budget": 0,
+    "tracing": 0,
     "teams": 0,
     "kalshi": 1,
     "espn": 1,

@@ -5,7 +5,8 @@ How it works: a ``games`` (or ``game``) resolver wraps the games it returns in a
 markets batch for every game of the set, the first ``prediction`` field the predictions batch
 (which reuses the markets batch rather than asking again); every later field awaits the same
 task. A set lives exactly as long as one operation, so nothing is cached from one operation to
-the next, over a WebSocket too, and sorting by prediction computes each prediction once.
+the next, over a WebSocket too, and sorting by prediction computes each prediction once. With
+tracing on, each batch is a span (``DataLoader batch markets``/``predictions``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import TypeVar
 from graph.games.matching import GameMarkets
 from graph.games.ordering import GameSort, by_start_time, rank
 from graph.models import Game, Prediction
+from graph.tracing import Tracing, batch_span
 
 T = TypeVar("T")
 
@@ -28,9 +30,15 @@ PredictionsBatch = Callable[
 
 class GameSet:
     def __init__(
-        self, games: Sequence[Game], *, markets: MarketsBatch, predictions: PredictionsBatch
+        self,
+        games: Sequence[Game],
+        *,
+        markets: MarketsBatch,
+        predictions: PredictionsBatch,
+        tracing: Tracing | None = None,
     ) -> None:
         self.games = list(games)
+        self._tracing = tracing or Tracing()
         self._index = {g.id: i for i, g in enumerate(self.games)}
         self._load_markets = markets
         self._load_predictions = predictions
@@ -39,14 +47,18 @@ class GameSet:
 
     def _markets_task(self) -> asyncio.Future[list[GameMarkets]]:
         if self._markets is None:
-            self._markets = _spawn(self._load_markets(self.games))
+            self._markets = _spawn(self._traced("markets", self._load_markets(self.games)))
         return self._markets
 
     def _predictions_task(self) -> asyncio.Future[list[Prediction | BaseException]]:
         if self._predictions is None:
             batch = self._load_predictions(self.games, self._markets_task())
-            self._predictions = _spawn(batch)
+            self._predictions = _spawn(self._traced("predictions", batch))
         return self._predictions
+
+    async def _traced(self, loader: str, batch: Awaitable[T]) -> T:
+        with batch_span(self._tracing, loader, len(self.games)):
+            return await batch
 
     async def markets(self, game: Game) -> GameMarkets:
         return (await asyncio.shield(self._markets_task()))[self._index[game.id]]

@@ -38,6 +38,7 @@ from graph.games.matching import GameMarkets, event_ticker, market_tickers, matc
 from graph.games.predictions import CompleteDays, Predictor
 from graph.games.upkeep import refresh_ratings
 from graph.models import Game, League, Market
+from graph.tracing import Tracing
 
 if TYPE_CHECKING:
     from graph.espn.client import ScoreboardClient
@@ -68,7 +69,9 @@ class GameService:
         ratings: RatingStore,
         config: ServiceConfig = ServiceConfig(),
         clock: Callable[[], float] = time.time,
+        tracing: Tracing | None = None,
     ) -> None:
+        self._tracing = tracing or Tracing()
         self._rest = rest
         self._scoreboard = scoreboard
         self._ratings = ratings
@@ -182,7 +185,12 @@ class GameService:
 
     def game_set(self, games: Sequence[Game]) -> GameSet:
         """The games of one response, their markets and predictions batched (see batches)."""
-        return GameSet(games, markets=self.load_markets, predictions=self.predictor.predict)
+        return GameSet(
+            games,
+            markets=self.load_markets,
+            predictions=self.predictor.predict,
+            tracing=self._tracing,
+        )
 
     def rating(self, league: League, code: str) -> float | None:
         if teams.by_espn(league, code) is None:

@@ -6,6 +6,7 @@ import asyncio
 import gc
 import logging
 import tracemalloc
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -198,7 +199,7 @@ async def test_each_limit_has_its_code(
     query: str, code: str | None, options: dict[str, Any]
 ) -> None:
     """Documents past a configured limit are refused before execution with that limit's code."""
-    limited = build_schema(**{**LIMITED, **options})  # type: ignore[arg-type]
+    limited = build_schema(**{**LIMITED, **options})
     parsed = await limited.execute(query, context_value=context(FakeService(AssertionError())))
     codes = [(e.extensions or {}).get("code") for e in parsed.errors or ()]
     if code is None:
@@ -225,7 +226,7 @@ async def test_strawberry_does_not_log_tracebacks_for_expected_errors(
 class _IdleFeed:
     fatal_error = None
 
-    def set_wanted(self, tickers: frozenset[str]) -> None:
+    def set_wanted(self, tickers: Collection[str]) -> None:
         pass
 
 

@@ -1,4 +1,4 @@
-"""graph.web.tracing: no spans by default; with a provider, request and batch spans nest."""
+"""graph.tracing: no spans by default; with a provider, request and batch spans nest."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from graph.web.tracing import Tracing, batch_span, from_settings
+from graph.tracing import Tracing, batch_span, from_settings
 
 
 def recording() -> tuple[Tracing, InMemorySpanExporter]:

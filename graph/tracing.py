@@ -1,4 +1,4 @@
-"""Optional OpenTelemetry tracing: operations, upstream requests, DataLoader batches (edge).
+"""Optional OpenTelemetry tracing: operations, upstream requests, DataLoader batches (shared).
 
 How it works: :class:`Tracing` wraps an OpenTelemetry ``TracerProvider``, or nothing. With
 nothing (the default) every span is a no-op and the ``opentelemetry`` packages are never

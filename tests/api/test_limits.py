@@ -1,0 +1,37 @@
+"""graph.api.limits: our rules run first, alone, with their own codes."""
+
+from __future__ import annotations
+
+from graphql import build_schema, parse, validate
+
+from graph.api.cost import Limits
+from graph.api.limits import INTROSPECTION_DISABLED, NoIntrospection
+from graph.api.schema import build_schema as build_graph_schema
+
+SDL = build_schema("type Query { a: Int }")
+
+
+def test_no_introspection_refuses_schema_and_type_but_not_typename() -> None:
+    """__schema and __type are refused with INTROSPECTION_DISABLED; __typename is not
+    introspection of the schema and stays."""
+    (error,) = validate(SDL, parse("{ __schema { queryType { name } } a }"), [NoIntrospection])
+    assert error.extensions == {"code": INTROSPECTION_DISABLED}
+    assert validate(SDL, parse('{ __type(name: "Query") { name } }'), [NoIntrospection])
+    assert validate(SDL, parse("{ __typename a }"), [NoIntrospection]) == []
+
+
+async def test_within_the_limits_the_standard_rules_still_run() -> None:
+    """A document our rules accept is validated by graphql-core's rules as usual (once)."""
+    result = await build_graph_schema().execute("{ nope }")
+    assert result.errors is not None
+    (error,) = result.errors
+    assert "Cannot query field 'nope'" in error.message
+
+
+async def test_with_introspection_off_a_refusal_is_coded() -> None:
+    """INTROSPECTION=false: the schema's own introspection query is refused, coded."""
+    schema = build_graph_schema(introspection=False, limits=Limits())
+    result = await schema.execute("{ __schema { types { name } } }")
+    assert [(e.extensions or {}).get("code") for e in result.errors or ()] == [
+        INTROSPECTION_DISABLED
+    ]
