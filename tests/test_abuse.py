@@ -42,6 +42,8 @@ from tests.e2e import (
     running_app,
 )
 
+pytestmark = pytest.mark.e2e
+
 SUNDAY = date(2026, 11, 22)
 TICKERS = "subscription ($t: [String!]!) { tickerUpdates(marketTickers: $t) { marketTicker } }"
 # What the service answers for refused operations, by limit (graph.api.cost).

@@ -436,7 +436,7 @@ DEEP = '{ games(league: NBA, date: "2026-11-22") { prediction { factors { name }
             {"query": DEEP},
             200,
             "QUERY_TOO_DEEP",
-            {"max_query_depth": 2},
+            {"max_query_depth": 3},  # fields on the longest path: WELL_BEHAVED has 3
             id="depth",
         ),
         pytest.param(

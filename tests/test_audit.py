@@ -14,6 +14,8 @@ from tests.e2e import SUNDAY_NOON_UTC, running_app
 
 ROOT = Path(__file__).resolve().parent.parent
 
+pytestmark = [pytest.mark.e2e, pytest.mark.npm]
+
 
 async def test_graphql_http_audit_passes_with_no_warning(tmp_path: Path) -> None:
     """auditServer reports every audit ok: no error and no warning (responses to parse and

@@ -95,23 +95,11 @@ async def test_predictions_past_the_per_query_cap_fail_alone(tmp_path: Path) -> 
 async def test_the_operations_budget_caps_predictions_across_batches(tmp_path: Path) -> None:
     """Inside an operation, MAX_GAMES_PER_QUERY counts every batch of that operation: two
     batches of 4 games under a budget of 6 predict 4 and then 2."""
-    async with fixed_sim(slate_size={League.NBA: 8}) as sim:
-        store = RatingStore(tmp_path / "r.sqlite3")
-        store.open()
-        async with httpx.AsyncClient() as http:
-            service = GameService(
-                rest=KalshiRest(http, sim.rest_url, policy=NO_RETRY),
-                scoreboard=ScoreboardClient(http, sim.scoreboard_url, policy=NO_RETRY),
-                ratings=store,
-                config=ServiceConfig(max_games_per_query=100),
-                clock=lambda: SUNDAY_NOON_UTC,
-            )
-            games = await service.games(League.NBA, SUNDAY)
-            with spending(Budget(limit=1_000, max_games=6)):
-                first = await service.predictor.predict(games[:4], _no_markets(games[:4]))
-                second = await service.predictor.predict(games[4:], _no_markets(games[4:]))
-            await service.aclose()
-        store.close()
+    async with fixed_sim(slate_size={League.NBA: 8}) as sim, service_on(sim, tmp_path) as service:
+        games = await service.games(League.NBA, SUNDAY)
+        with spending(Budget(limit=1_000, max_games=6)):
+            first = await service.predictor.predict(games[:4], _no_markets(games[:4]))
+            second = await service.predictor.predict(games[4:], _no_markets(games[4:]))
     assert [isinstance(r, BaseException) for r in first + second] == [False] * 6 + [True] * 2
     assert "at most 6 predictions per operation" in str(second[-1])
 
