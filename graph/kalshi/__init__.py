@@ -6,6 +6,7 @@ retries) and :mod:`~graph.kalshi.payloads` turns their JSON into :class:`graph.m
 The live path is three layers: :mod:`~graph.kalshi.messages` parses server frames,
 :mod:`~graph.kalshi.protocol` is the sans-I/O state machine that keeps one ``ticker``
 subscription equal to the wanted set of markets, and :mod:`~graph.kalshi.feed` is the only
-module that touches a socket (connect, sign, reconnect with backoff). Core modules (signing,
-payloads, messages, protocol) do no I/O and read no clock.
+module that touches a socket (connect, sign, reconnect with backoff); what the feed does with
+each protocol event, Kalshi's limits included, is :mod:`~graph.kalshi.reactions`. Core modules
+(signing, payloads, messages, protocol) do no I/O and read no clock.
 """

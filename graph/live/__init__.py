@@ -4,5 +4,7 @@ How it works: :class:`~graph.live.hub.Hub` keeps a reference count per market ti
 the feed the union of what subscribers want; each subscriber has a bounded queue that keeps the
 newest update per ticker, so a slow one never blocks the others.
 :mod:`~graph.live.snapshot` gives a new subscriber the current prices at once (and refuses
-tickers Kalshi does not list).
+tickers Kalshi does not list, or cannot be asked about). The hub caps the distinct tickers and
+sheds the newest subscriptions when Kalshi refuses markets or drops the feed as too slow;
+:mod:`~graph.live.wiring` routes the feed's troubles to it.
 """

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from graph.cache import TTLCache
-from graph.errors import UnknownMarket, UpstreamError, UpstreamUnavailable
+from graph.errors import UnknownMarket, UpstreamAuthError, UpstreamError, UpstreamUnavailable
 from graph.models import Market, TickerUpdate
 
 if TYPE_CHECKING:
@@ -48,11 +48,14 @@ class Snapshot:
             UnknownMarket: Kalshi answered and does not list some of the tickers.
             UpstreamUnavailable: Kalshi could not be asked about tickers it was not asked
                 about recently.
+            UpstreamAuthError: Kalshi refused our key when asked.
         """
         missing = [t for t in tickers if not self._markets.fresh(t)]
         if missing:
             try:
                 found = {m.ticker: m for m in await self._rest.markets(tickers=missing)}
+            except UpstreamAuthError:
+                raise  # Kalshi refuses our key: say that, not "try again"
             except UpstreamError as exc:
                 logger.warning(
                     "Cannot check market tickers against Kalshi tickers=%d error=%s",

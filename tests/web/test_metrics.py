@@ -68,6 +68,7 @@ async def test_metrics_move_with_real_traffic(tmp_path: Path) -> None:
                 await eventually(lambda: app.state.feed.connected)
                 await sim.publish_tick(ticker)
                 await sim.publish_tick(ticker)
+                await eventually(lambda: app.state.feed.stats.messages >= 1)
                 live = await scrape(http)
             await eventually(lambda: app.state.hub.subscriber_count == 0)
             after = await scrape(http)
