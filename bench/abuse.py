@@ -43,6 +43,10 @@ DAY = date(2026, 11, 22)
 TICKERS = "subscription ($t: [String!]!) { tickerUpdates(marketTickers: $t) { marketTicker } }"
 
 
+# The server signs with the real clock; the simulator's slate is a fixed Sunday: no window.
+_REAL_TIME_SIGNER: dict[str, Any] = {"timestamp_window_ms": None}
+
+
 @dataclass(frozen=True, slots=True)
 class AbuseConfig:
     bomb_repeat: int = 10
@@ -175,6 +179,8 @@ async def feed_attack(
         last: dict[str, float] = {}
         async for message in session([legit]):
             now = time.perf_counter()
+            if message["type"] != "next" or message["payload"].get("errors"):
+                raise RuntimeError(f"the legitimate subscription failed: {message}")
             ticker = message["payload"]["data"]["tickerUpdates"]["marketTicker"]
             if ticker in last:
                 gaps.append((now - last[ticker]) * 1000)
@@ -207,13 +213,15 @@ async def feed_attack(
 async def abuse_section(config: AbuseConfig, workdir: Path) -> tuple[list[Row], dict[str, Any]]:
     rows: list[Row] = []
     notes: dict[str, Any] = {}
-    async with Simulator(clock=lambda: NOON_UTC, tick_interval_s=None) as sim:
+    async with Simulator(clock=lambda: NOON_UTC, tick_interval_s=None, **_REAL_TIME_SIGNER) as sim:
         async with _server(sim, workdir) as server:
             section, notes["bombs"] = await bombs(server.url, config)
             rows += section
             section, notes["legacy"] = await legacy_abuse(server, config.legacy_sessions)
             rows += section
-    async with Simulator(clock=lambda: NOON_UTC, tick_interval_s=config.tick_s) as sim:
+    async with Simulator(
+        clock=lambda: NOON_UTC, tick_interval_s=config.tick_s, **_REAL_TIME_SIGNER
+    ) as sim:
         cap = str(config.upstream_cap)
         async with _server(
             sim, workdir, MAX_UPSTREAM_TICKERS=cap, MAX_SUBSCRIPTIONS_PER_CONNECTION="20"

@@ -362,7 +362,15 @@ def refusals(operation: OperationDefinitionNode, cost: Cost, limits: Limits) -> 
     return errors
 
 
-def cost_rule(limits: Limits, model: CostModel) -> type[ValidationRule]:
+class DocumentRule(ValidationRule):
+    """A validation rule that judges the whole document when it enters it and visits
+    nothing else (so it can also be run without a walk: ``graph.api.limits.run_alone``)."""
+
+    def enter_document(self, node: DocumentNode, *_args: object) -> object:
+        return BREAK
+
+
+def cost_rule(limits: Limits, model: CostModel) -> type[DocumentRule]:
     """A graphql-core validation rule refusing operations past ``limits``, with codes.
 
     It measures the whole document when it enters it, reports, and visits nothing else;
@@ -370,8 +378,9 @@ def cost_rule(limits: Limits, model: CostModel) -> type[ValidationRule]:
     refused document costs one linear pass and nothing more.
     """
 
-    class CostLimits(ValidationRule):
+    class CostLimits(DocumentRule):
         def enter_document(self, node: DocumentNode, *_args: object) -> object:
+            """Measure every operation of the document, report, and visit no further."""
             for operation, cost in measure(self.context.schema, node, model):
                 for error in refusals(operation, cost, limits):
                     self.report_error(error)

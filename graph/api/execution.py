@@ -22,7 +22,7 @@ from inspect import isawaitable
 from typing import Any, cast
 
 import strawberry
-from graphql import Executor, GraphQLError, OperationType, get_operation_ast, parse
+from graphql import Executor, GraphQLError, OperationType, get_operation_ast
 from strawberry.extensions import MaskErrors
 from strawberry.types import ExecutionResult
 from strawberry.types.execution import PreExecutionError
@@ -31,6 +31,7 @@ from graph import models
 from graph.api import errors as errorpolicy
 from graph.api.compat import SUB_FIELDS_MEMO, StrawberryGraphQLCoreExecutionContext
 from graph.api.cost import token_count
+from graph.api.limits import parsed
 from graph.errors import OperationTimeout, QueryTooLarge, RequestRefused, TooManyTokens
 
 
@@ -198,7 +199,7 @@ def _subscription_over_http() -> GraphQLError:
 def _is_subscription(query: str | None, operation_name: str | None) -> bool:
     """Whether the document's chosen operation is a subscription (unparseable: no)."""
     try:
-        operation = get_operation_ast(parse(query or ""), operation_name)
+        operation = get_operation_ast(parsed(query or ""), operation_name)
     except GraphQLError:
         return False
     return operation is not None and operation.operation is OperationType.SUBSCRIPTION

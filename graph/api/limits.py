@@ -5,9 +5,11 @@ first: the operation's cost (:func:`graph.api.cost.cost_rule`: depth, aliases, e
 fields, root fields, nodes, upstream requests) and, with ``INTROSPECTION=false``,
 :class:`NoIntrospection`. graphql-core runs every rule of one ``validate`` in a single pass,
 side by side, so "first" alone would not keep the other rules from walking a document the
-cost rule refuses. Its ``on_validate`` therefore validates in two steps: our rules alone
-(one linear pass), and only when they pass, Strawberry's validation with the standard rules.
-A refused document costs one pass over its text, whatever it expands to.
+cost rule refuses. Its ``on_validate`` therefore validates in two steps: the cost rule alone
+(it judges the whole document when it enters it: one linear pass, no walk of the nodes), and
+only when it passes, Strawberry's validation with the standard rules. A refused document
+costs one pass over its text, whatever it expands to. Its ``on_parse`` parses each document
+once (a small cache of recent ones, which the other checks share).
 
 The rules run against a graphql-core schema rebuilt from the printed SDL (public API only);
 both schemas have the same types and fields, which is all the rules read. The document
@@ -18,20 +20,24 @@ size in tokens is checked before parsing, by :func:`graph.api.cost.token_count`,
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import lru_cache
 from typing import Any
 
 from graphql import (
+    DocumentNode,
     FieldNode,
     GraphQLError,
     GraphQLSchema,
+    TypeInfo,
+    ValidationContext,
     ValidationRule,
     build_schema,
-    validate,
+    parse,
 )
 from graphql.validation import ASTValidationRule
 from strawberry.extensions import AddValidationRules
 
-from graph.api.cost import MODEL, CostModel, Limits, cost_rule
+from graph.api.cost import DocumentRule
 
 INTROSPECTION_DISABLED = "INTROSPECTION_DISABLED"
 
@@ -53,18 +59,12 @@ class NoIntrospection(ValidationRule):
 class OperationLimits(AddValidationRules):
     """Our rules before every other one, in a pass of their own (see the module docstring)."""
 
-    def __init__(
-        self,
-        *,
-        sdl: str,
-        limits: Limits,
-        model: CostModel = MODEL,
-        introspection: bool = True,
-    ) -> None:
-        rules: list[type[ASTValidationRule]] = [cost_rule(limits, model)]
+    def __init__(self, *, sdl: str, cost: type[DocumentRule], introspection: bool = True) -> None:
+        rules: list[type[ASTValidationRule]] = [cost]
         if not introspection:
             rules.append(NoIntrospection)
         super().__init__(rules)
+        self._cost = cost
         self._schema = _schema_of(sdl)
 
     def on_operation(self) -> Iterator[None]:
@@ -72,19 +72,46 @@ class OperationLimits(AddValidationRules):
         context.validation_rules = (*self.validation_rules, *context.validation_rules)
         yield
 
+    def on_parse(self) -> Iterator[None]:
+        context = self.execution_context
+        if context.graphql_document is None and context.query:
+            try:
+                context.graphql_document = parsed(context.query)
+            except GraphQLError:
+                pass  # Strawberry parses again and reports the syntax error its way
+        yield
+
     def on_validate(self) -> Iterator[None]:
         context = self.execution_context
         document = context.graphql_document
         if document is not None and context.pre_execution_errors is None:
-            refused = validate(self._schema, document, self.validation_rules)
+            refused = run_alone(self._cost, self._schema, document)
             if refused:
                 context.pre_execution_errors = refused  # Strawberry validates no further
             else:
-                ours = set(self.validation_rules)
                 context.validation_rules = tuple(
-                    rule for rule in context.validation_rules if rule not in ours
+                    rule for rule in context.validation_rules if rule is not self._cost
                 )
         yield
+
+
+def run_alone(
+    rule: type[DocumentRule], schema: GraphQLSchema, document: DocumentNode
+) -> list[GraphQLError]:
+    """The errors of a rule that judges a whole document when it enters it (the cost rule),
+    without graphql-core walking every node of it for nothing."""
+    errors: list[GraphQLError] = []
+    rule(ValidationContext(schema, document, TypeInfo(schema), errors.append)).enter_document(
+        document
+    )
+    return errors
+
+
+@lru_cache(maxsize=64)
+def parsed(query: str) -> DocumentNode:
+    """The document of ``query``, parsed once for the checks and the execution (and for a
+    client repeating itself, once for all). Documents are never changed after parsing."""
+    return parse(query)
 
 
 _SCHEMAS: dict[str, GraphQLSchema] = {}

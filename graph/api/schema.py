@@ -21,7 +21,7 @@ from strawberry.types import Info
 from graph import models
 from graph.api import compat
 from graph.api.context import Context
-from graph.api.cost import Limits
+from graph.api.cost import MODEL, Limits, cost_rule
 from graph.api.execution import ErrorPolicy, LimitedSchema, SharedExecutor
 from graph.api.limits import OperationLimits
 from graph.api.operations import Observer, OperationAccounting
@@ -289,10 +289,10 @@ def build_schema(
     (:mod:`graph.api.operations`), error policy and, given a ``tracer_provider``,
     OpenTelemetry spans for each operation and resolver."""
     compat.check()
-    chosen = limits or Limits()
+    cost = cost_rule(limits or Limits(), MODEL)
     built: dict[str, str] = {}  # the SDL, once the schema exists (rules need its types)
     extensions: list[Callable[[], SchemaExtension]] = [
-        lambda: OperationLimits(sdl=built["sdl"], limits=chosen, introspection=introspection),
+        lambda: OperationLimits(sdl=built["sdl"], cost=cost, introspection=introspection),
         lambda: OperationAccounting(
             observe=observe,
             names=operation_names,
