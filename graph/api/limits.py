@@ -9,7 +9,8 @@ cost rule refuses. Its ``on_validate`` therefore validates in two steps: the cos
 (it judges the whole document when it enters it: one linear pass, no walk of the nodes), and
 only when it passes, Strawberry's validation with the standard rules. A refused document
 costs one pass over its text, whatever it expands to. Its ``on_parse`` parses each document
-once (a small cache of recent ones, which the other checks share).
+once (a small cache of recent ones, which the other checks share), and a query text that
+passed validation lately is not validated again (``_Validated``).
 
 The rules run against a graphql-core schema rebuilt from the printed SDL (public API only);
 both schemas have the same types and fields, which is all the rules read. The document
@@ -20,6 +21,7 @@ expression, held to graphql-core's lexer by the tests), in
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
@@ -85,15 +87,49 @@ class OperationLimits(AddValidationRules):
     def on_validate(self) -> Iterator[None]:
         context = self.execution_context
         document = context.graphql_document
-        if document is not None and context.pre_execution_errors is None:
-            refused = run_alone(self._cost, self._schema, document)
-            if refused:
-                context.pre_execution_errors = refused  # Strawberry validates no further
-            else:
-                context.validation_rules = tuple(
-                    rule for rule in context.validation_rules if rule is not self._cost
-                )
+        if document is None or context.pre_execution_errors is not None:
+            yield
+            return
+        refused = run_alone(self._cost, self._schema, document)
+        if refused:
+            context.pre_execution_errors = refused  # Strawberry validates no further
+            yield
+            return
+        rules = tuple(rule for rule in context.validation_rules if rule is not self._cost)
+        context.validation_rules = rules
+        key = (context.schema, context.query, rules) if context.query else None
+        if key is not None and _VALID.seen(key):
+            context.pre_execution_errors = []  # valid before, valid now: Strawberry skips it
         yield
+        if key is not None and context.pre_execution_errors == []:
+            _VALID.remember(key)
+
+
+class _Validated:
+    """The documents (schema, query text, rules) that passed validation lately, so that a
+    query sent again and again (every subscriber of the live page sends the same one) is
+    validated once: graphql-core's full validation costs about 10 ms of the event loop even
+    for a one-field subscription. Only successes are kept (errors are objects a response
+    may change), bounded in number."""
+
+    def __init__(self, size: int = 256) -> None:
+        self._size = size
+        self._keys: OrderedDict[tuple[object, str, tuple[type, ...]], None] = OrderedDict()
+
+    def seen(self, key: tuple[object, str, tuple[type, ...]]) -> bool:
+        if key in self._keys:
+            self._keys.move_to_end(key)
+            return True
+        return False
+
+    def remember(self, key: tuple[object, str, tuple[type, ...]]) -> None:
+        self._keys[key] = None
+        self._keys.move_to_end(key)
+        while len(self._keys) > self._size:
+            self._keys.popitem(last=False)
+
+
+_VALID = _Validated()
 
 
 def run_alone(

@@ -21,7 +21,7 @@ from typing import Any, cast
 
 import strawberry
 from cross_web import HTTPException
-from graphql import GraphQLError, GraphQLSyntaxError, get_operation_ast, parse
+from graphql import GraphQLError, GraphQLSyntaxError, get_operation_ast
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.types import Receive, Scope, Send
@@ -42,6 +42,7 @@ from strawberry.types import ExecutionResult
 
 from graph.api import errors as errorpolicy, wsmessages as wsguard
 from graph.api.context import Context
+from graph.api.limits import parsed
 from graph.errors import (
     BadRequest,
     BatchingNotSupported,
@@ -75,7 +76,7 @@ def _unrunnable(payload: Mapping[str, Any]) -> GraphQLError | None:
     operation it holds), as a public error; else None. Strawberry would close the socket
     with 4400 on these; we answer with an ``error`` message and keep the socket."""
     try:
-        document = parse(payload["query"])
+        document = parsed(payload["query"])
     except GraphQLSyntaxError as exc:
         return errorpolicy.public(exc)
     if get_operation_ast(document, payload.get("operationName")) is None:

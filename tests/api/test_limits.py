@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
 from graphql import build_schema, parse, validate
 
 from graph.api.cost import Limits
@@ -35,3 +38,33 @@ async def test_with_introspection_off_a_refusal_is_coded() -> None:
     assert [(e.extensions or {}).get("code") for e in result.errors or ()] == [
         INTROSPECTION_DISABLED
     ]
+
+
+async def test_a_query_that_passed_is_not_validated_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same valid text is validated once per schema (every live-page subscriber sends
+    the same query); invalid ones are validated, and refused, every time; a schema with
+    other rules (introspection off) validates for itself."""
+    import strawberry.schema.schema as strawberry_schema
+
+    calls: list[str] = []
+    real = strawberry_schema.validate
+
+    def counting(schema: Any, document: Any, rules: Any) -> Any:
+        calls.append("validate")
+        return real(schema, document, rules)
+
+    monkeypatch.setattr(strawberry_schema, "validate", counting)
+    schema = build_graph_schema()
+    unique = "{ __typename first: __typename }"
+    for _ in range(3):
+        assert (await schema.execute(unique)).errors is None
+    assert len(calls) == 1
+    for _ in range(2):
+        assert (await schema.execute("{ nope }")).errors
+    assert len(calls) == 3
+    closed = build_graph_schema(introspection=False)
+    assert (await closed.execute(unique)).errors is None
+    assert len(calls) == 4
+    assert (await closed.execute("{ __schema { types { name } } }")).errors
+    assert (await closed.execute("{ __schema { types { name } } }")).errors
+    assert len(calls) == 6
