@@ -78,8 +78,12 @@ async def test_unknown_market_is_null(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("n", [10, 50, 200])
 async def test_games_query_costs_constant_upstream_requests(tmp_path: Path, n: int) -> None:
-    """One games query of N games: one scoreboard request, one markets listing (plus pages)."""
-    async with fixed_sim(slate_size={League.NBA: n}) as sim, app_on(sim, tmp_path) as client:
+    """One games query of N games: one scoreboard request, one markets listing (plus pages).
+    The prices' TTL is longer than two queries of 200 games take on a loaded machine."""
+    async with (
+        fixed_sim(slate_size={League.NBA: n}) as sim,
+        app_on(sim, tmp_path, prices_ttl_s=120.0) as client,
+    ):
         body = await gql(client, GAMES, {"league": "NBA", "date": SUNDAY.isoformat()})
         first = dict(sim.stats.requests)
         queries = list(sim.stats.market_queries)

@@ -30,8 +30,8 @@ from strawberry.types.execution import PreExecutionError
 from graph import models
 from graph.api import errors as errorpolicy
 from graph.api.compat import SUB_FIELDS_MEMO, StrawberryGraphQLCoreExecutionContext
-from graph.api.cost import token_count
 from graph.api.limits import parsed
+from graph.api.tokens import token_count
 from graph.errors import OperationTimeout, QueryTooLarge, RequestRefused, TooManyTokens
 
 

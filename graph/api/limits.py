@@ -14,7 +14,7 @@ passed validation lately is not validated again (``_Validated``).
 
 The rules run against a graphql-core schema rebuilt from the printed SDL (public API only);
 both schemas have the same types and fields, which is all the rules read. The document
-size in tokens is checked before parsing, by :func:`graph.api.cost.token_count` (one regular
+size in tokens is checked before parsing, by :func:`graph.api.tokens.token_count` (one regular
 expression, held to graphql-core's lexer by the tests), in
 :class:`graph.api.execution.LimitedSchema`.
 """

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from graph.web.logs import Every
 from graph.web.responses import error_body, send_error
 
 logger = logging.getLogger(__name__)
@@ -57,9 +58,7 @@ class TrustedHosts:
         self.app = app
         self.hosts = tuple(hosts)
         self.refused = 0
-        self._log_every_s = log_every_s
-        self._clock = clock
-        self._logged_at: float | None = None
+        self._log = Every(log_every_s, clock)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket") or "*" in self.hosts:
@@ -83,9 +82,7 @@ class TrustedHosts:
 
     def _note(self, name: str) -> None:
         self.refused += 1
-        now = self._clock()
-        if self._logged_at is None or now - self._logged_at >= self._log_every_s:
-            self._logged_at = now
+        if self._log.due():
             logger.warning(
                 "Refused a request for another host host=%.100r refused_total=%d "
                 "(ALLOWED_HOSTS lists the names this server answers to)",

@@ -24,6 +24,7 @@ import logging
 import re
 import sys
 import uuid
+from collections.abc import Callable
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Literal, TextIO
@@ -33,6 +34,24 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 LogFormat = Literal["text", "json"]
 
 request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
+
+
+class Every:
+    """When a line said on every refusal is due: the first time, then at most once every
+    ``seconds`` (a flood of refusals logs a line per interval, its counter says the rest)."""
+
+    def __init__(self, seconds: float, clock: Callable[[], float]) -> None:
+        self._seconds = seconds
+        self._clock = clock
+        self._last: float | None = None
+
+    def due(self) -> bool:
+        now = self._clock()
+        if self._last is not None and now - self._last < self._seconds:
+            return False
+        self._last = now
+        return True
+
 
 HEADER = "X-Request-ID"
 _HEADER_KEY = HEADER.lower().encode()

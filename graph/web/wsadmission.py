@@ -34,6 +34,8 @@ from collections.abc import Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from graph.web.logs import Every
+
 logger = logging.getLogger(__name__)
 
 GOING_AWAY = 1001
@@ -95,9 +97,7 @@ class ConnectionGate:
         self.draining = False
         self._connections: set[_Connection] = set()
         self._changed = asyncio.Event()
-        self._log_every_s = log_every_s
-        self._clock = clock
-        self._logged_at: float | None = None
+        self._log = Every(log_every_s, clock)
 
     @property
     def active(self) -> int:
@@ -117,9 +117,7 @@ class ConnectionGate:
 
     def _refused(self, reason: str) -> None:
         self.refused += 1
-        now = self._clock()
-        if self._logged_at is None or now - self._logged_at >= self._log_every_s:
-            self._logged_at = now
+        if self._log.due():
             logger.warning(
                 "Refused WebSocket connection reason=%s active=%d limit=%d refused_total=%d",
                 reason.replace(" ", "_"),
