@@ -606,18 +606,21 @@ async def test_a_client_past_its_rate_limit_gets_429_and_its_sockets_an_error(
     tmp_path: Path,
 ) -> None:
     """RATE_LIMIT_BURST requests pass, the next is 429 with Retry-After and a coded body; a
-    WebSocket subscribe from the same client is refused with retryAfter; /metrics counts
-    both; other routes are not limited."""
+    WebSocket subscribe from the same client is refused with retryAfter (legacy graphql-ws
+    too); /metrics counts them; other routes are not limited."""
     async with (
         fixed_sim() as sim,
         running_app(sim, tmp_path, rate_limit_per_s=0.1, rate_limit_burst=3) as (_, url),
         httpx.AsyncClient(base_url=url) as http,
     ):
         answers = [await http.post("/graphql", json={"query": "{ __typename }"}) for _ in range(4)]
+        ticker = sim.markets_for(League.NBA, SUNDAY)[0]["ticker"]
         async with GraphQLWebSocket.connect(url) as ws:
-            ticker = sim.markets_for(League.NBA, SUNDAY)[0]["ticker"]
             await ws.subscribe("s", TICKER_UPDATES, {"t": [ticker]})
             refused = await ws.receive()
+        async with GraphQLWebSocket.connect(url, "graphql-ws") as legacy:
+            await legacy.subscribe("s", TICKER_UPDATES, {"t": [ticker]})
+            legacy_refused = await legacy.receive()
         health = await http.get("/healthz")
         metrics = (await http.get("/metrics")).text
     assert [a.status_code for a in answers] == [200, 200, 200, 429]
@@ -627,9 +630,11 @@ async def test_a_client_past_its_rate_limit_gets_429_and_its_sockets_an_error(
     (error,) = refused["payload"]
     assert error["extensions"]["code"] == "TOO_MANY_REQUESTS"
     assert error["extensions"]["retryAfter"] >= 1
+    assert legacy_refused["type"] == "error"
+    assert legacy_refused["payload"]["extensions"]["code"] == "TOO_MANY_REQUESTS"
     assert health.status_code == 200
     assert 'kalshi_graph_rate_limited_total{kind="http"} 1.0' in metrics
-    assert 'kalshi_graph_rate_limited_total{kind="subscribe"} 1.0' in metrics
+    assert 'kalshi_graph_rate_limited_total{kind="subscribe"} 2.0' in metrics
 
 
 async def test_an_operation_past_its_upstream_budget_is_refused_the_rest(tmp_path: Path) -> None:

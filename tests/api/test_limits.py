@@ -8,7 +8,7 @@ import pytest
 from graphql import build_schema, parse, validate
 
 from graph.api.cost import Limits
-from graph.api.limits import INTROSPECTION_DISABLED, NoIntrospection
+from graph.api.limits import INTROSPECTION_DISABLED, NoIntrospection, _Validated
 from graph.api.schema import build_schema as build_graph_schema
 
 SDL = build_schema("type Query { a: Int }")
@@ -65,3 +65,20 @@ async def test_a_query_that_passed_is_not_validated_again(monkeypatch: pytest.Mo
     assert (await closed.execute("{ __schema { types { name } } }")).errors
     assert (await closed.execute("{ __schema { types { name } } }")).errors
     assert len(calls) == 6
+
+
+async def test_a_syntax_error_is_still_strawberrys_to_report() -> None:
+    result = await build_graph_schema().execute("{ __typename")
+    assert result.errors is not None
+    (error,) = result.errors
+    assert error.message.startswith("Syntax Error")
+
+
+def test_the_validated_texts_are_bounded_oldest_out() -> None:
+    validated = _Validated(size=2)
+    keys = [(None, text, ()) for text in ("a", "b", "c")]
+    validated.remember(keys[0])
+    validated.remember(keys[1])
+    assert validated.seen(keys[0])  # now the newest
+    validated.remember(keys[2])
+    assert [validated.seen(k) for k in keys] == [True, False, True]

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from starlette.websockets import WebSocketState
 
-from graph.api.view import _track, _WebSocketAdapter
+from graph.api.view import GraphQLView, _track, _unrunnable, _WebSocketAdapter
 
 
 class ClosedSocket:
@@ -92,3 +92,33 @@ async def test_operations_are_reported_from_both_directions(
     for message in server:
         await adapter.send_json(message)
     assert adapter.operations.ids == open_after
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        pytest.param({"query": "{ a"}, "Syntax Error", id="syntax"),
+        pytest.param(
+            {"query": "query A { a }", "operationName": "B"},
+            "Unknown operation named 'B'.",
+            id="unknown-name",
+        ),
+        pytest.param({"query": "{ a } { b }"}, "Can't get GraphQL operation.", id="ambiguous"),
+    ],
+)
+def test_a_subscribe_that_cannot_start_says_why(payload: dict[str, Any], message: str) -> None:
+    error = _unrunnable(payload)
+    assert error is not None and error.message.startswith(message)
+    assert _unrunnable({"query": "query A { a } query B { b }", "operationName": "B"}) is None
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        pytest.param(b"\xff\xfe{", id="invalid-utf-8"),
+        pytest.param("[" * 30_000 + "]" * 30_000, id="30000-deep"),
+    ],
+)
+def test_bad_json_is_a_decode_error_never_a_crash(data: str | bytes) -> None:
+    with pytest.raises(json.JSONDecodeError):
+        GraphQLView.decode_json(cast(GraphQLView, None), data)

@@ -13,6 +13,7 @@ from graph.web.ratelimit import (
     RateLimiter,
     bearer_token,
     client_key,
+    token_of,
 )
 
 
@@ -71,6 +72,9 @@ def test_keys_hash_tokens_and_fall_back_to_the_address() -> None:
     assert bearer_token("Bearer  abc ") == "abc"
     assert bearer_token("basic abc") is None and bearer_token("Bearer ") is None
     assert bearer_token(None) is None
+    assert token_of({"authorization": "Bearer t"}) == token_of({"Authorization": "Bearer t"}) == "t"
+    assert token_of(None) is None and token_of(["Bearer t"]) is None
+    assert token_of({"authorization": "Bearer a", "Authorization": "Bearer b"}) is None
 
 
 async def ok(request: Request) -> Response:
