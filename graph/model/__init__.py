@@ -1,0 +1,1 @@
+"""The win-probability model: Elo ratings, their store, prediction math, the betting policy."""
