@@ -2,10 +2,10 @@
 
 Every attempt is a ``bench.blend`` logistic combination fitted walk-forward (each season from
 earlier seasons only, ridge strength chosen the same way), so none has seen the season it is
-scored on. The market's 2019-2022 Brier (ties as half) is 0.20995; an attempt "beats" it when
-its Brier is lower, and the paired bootstrap interval of the difference says whether that is
-more than noise. QB-Elo is 538's published forecast: an input we do not have live, tried to see
-whether quarterback information the market lacks exists at all.
+scored on. The market's 2019-2022 Brier (ties as half) is 0.20995. ``below_market`` says an
+attempt's Brier is lower; ``below_market_beyond_noise`` says the paired bootstrap interval of the
+difference lies wholly below zero. QB-Elo is 538's published forecast, an input we do not have
+live, tried to see whether quarterback information the market lacks exists at all.
 """
 
 from __future__ import annotations
@@ -90,7 +90,8 @@ def attempts(games: Sequence[Matched], model: Sequence[float]) -> dict[str, Any]
     intervals = paired_mean_intervals(diffs, reps=REPS, seed=SEED)
     for name, row in rows.items():
         row["minus_market_ci95"] = intervals[name]
-        row["beats_market"] = row["minus_market"] < 0
+        row["below_market"] = row["minus_market"] < 0
+        row["below_market_beyond_noise"] = intervals[name][1] < 0
     return {
         "market_brier_2019_2022": score(zip(market, ys, strict=True)).brier,
         "attempts": rows,
