@@ -36,8 +36,8 @@ from typing import Any
 
 from bench.moneylines import Line, Matched
 from bench.stats import cluster_bootstrap
-from graph.model.policy import Evidence, LeaguePolicy, Side, Thresholds, decide
-from graph.models import Market
+from graph.model.policy import LeaguePolicy, Thresholds, decide
+from graph.models import BetSide, Evidence, Market
 from graph.predict import market_home_probability
 
 REPS = 2000
@@ -126,7 +126,7 @@ def place(
         bet = decision.bet
         if bet is None:
             continue
-        won = matched.outcome if bet.side is Side.HOME else 1.0 - matched.outcome
+        won = matched.outcome if bet.side is BetSide.HOME else 1.0 - matched.outcome
         result = 0.0 if won == 0.5 else (1.0 / bet.price - 1.0 if won else -1.0)
         out.append(Placed(matched.game.day, matched.game.season, bet.stake, bet.price, result))
     return out

@@ -7,11 +7,8 @@ from hypothesis import given, strategies as st
 
 from graph.model.policy import (
     DEFAULT_POLICIES,
-    Bet,
     Decision,
-    Evidence,
     LeaguePolicy,
-    Side,
     Thresholds,
     backtested,
     decide,
@@ -19,7 +16,7 @@ from graph.model.policy import (
     kelly_stake,
     not_validated,
 )
-from graph.models import League, Market
+from graph.models import Bet, BetSide, Evidence, League, Market
 
 NOW = datetime(2025, 1, 5, 18, 0, tzinfo=UTC)
 NOW_MS = int(NOW.timestamp() * 1000)
@@ -63,7 +60,7 @@ def test_bets_the_home_side_at_its_ask_with_fractional_kelly() -> None:
     """Model above the market: YES on home at the ask, 1/4 of (p - a) / (1 - a)."""
     d = run(0.68, 0.60, market("DAL", 0.59, 0.62), market("NYG", 0.38, 0.41))
     assert d.reason is None and d.bet is not None
-    assert (d.bet.side, d.bet.code, d.bet.price) == (Side.HOME, "DAL", 0.62)
+    assert (d.bet.side, d.bet.code, d.bet.price) == (BetSide.HOME, "DAL", 0.62)
     assert d.bet.stake == pytest.approx(0.25 * (0.68 - 0.62) / (1 - 0.62))
     assert d.bet.text == "BUY YES DAL at <= 0.62 (stake 3.9% of bankroll)"
 
@@ -71,7 +68,7 @@ def test_bets_the_home_side_at_its_ask_with_fractional_kelly() -> None:
 def test_bets_the_away_side_when_the_model_is_below_the_market() -> None:
     """Model below the market: YES on the away team, judged on the away probability."""
     d = run(0.45, 0.60, market("DAL", 0.59, 0.62), market("NYG", 0.38, 0.41))
-    assert d.bet == Bet(Side.AWAY, "NYG", 0.41, 0.55, 0.05)  # (0.55 - 0.41) / 0.59 / 4 > cap
+    assert d.bet == Bet(BetSide.AWAY, "NYG", 0.41, 0.55, 0.05)  # (0.55 - 0.41) / 0.59 / 4 > cap
 
 
 @pytest.mark.parametrize(

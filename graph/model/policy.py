@@ -16,11 +16,10 @@ capped at ``max_stake`` of the bankroll. ``bench/backtest.py`` runs this same fu
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from graph.models import League, Market
+from graph.models import Bet, BetSide, Evidence, League, Market
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,43 +33,10 @@ class Thresholds:
 
 
 @dataclass(frozen=True, slots=True)
-class Evidence:
-    """What a league's recommendations rest on, for a frontend to show beside them."""
-
-    validated: bool  # False: no market history to test the model against
-    summary: str
-    bets: int | None = None  # bets the backtested policy placed
-    roi: float | None = None  # their return per unit staked (0.05 = +5%)
-    roi_ci95: tuple[float, float] | None = None
-    seasons: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
 class LeaguePolicy:
     thresholds: Thresholds | None  # None: never recommend a stake in this league
     evidence: Evidence
     reason: str = ""  # why there are no thresholds, shown instead of a recommendation
-
-
-class Side(enum.StrEnum):
-    HOME = "home"
-    AWAY = "away"
-
-
-@dataclass(frozen=True, slots=True)
-class Bet:
-    """Buy YES on ``code`` at no more than ``price``, staking ``stake`` of the bankroll."""
-
-    side: Side
-    code: str
-    price: float
-    probability: float  # ours, for this side
-    stake: float
-
-    @property
-    def text(self) -> str:
-        stake = f"{100 * self.stake:.1f}% of bankroll"
-        return f"BUY YES {self.code} at <= {self.price:.2f} (stake {stake})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,9 +90,9 @@ def decide(
     if edge == 0:
         return Decision(None, "model agrees with the market")
     if edge > 0:
-        side, p, code, market = Side.HOME, p_home, home_code, home_market
+        side, p, code, market = BetSide.HOME, p_home, home_code, home_market
     else:
-        side, p, code, market = Side.AWAY, 1.0 - p_home, away_code, away_market
+        side, p, code, market = BetSide.AWAY, 1.0 - p_home, away_code, away_market
     if market is None or market.yes_ask is None:
         return Decision(None, f"no ask for {side} side")
     if not is_fresh(market, now_ms, stale_after_ms):
