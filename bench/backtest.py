@@ -3,7 +3,7 @@
 How it works. Each game's closing moneyline becomes the two Kalshi-style markets the service
 would see: YES on a team is offered at that team's price *with* the bookmaker's margin (betting
 -150 is buying at 0.60) and bid at one minus the other side's price. The service's own code then
-decides: ``graph.predict.market_home_probability`` reads the market's probability from those
+decides: ``graph.model.predict.market_home_probability`` reads the market's probability from those
 books and ``graph.model.policy.decide`` places at most one bet (thresholds, fractional Kelly,
 caps). A bet returns 1/price - 1 per unit staked when it wins, -1 when it loses, 0 on a tie (a
 moneyline push). Stakes are shares of the bankroll at the start of the game's day (games of one
@@ -37,8 +37,8 @@ from typing import Any
 from bench.moneylines import Line, Matched
 from bench.stats import cluster_bootstrap
 from graph.model.policy import LeaguePolicy, Thresholds, decide
+from graph.model.predict import market_home_probability
 from graph.models import BetSide, Evidence, Market
-from graph.predict import market_home_probability
 
 REPS = 2000
 SEED = 17

@@ -7,7 +7,7 @@ Sections (each module renders its own table; all land in ``bench/results/eval.js
 - ``backtest``: the recommendation policy at closing prices, margin included (``bench.backtest``);
 - ``stretch``: attempts to beat the close (``bench.stretch``).
 
-How the 538 comparison works. Each shipped data set (graph/data, 538's game files) is replayed
+How the 538 comparison works. Each shipped data set (graph/model/data, 538's game files) is replayed
 in date order: for every game the model first forecasts it from what it knew before the game,
 then learns its result. The forecasts are scored (Brier, log loss, accuracy, 10-bin
 calibration) next to 538's published columns on exactly the same games; ties (9 NFL games) are
@@ -18,7 +18,7 @@ each team's first rating is 538's published pre-game Elo of its first game in th
 before that game, so no look-ahead). The alternative, every team at 1505 with the first season
 used as burn-in and excluded, is reported as well.
 
-Fitting. The shipped parameters (graph.elo.PARAMS) were fitted on ``FIT_SEASONS`` only; the
+Fitting. The shipped parameters (graph.model.elo.PARAMS) were fitted on ``FIT_SEASONS`` only; the
 held-out rows show the seasons the fit never saw.
 
 ``python -m bench.eval [out.json] [--svg docs/calibration-nfl.svg]``; every number is
@@ -40,8 +40,8 @@ from bench import backtest, closing, stretch
 from bench.calplot import reliability_svg
 from bench.moneylines import Matched, join, load_lines
 from bench.stats import calibration, score
-from graph.data import HistoricalGame, load_games
-from graph.elo import PARAMS, EloModel, EloParams, classic_538
+from graph.model.data import HistoricalGame, load_games
+from graph.model.elo import PARAMS, EloModel, EloParams, classic_538
 from graph.models import League
 
 LEAGUES = (League.NFL, League.NBA)

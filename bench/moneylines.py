@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from graph.data import HistoricalGame
+from graph.model.data import HistoricalGame
 
 DEFAULT_PATH = Path(__file__).resolve().parent / "data" / "nfl_schedule_moneylines.csv"
 # nflverse -> 538 codes (538 keeps franchise codes across relocations and renames).

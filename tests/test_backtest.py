@@ -22,9 +22,9 @@ from bench.backtest import (
     walk_forward,
 )
 from bench.moneylines import Line, Matched
-from graph.data import HistoricalGame
+from graph.model.data import HistoricalGame
 from graph.model.policy import Thresholds
-from graph.predict import market_home_probability
+from graph.model.predict import market_home_probability
 
 EVERYTHING = Thresholds(min_edge=0.0, max_edge=1.0)
 

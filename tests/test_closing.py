@@ -4,8 +4,10 @@ import pytest
 
 from bench.closing import MARKET, NAMES, compare, render, table
 from bench.moneylines import Matched, join, load_lines
-from graph.data import load_games
+from graph.model.data import load_games
 from graph.models import League
+
+pytestmark = pytest.mark.bench
 
 
 @pytest.fixture(scope="module")

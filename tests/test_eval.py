@@ -14,6 +14,8 @@ from graph.models import League
 
 ROOT = Path(__file__).resolve().parent.parent
 
+pytestmark = pytest.mark.bench
+
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], str, str]:

@@ -14,7 +14,7 @@ from bench.moneylines import (
     join,
     load_lines,
 )
-from graph.data import HistoricalGame, load_games
+from graph.model.data import HistoricalGame, load_games
 from graph.models import League
 
 

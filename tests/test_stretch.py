@@ -4,8 +4,10 @@ import pytest
 
 from bench.moneylines import Line, join, load_lines
 from bench.stretch import ATTEMPTS, attempts, render, shin_home
-from graph.data import load_games
+from graph.model.data import load_games
 from graph.models import League
+
+pytestmark = pytest.mark.bench
 
 
 def line(home_odds: int, away_odds: int) -> Line:
