@@ -3,10 +3,11 @@
 How it works. Each game's closing moneyline becomes the two Kalshi-style markets the service
 would see: YES on a team is offered at that team's price *with* the bookmaker's margin (betting
 -150 is buying at 0.60) and bid at one minus the other side's price. The service's own code then
-decides: ``graph.model.predict.market_home_probability`` reads the market's probability from those
-books and ``graph.model.policy.decide`` places at most one bet (thresholds, fractional Kelly,
-caps). A bet returns 1/price - 1 per unit staked when it wins, -1 when it loses, 0 on a tie (a
-moneyline push). Stakes are shares of the bankroll at the start of the game's day (games of one
+decides: ``graph.model.predict.build_prediction``, the function behind every ``prediction`` the
+API serves, reads the market's probability from those books and asks the policy
+(``graph.model.policy.decide``) for at most one bet (thresholds, fractional Kelly, caps). A bet
+returns 1/price - 1 per unit staked when it wins, -1 when it loses, 0 on a tie (a moneyline
+push). Stakes are shares of the bankroll at the start of the game's day (games of one
 day run at the same time), so the bankroll compounds day by day.
 
 Reported per policy and per season: bets, hit rate (pushes left out), ROI (profit per unit
@@ -36,8 +37,8 @@ from typing import Any
 
 from bench.moneylines import Line, Matched
 from bench.stats import cluster_bootstrap
-from graph.model.policy import LeaguePolicy, Thresholds, decide
-from graph.model.predict import market_home_probability
+from graph.model.policy import LeaguePolicy, Thresholds
+from graph.model.predict import build_prediction
 from graph.models import BetSide, Evidence, Market
 
 REPS = 2000
@@ -67,7 +68,6 @@ class Rule:
 RULE = Rule()
 NAIVE = Rule(min_seasons=1, family_wise=False)
 FORMER_DEFAULT = Thresholds()  # what the service recommended with before this backtest
-_STALE_AFTER_MS = 120_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,18 +112,17 @@ def place(
     for matched, p_home in zip(games, model, strict=True):
         kickoff = datetime.combine(matched.game.day, time(12), tzinfo=UTC)
         home, away = books(matched.line, kickoff)
-        decision = decide(
-            policy=policy,
+        bet = build_prediction(
             p_home=p_home,
-            market_home=market_home_probability(home, away),
+            factors=(),
+            model="backtest",
+            policy=policy,
             home_code=home.ticker,
             away_code=away.ticker,
             home_market=home,
             away_market=away,
             now_ms=int(kickoff.timestamp() * 1000),
-            stale_after_ms=_STALE_AFTER_MS,
-        )
-        bet = decision.bet
+        ).bet
         if bet is None:
             continue
         won = matched.outcome if bet.side is BetSide.HOME else 1.0 - matched.outcome
@@ -307,7 +306,7 @@ def render(report: Mapping[str, Any], league: str = "NFL") -> str:
     policy = report["policy"]
     lines = [
         f"== {league} recommendation policy backtest: {report['games']} games at closing "
-        "moneylines, margin included (graph.model.policy.decide, as the service runs it)",
+        "moneylines, margin included (build_prediction, as the service runs it)",
         f"   rule: >= {rule['min_seasons']} past seasons, >= {rule['min_bets']} bets, ROI lower "
         f"bound > 0 at z = {rule['z']:.2f} (95% family-wise over {rule['settings']} settings)",
         "   default policy: "

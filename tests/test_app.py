@@ -293,8 +293,10 @@ async def test_sim_mode_signs_with_the_simulators_key_even_when_one_is_configure
 
 
 async def test_rating_upkeep_survives_a_failing_pass(caplog: pytest.LogCaptureFixture) -> None:
-    """An unexpected error in one refresh pass is logged and the loop goes on."""
+    """An unexpected error in one pass (ratings or track record) is logged; the loop goes on,
+    and a failed rating refresh does not skip the track record's pass."""
     calls = 0
+    recorded = 0
     second = asyncio.Event()
 
     class Flaky:
@@ -303,8 +305,16 @@ async def test_rating_upkeep_survives_a_failing_pass(caplog: pytest.LogCaptureFi
             calls += 1
             if calls == 1:
                 raise sqlite3.OperationalError("database is locked")
-            second.set()
             return 3
+
+        async def record_track(self, leagues: object) -> int:
+            nonlocal recorded
+            recorded += 1
+            if recorded == 2:
+                raise sqlite3.OperationalError("disk I/O error")
+            if recorded == 3:
+                second.set()
+            return 1
 
     task = asyncio.create_task(
         _refresh_forever(Flaky(), Settings(_env_file=None), 0)  # type: ignore[arg-type, call-arg]
@@ -313,7 +323,8 @@ async def test_rating_upkeep_survives_a_failing_pass(caplog: pytest.LogCaptureFi
     await _cancel(task)
     assert "Ratings refresh failed" in caplog.text
     assert "database is locked" in caplog.text
-    assert task.cancelled()
+    assert "Track record pass failed" in caplog.text and "disk I/O error" in caplog.text
+    assert calls >= 3 and task.cancelled()
 
 
 async def test_cors_lets_listed_origins_query(tmp_path: Path) -> None:

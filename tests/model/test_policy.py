@@ -164,10 +164,13 @@ def test_kelly_stake(p: float, price: float, expected: float) -> None:
     assert kelly_stake(p, price, fraction=0.25, cap=0.05) == pytest.approx(expected)
 
 
-@given(p=st.floats(0, 1), price=st.floats(0, 1))
-def test_kelly_stake_is_bounded(p: float, price: float) -> None:
-    """Any probability and price: a stake in [0, cap]."""
-    assert 0.0 <= kelly_stake(p, price, fraction=0.25, cap=0.05) <= 0.05
+@given(p=st.floats(0, 1), price=st.floats(0, 1), fraction=st.floats(0, 1), cap=st.floats(0, 1))
+def test_kelly_stake_is_bounded(p: float, price: float, fraction: float, cap: float) -> None:
+    """The stake is always within [0, cap] and zero without an edge."""
+    stake = kelly_stake(p, price, fraction=fraction, cap=cap)
+    assert 0.0 <= stake <= cap
+    if p <= price:
+        assert stake == 0.0
 
 
 def test_freshness_uses_observed_time_then_updated_time() -> None:
