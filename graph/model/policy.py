@@ -110,7 +110,7 @@ def decide(
 
 def not_validated(league: League) -> LeaguePolicy:
     """No market history, so no stake recommendations: the model is unproven against prices."""
-    reason = f"not validated: no {league} market history to backtest the model against"
+    reason = f"not validated: no {league} market history to test the model against"
     return LeaguePolicy(None, Evidence(validated=False, summary=reason), reason)
 
 

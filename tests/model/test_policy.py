@@ -124,7 +124,7 @@ def test_a_league_without_thresholds_never_bets_and_says_why() -> None:
     """No thresholds: the policy's reason, whatever the edge."""
     policy = not_validated(League.NBA)
     d = run(0.9, 0.5, market("DAL", 0.49, 0.5), None, policy)
-    assert d == Decision(None, "not validated: no NBA market history to backtest the model against")
+    assert d == Decision(None, "not validated: no NBA market history to test the model against")
     assert policy.evidence.validated is False and policy.evidence.roi is None
 
 
