@@ -220,30 +220,21 @@ function applyUpdate(update) {
   }
 }
 
-const SVG_NS = "http://www.w3.org/2000/svg";
-
+// The page's own <svg> (index.html) gives the SVG namespace for the elements drawn into it.
 function svg(tag, attrs = {}, ...children) {
-  const node = document.createElementNS(SVG_NS, tag);
+  const node = document.createElementNS($("#track-chart").namespaceURI, tag);
   for (const [key, value] of Object.entries(attrs)) node.setAttribute(key, String(value));
   node.append(...children);
   return node;
 }
 
 // Reliability chart: each bin's mean forecast (x) against how often the home team won (y).
-function calibrationChart(series) {
+function drawCalibration(chart, series) {
   const size = 160;
   const pad = 22;
   const at = (p) => pad + p * size;
   const up = (q) => pad + (1 - q) * size;
-  const chart = svg("svg", {
-    class: "calibration",
-    width: size + 2 * pad,
-    height: size + 2 * pad,
-    viewBox: `0 0 ${size + 2 * pad} ${size + 2 * pad}`,
-    role: "img",
-    "aria-label": "reliability of our model and of Kalshi",
-  });
-  chart.append(
+  chart.replaceChildren(
     svg("rect", { x: pad, y: pad, width: size, height: size, class: "frame" }),
     svg("line", { x1: at(0), y1: up(0), x2: at(1), y2: up(1), class: "diagonal" }),
     svg("text", { x: pad, y: pad + size + 16, class: "axis" }, "0"),
@@ -261,7 +252,6 @@ function calibrationChart(series) {
       );
     }
   }
-  return chart;
 }
 
 function scoreRow(name, s) {
@@ -293,9 +283,10 @@ function renderTrack(league, t) {
     ? `Paper P&L of the recommendations at the asks on offer: ${pnl.bets} bets, ${pnl.wins} won, ` +
       `${signedPct(pnl.profit)} of bankroll on ${(pnl.staked * 100).toFixed(1)}% staked (ROI ${signedPct(pnl.roi)}).`
     : "Paper P&L: no recommendations were made.";
-  $("#track-chart").replaceChildren(
-    calibrationChart([["model", t.modelCalibration], ["kalshi", t.kalshiCalibration]]),
-  );
+  drawCalibration($("#track-chart"), [
+    ["model", t.modelCalibration],
+    ["kalshi", t.kalshiCalibration],
+  ]);
 }
 
 function showMessage(text) {
