@@ -134,7 +134,7 @@ def backtested(
 
 # From `make eval` (bench/results/eval.json: backtest.nfl.policy is null, i.e. no setting of the
 # grid qualified; the numbers are backtest.nfl.former_default, the thresholds the service used
-# before). tests/test_backtest.py checks them against a fresh backtest, so they cannot drift.
+# before). tests/test_eval.py checks them against a fresh backtest, so they cannot drift.
 NFL = LeaguePolicy(
     thresholds=None,
     evidence=backtested(
