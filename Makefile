@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 ASSETS := node_modules/.installed
 
-.PHONY: serve test lint typecheck pytest screenshots bench bench-quick eval schema clean
+.PHONY: serve test lint typecheck pytest screenshots bench bench-quick eval schema clean cluster
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,14 @@ $(CHROMIUM):
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium
 
+# Debian's redis-server for the scale-out tests (tests/cluster/) and `make cluster`. The tests
+# fail (never skip) without it under CI.
+REDIS_SERVER := $(or $(REDIS_SERVER),$(shell command -v redis-server 2>/dev/null),/usr/bin/redis-server)
+$(REDIS_SERVER):
+	@command -v apt-get >/dev/null || { echo "no $@: install redis-server or set REDIS_SERVER=path" >&2; exit 1; }
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server
+
 serve: $(STAMP) $(ASSETS)
 	$(BIN)/python -m graph
 
@@ -43,7 +51,7 @@ lint: $(DEV_STAMP)
 typecheck: $(DEV_STAMP)
 	$(BIN)/mypy
 
-pytest: $(DEV_STAMP) $(ASSETS) $(CHROMIUM)
+pytest: $(DEV_STAMP) $(ASSETS) $(CHROMIUM) $(REDIS_SERVER)
 	$(BIN)/coverage erase
 	$(BIN)/coverage run -m pytest
 	$(BIN)/coverage combine --quiet || true
