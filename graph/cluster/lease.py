@@ -190,6 +190,11 @@ class FeedLease:
             self.valid_until = sent + self._ttl_s
             return True
 
+    def abandon(self, reason: str) -> None:
+        """Stop holding now without asking Redis (a newer owner's fence was seen)."""
+        if self.fence is not None:
+            self._lose(reason)
+
     def _lose(self, reason: str) -> None:
         fence, self.fence = self.fence, None
         self.stats.lost += 1

@@ -11,8 +11,9 @@ announced on a channel, so the feed owner hears about a new market without waiti
 The owner reads the union with one script (:func:`read_union`): the live replicas'
 lists merged, ids whose key expired removed from the set, and the shortest remaining
 expiry among the keys. :class:`UnionWatcher` rereads on each announcement and no later
-than that expiry (or ``heartbeat_s``), and hands a changed union to its callback, so a
-dead replica's markets leave the upstream subscription as soon as its key expires.
+than that expiry (or ``heartbeat_s``), and hands a changed union to its callback (every
+union with ``always``), so a dead replica's markets leave the upstream subscription as
+soon as its key expires.
 """
 
 from __future__ import annotations
@@ -165,9 +166,11 @@ class UnionWatcher:
         *,
         heartbeat_s: float,
         retry_s: float = 0.2,
+        always: bool = False,
     ) -> None:
         self._link = link
         self._on_union = on_union
+        self._always = always
         self._heartbeat_s = heartbeat_s
         self._retry_s = retry_s
         self._poked = asyncio.Event()
@@ -216,6 +219,8 @@ class UnionWatcher:
                 if union != self.union:
                     self.union = union
                     self.stats.changes += 1
+                    self._on_union(union)
+                elif self._always:
                     self._on_union(union)
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(wait):
