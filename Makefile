@@ -44,6 +44,10 @@ $(REDIS_SERVER):
 serve: $(STAMP) $(ASSETS)
 	$(BIN)/python -m graph
 
+# Two workers on HOST:PORT sharing a local redis-server and one simulator (README "Scaling out").
+cluster: $(STAMP) $(ASSETS) $(REDIS_SERVER)
+	$(BIN)/python -m graph.cluster
+
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
