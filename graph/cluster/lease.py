@@ -10,8 +10,9 @@ highest number it has seen (:mod:`graph.cluster.bus`). Redis without persistence
 restarts with the counter at 0, so the script never hands out a number at or below
 ``floor`` (the highest one this replica has seen).
 
-:meth:`FeedLease.run` loops: while not holding, it tries to acquire every ``retry_s``
-(and at once when :meth:`poke` says the holder released it); while holding, it renews
+:meth:`FeedLease.run` loops: while not holding, it tries to acquire every ``retry_s``, or
+right when the holder's lease runs out if that is sooner (a failed try learns the time
+left), and at once when :meth:`poke` says the holder released it; while holding, it renews
 every ``renew_s`` (a third of the TTL by default) with a compare-and-extend script.
 The lease is lost when a renewal finds another token, or when no renewal succeeded
 before the TTL ran out by our own clock (counted from when the last successful renewal
@@ -37,10 +38,13 @@ logger = logging.getLogger(__name__)
 
 Sleep = Callable[[float], Awaitable[None]]
 
-# KEYS: lease, fence counter. ARGV: token, ttl ms, floor, channel. The fence, or 0 if held.
+# KEYS: lease, fence counter. ARGV: token, ttl ms, floor, channel. The new fence, or minus the
+# milliseconds the current holder's lease has left.
 # The new fence is announced on the channel, so replicas fence the old owner out at once.
 _ACQUIRE = """
-if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 0 end
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  return -math.max(redis.call('PTTL', KEYS[1]), 0)
+end
 local fence = redis.call('INCR', KEYS[2])
 local floor = tonumber(ARGV[3])
 if fence <= floor then
@@ -97,7 +101,8 @@ class FeedLease:
         self._token = f"{self.holder}.{uuid.uuid4().hex[:8]}"
         self._ttl_s = ttl_s
         self._renew_s = renew_s if renew_s is not None else ttl_s / 3
-        self._retry_s = retry_s if retry_s is not None else min(ttl_s / 5, 1.0)
+        self._retry_s = retry_s if retry_s is not None else min(ttl_s / 10, 0.25)
+        self._expires_in = 0.0  # the holder's remaining lease at our last try (seconds)
         self._on_acquired = on_acquired
         self._on_lost = on_lost
         self._clock = clock
@@ -133,8 +138,10 @@ class FeedLease:
                 await self.try_acquire()
                 if self.fence is None:
                     self._poked.clear()
+                    # Try again when the holder's lease runs out, if that is sooner.
+                    wait = min(self._retry_s, self._expires_in + 0.002)
                     with contextlib.suppress(TimeoutError):
-                        async with asyncio.timeout(self._retry_s):
+                        async with asyncio.timeout(wait):
                             await self._poked.wait()
                 continue
             await self._sleep(max(0.0, min(self._renew_s, self.valid_until - self._clock())))
@@ -152,8 +159,11 @@ class FeedLease:
                 "acquire feed lease",
             )
         except RedisUnavailable:
+            self._expires_in = self._retry_s
             return False
-        if not fence:
+        if int(fence) <= 0:
+            left_s = -int(fence) / 1000
+            self._expires_in = left_s if left_s > 0 else self._retry_s
             return False
         self.fence = int(fence)
         self.floor = max(self.floor, self.fence)
