@@ -78,6 +78,7 @@ class TickPublisher:
         on_fenced: Callable[[], None],
         retry_s: float = 0.1,
         latest_ttl_s: float = LATEST_TTL_S,
+        stats: PublisherStats | None = None,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
         self._link = link
@@ -92,7 +93,7 @@ class TickPublisher:
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.fenced = False
-        self.stats = PublisherStats()
+        self.stats = stats if stats is not None else PublisherStats()  # may outlive us
 
     def publish(self, update: TickerUpdate) -> None:
         if self.fenced:

@@ -40,7 +40,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from graph.cluster.bus import TickPublisher, TickSubscriber
+from graph.cluster.bus import PublisherStats, TickPublisher, TickSubscriber
 from graph.cluster.channels import Channels
 from graph.cluster.lease import FeedLease, announced_fence
 from graph.cluster.link import RedisLink, RedisUnavailable
@@ -105,9 +105,10 @@ class _Owner:
         heartbeat_s: float,
         on_fenced: Callable[[], None],
         on_fatal: Callable[[FeedFatalError], None],
+        stats: PublisherStats,
     ) -> None:
         self.fence = fence
-        self.publisher = TickPublisher(link, fence, on_fenced=on_fenced)
+        self.publisher = TickPublisher(link, fence, on_fenced=on_fenced, stats=stats)
         self.feed = factory(self.publisher.publish, on_fatal)
         # Every read reaches the feed, changed or not: after a fatal error's cool-down the
         # feed may only try again when told what is wanted.
@@ -175,6 +176,7 @@ class SharedLive:
         self.local: Feed | None = None
         self.mode = LiveMode.SHARED
         self.stats = LiveStats()
+        self.published = PublisherStats()  # every ownership term's publisher adds to it
         self._wanted: frozenset[str] = frozenset()
         self._fatal: FeedFatalError | None = None
         self._fatal_at = 0.0
@@ -263,6 +265,7 @@ class SharedLive:
             heartbeat_s=self._config.heartbeat_s,
             on_fenced=self._fenced,
             on_fatal=self._owner_failed,
+            stats=self.published,
         )
 
     def _lost(self, reason: str) -> None:

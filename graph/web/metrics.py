@@ -33,6 +33,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from graph.cache import CacheStats
 from graph.kalshi.feed import FeedState, FeedStats
 from graph.live.hub import Hub
+from graph.web.clustermetrics import ClusterView
 from graph.web.wsadmission import ConnectionGate
 
 PREFIX = "kalshi_graph"
@@ -59,6 +60,7 @@ class Sources:
     feed_state: Callable[[], FeedState]
     feed_stats: FeedStats
     caches: Callable[[], Mapping[str, CacheStats]]
+    cluster: ClusterView | None = None  # with REDIS_URL only
 
 
 class Metrics:
@@ -186,6 +188,8 @@ class _LiveCollector(Collector):
             for cache, counts in caches.items():
                 family.add_metric([cache], getattr(counts, attr))
             yield family
+        if sources.cluster is not None:
+            yield from sources.cluster.families()
 
 
 class InstrumentedTransport(httpx.AsyncBaseTransport):
