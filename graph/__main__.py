@@ -86,7 +86,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(settings.log_level, settings.log_format)
     if args.workers > 1:
         grace_s = settings.shutdown_timeout_s + 5  # each worker drains within its own timeout
-        return serve_workers(settings.host, settings.port, args.workers, grace_s=grace_s)
+        return serve_workers(
+            settings.host,
+            settings.port,
+            args.workers,
+            grace_s=grace_s,
+            ratings_file=settings.ratings_file,
+        )
     # A worker serves on the socket its supervisor bound (and printed) for every worker.
     sockets = [socket.socket(fileno=args.fd)] if args.fd is not None else None
     if sockets is None:

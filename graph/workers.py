@@ -9,6 +9,11 @@ shared socket, so the kernel spreads clients over them. The children coordinate
 through Redis - one Kalshi WebSocket among them, shared caches, one read budget - which
 is why ``REDIS_URL`` is required (:func:`check_workers`).
 
+Each child gets its own ratings file (``RATINGS_DB_PATH`` with ``-worker<i>`` added): the
+rating store keeps its ratings in memory and is written by its own refresh, so two
+processes sharing one file would race and drift apart. The refresh reads schedules
+through the shared cache, so N files cost no extra upstream requests.
+
 The parent restarts a child that dies (after ``restart_delay_s``, so a crash loop does
 not spin) and, on SIGTERM or SIGINT, sends SIGTERM to every child (each drains its
 subscriptions, see :mod:`graph.__main__`) and waits ``grace_s`` before killing what is
@@ -26,6 +31,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from types import FrameType
 
 logger = logging.getLogger(__name__)
@@ -67,6 +73,7 @@ class Supervisor:
         grace_s: float = 10.0,
         restart_delay_s: float = 1.0,
         poll_s: float = 0.2,
+        env_for: Callable[[int], dict[str, str]] | None = None,
         spawn: Callable[..., subprocess.Popen[bytes]] = subprocess.Popen,
     ) -> None:
         self._sock = sock
@@ -76,6 +83,7 @@ class Supervisor:
         self._restart_delay_s = restart_delay_s
         self._poll_s = poll_s
         self._spawn = spawn
+        self._env_for = env_for
         self._stop = threading.Event()
         self.children: list[subprocess.Popen[bytes]] = []
         self.restarts = 0
@@ -84,14 +92,15 @@ class Supervisor:
         """Ask the supervisor to stop (usable as a signal handler)."""
         self._stop.set()
 
-    def _start_child(self) -> subprocess.Popen[bytes]:
-        child = self._spawn(self._command, pass_fds=(self._sock.fileno(),))
+    def _start_child(self, slot: int) -> subprocess.Popen[bytes]:
+        env = {**os.environ, **self._env_for(slot)} if self._env_for is not None else None
+        child = self._spawn(self._command, pass_fds=(self._sock.fileno(),), env=env)
         logger.info("Started worker pid=%d", child.pid)
         return child
 
     def run(self) -> int:
         """Run until ``stop``; returns 0 (children that failed were restarted meanwhile)."""
-        self.children = [self._start_child() for _ in range(self._count)]
+        self.children = [self._start_child(slot) for slot in range(self._count)]
         restart_at: dict[int, float] = {}  # slot -> when to restart it
         while not self._stop.wait(self._poll_s):
             now = time.monotonic()
@@ -109,7 +118,7 @@ class Supervisor:
                     restart_at[slot] = now + self._restart_delay_s
                 elif now >= restart_at[slot]:
                     del restart_at[slot]
-                    self.children[slot] = self._start_child()
+                    self.children[slot] = self._start_child(slot)
                     self.restarts += 1
         self._shutdown()
         return 0
@@ -128,7 +137,13 @@ class Supervisor:
                 child.wait()
 
 
-def serve_workers(host: str, port: int, count: int, *, grace_s: float) -> int:
+def ratings_path(base: str, slot: int) -> str:
+    """``ratings-sim.sqlite3`` -> ``ratings-sim-worker0.sqlite3`` (worker ``slot``'s own file)."""
+    path = Path(base)
+    return str(path.with_name(f"{path.stem}-worker{slot}{path.suffix}"))
+
+
+def serve_workers(host: str, port: int, count: int, *, grace_s: float, ratings_file: str) -> int:
     """Bind, print where, supervise ``count`` workers until SIGTERM/SIGINT."""
     sock = bind(host, port)
     actual = sock.getsockname()[1]
@@ -137,7 +152,12 @@ def serve_workers(host: str, port: int, count: int, *, grace_s: float) -> int:
         f"kalshi-graph: {count} workers, GraphiQL at {base}/graphql, live prices at {base}/",
         flush=True,
     )
-    supervisor = Supervisor(sock, count, grace_s=grace_s)
+    supervisor = Supervisor(
+        sock,
+        count,
+        grace_s=grace_s,
+        env_for=lambda slot: {"RATINGS_DB_PATH": ratings_path(ratings_file, slot)},
+    )
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, supervisor.stop)
     try:

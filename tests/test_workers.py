@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from graph.workers import Supervisor, bind, check_workers
+from graph.workers import Supervisor, bind, check_workers, ratings_path
 
 # A stand-in worker: answers every connection on the inherited socket with its pid.
 CHILD = """
@@ -65,6 +65,11 @@ def test_several_workers_need_redis() -> None:
     assert check_workers(2, "redis://127.0.0.1:6379/0") is None
 
 
+def test_each_worker_has_its_own_ratings_file() -> None:
+    """Worker files sit beside the configured one, one per slot."""
+    assert ratings_path("data/ratings-sim.sqlite3", 1) == "data/ratings-sim-worker1.sqlite3"
+
+
 def test_zero_workers_is_refused() -> None:
     """--workers 0 is a clear error, not a server that serves nothing."""
     assert check_workers(0, "redis://x") == "--workers must be at least 1 (got 0)"
@@ -75,7 +80,12 @@ def test_workers_share_the_port_and_a_dead_one_is_replaced(listening: socket.soc
     and stop() ends them all."""
     port = listening.getsockname()[1]
     supervisor = Supervisor(
-        listening, 2, command=[sys.executable, "-c", CHILD], restart_delay_s=0.05, poll_s=0.02
+        listening,
+        2,
+        command=[sys.executable, "-c", CHILD],
+        restart_delay_s=0.05,
+        poll_s=0.02,
+        env_for=lambda slot: {"SLOT": str(slot)},
     )
     thread = run(supervisor)
     wait_for(lambda: len(supervisor.children) == 2)
