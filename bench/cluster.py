@@ -31,7 +31,7 @@ import tempfile
 import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +45,8 @@ from graph.models import League
 from graph.sim import Simulator
 
 _LISTENING = re.compile(r"GraphiQL at (http://[\d.]+:\d+)/graphql")
-QUERY = "{ games(league: NBA) { id markets { ticker yesBid } } }"
+# Tomorrow's games with their markets: a schedule no rating refresh reads, no predictions.
+QUERY = "query ($d: Date) { games(league: NBA, date: $d) { id markets { ticker yesBid } } }"
 FAILOVER_SLACK_S = 1.0
 
 
@@ -73,7 +74,13 @@ class Workers:
 
     @classmethod
     async def start(
-        cls, count: int, sim: Simulator, redis_url: str, workdir: Path, lease_ttl_s: float
+        cls,
+        count: int,
+        sim: Simulator,
+        redis_url: str,
+        workdir: Path,
+        lease_ttl_s: float,
+        log_level: str = "WARNING",
     ) -> Workers:
         env = {
             "PATH": os.environ.get("PATH", ""),
@@ -89,7 +96,8 @@ class Workers:
             "RATINGS_DB_PATH": str(workdir / "cluster-ratings.sqlite3"),
             "REDIS_URL": redis_url,
             "FEED_LEASE_TTL_S": str(lease_ttl_s),
-            "LOG_LEVEL": "WARNING",
+            "LOG_LEVEL": log_level,
+            "RATINGS_REFRESH_S": "0",  # no rating upkeep competing for the CPU measured
             "MAX_TICKERS_PER_SUBSCRIPTION": "50",
             "MAX_WS_CONNECTIONS": "5000",
         }
@@ -113,20 +121,30 @@ class Workers:
         await workers.wait_ready(count)
         return workers
 
+    async def wait_logged(self, text: str, times: int, timeout: float = 120) -> None:
+        async with asyncio.timeout(timeout):
+            while self.log.read_text(errors="replace").count(text) < times:
+                await asyncio.sleep(0.1)
+
     def children(self) -> list[int]:
         path = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
         return [int(pid) for pid in path.read_text().split()]
 
     async def wait_ready(self, count: int, timeout: float = 120) -> None:
-        """Until ``count`` children answer /healthz (the kernel picks which; ask often)."""
+        """Until ``count`` live children answered /readyz (its details name the replica, whose
+        id holds the pid; the kernel picks which child answers, so ask often)."""
         seen: set[int] = set()
-        async with asyncio.timeout(timeout), httpx.AsyncClient(base_url=self.url) as client:
+        fresh = httpx.Limits(max_keepalive_connections=0)  # a new connection each time
+        async with (
+            asyncio.timeout(timeout),
+            httpx.AsyncClient(base_url=self.url, limits=fresh) as client,
+        ):
             while len(seen & set(self.children())) < count:
-                with contextlib.suppress(httpx.HTTPError):
-                    response = await client.get("/bench/pid", timeout=2)
-                    if response.status_code == 200:
-                        seen.add(int(response.text))
-                await asyncio.sleep(0.05)
+                with contextlib.suppress(httpx.HTTPError, KeyError, ValueError):
+                    body = (await client.get("/readyz", timeout=2)).json()
+                    if body["status"] == "ready":
+                        seen.add(_pid_of(body["details"]["replica"]))
+                await asyncio.sleep(0.02)
 
     def cpu_s(self) -> float:
         total = 0.0
@@ -177,6 +195,11 @@ async def _wait_subscribed(sim: Simulator, wanted: set[str], timeout: float = 60
             await asyncio.sleep(0.05)
 
 
+def _pid_of(replica: str) -> int:
+    """The pid in a replica id (``host-pid-random``)."""
+    return int(replica.rsplit("-", 2)[1])
+
+
 async def _owner_pid(redis: RedisServer) -> int:
     """The lease holder's pid, from the lease key (``host-pid-rand.token fence``)."""
     import redis.asyncio as aredis
@@ -187,8 +210,8 @@ async def _owner_pid(redis: RedisServer) -> int:
             while True:
                 value = await client.get("kalshi-graph:feed:lease")
                 if value is not None:
-                    holder = value.decode().split(".", 1)[0]
-                    return int(holder.rsplit("-", 2)[1])
+                    text = value.decode() if isinstance(value, bytes) else value
+                    return _pid_of(text.split(".", 1)[0])
                 await asyncio.sleep(0.05)
     finally:
         await client.aclose()
@@ -295,15 +318,21 @@ async def _failover(
 async def _reads(
     sim: Simulator, redis: RedisServer, count: int, config: ClusterConfig, workdir: Path
 ) -> dict[str, int]:
-    """Upstream REST requests caused by ``queries`` identical cold queries over ``count`` workers."""
+    """Upstream REST requests that ``queries`` identical cold queries over ``count`` workers
+    cause."""
     await _flush(redis)
-    server = await Workers.start(count, sim, redis.url, workdir, config.lease_ttl_s)
+    server = await Workers.start(count, sim, redis.url, workdir, config.lease_ttl_s, "INFO")
     try:
         sim.stats.reset()
-        limits = httpx.Limits(max_connections=config.queries)
+        body = {
+            "query": QUERY,
+            "variables": {"d": (eastern_date(datetime.now(UTC)) + timedelta(days=1)).isoformat()},
+        }
+        # A connection per query, so the kernel spreads them over the workers.
+        limits = httpx.Limits(max_connections=config.queries, max_keepalive_connections=0)
         async with httpx.AsyncClient(base_url=server.url, timeout=60, limits=limits) as client:
             bodies = await asyncio.gather(
-                *(client.post("/graphql", json={"query": QUERY}) for _ in range(config.queries))
+                *(client.post("/graphql", json=body) for _ in range(config.queries))
             )
         failures = sum(1 for b in bodies if b.status_code != 200 or "errors" in b.json())
         requests = {k: v for k, v in sim.stats.requests.items() if k != "ws_connect"}

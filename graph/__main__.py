@@ -63,8 +63,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--workers",
         type=int,
-        default=1,
-        help="server processes sharing HOST:PORT (more than 1 needs REDIS_URL)",
+        help="server processes sharing HOST:PORT, supervised (more than 1 needs REDIS_URL)",
     )
     # A worker started by the supervisor: serve on this inherited listening socket.
     parser.add_argument("--fd", type=int, help=argparse.SUPPRESS)
@@ -74,17 +73,17 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args([] if argv is None else argv)
     settings = load_settings()
-    problem = check_workers(args.workers, settings.redis)
+    problem = check_workers(args.workers, settings.redis) if args.workers is not None else None
     if problem is not None:
         print(f"kalshi-graph: {problem}", file=sys.stderr)
         return 2
     try:
-        app = create_app(settings)
+        app = create_app(settings, ratings_refresh_s=settings.ratings_refresh_s or None)
     except ConfigError as exc:
         print(f"kalshi-graph: configuration error: {exc}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level, settings.log_format)
-    if args.workers > 1:
+    if args.workers is not None:
         grace_s = settings.shutdown_timeout_s + 5  # each worker drains within its own timeout
         return serve_workers(
             settings.host,

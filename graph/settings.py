@@ -117,6 +117,7 @@ class Settings(BaseSettings):
     # Model
     ratings_db_path: str | None = None
     default_leagues: list[League] = Field(default_factory=lambda: list(League))
+    ratings_refresh_s: float = Field(default=600.0, ge=0)
 
     # Simulator (KALSHI_ENV=sim)
     sim_seed: int = 0
