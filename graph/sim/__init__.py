@@ -5,7 +5,9 @@
 
 How it works: one uvicorn server on a free loopback port serves all three upstreams from one
 deterministic state (a seeded slate of games per day, prices on a random walk), behind guards
-that inject the faults a test asks for and count every request. Module map: ``server`` (the Simulator, uvicorn), ``kalshi_rest`` / ``kalshi_ws`` /
+that inject the faults a test asks for and count every request.
+
+Module map: ``server`` (the Simulator, uvicorn), ``kalshi_rest`` / ``kalshi_ws`` /
 ``scoreboard`` (routes), ``guard`` (faults, stats and auth around every request),
 ``slate`` (deterministic games), ``prices`` (random walk), ``kalshi_shapes`` /
 ``espn_shapes`` (JSON bodies), ``auth`` (signature checks), ``faults``, ``state``.
