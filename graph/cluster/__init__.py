@@ -1,7 +1,8 @@
 """Replicas on Redis: one Kalshi feed per deployment, shared caches, one read budget.
 
-Each module is one Redis-backed piece, usable and tested alone; the live path and the
-app wire them together only when ``REDIS_URL`` is set.
+How it works: each module is one Redis-backed piece, usable and tested alone; the live
+path (:mod:`graph.live.shared`) and the app wire them together only when ``REDIS_URL`` is
+set.
 
 - :mod:`~graph.cluster.link`: the client, the key prefix, up/down transitions.
 - :mod:`~graph.cluster.channels`: one pub/sub connection, exactly the channels wanted.

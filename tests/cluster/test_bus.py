@@ -12,6 +12,8 @@ from graph.cluster.local import RedisServer
 from graph.models import TickerUpdate
 from tests.e2e import eventually
 
+pytestmark = pytest.mark.e2e  # a real redis-server
+
 
 def tick(ticker: str, ts: int, price: float = 0.5) -> TickerUpdate:
     return TickerUpdate(ticker, ts, price, price - 0.01, price + 0.01, 10.0, 5.0)

@@ -12,6 +12,8 @@ from graph.cluster.local import RedisServer
 from graph.models import League
 from tests.e2e import eventually
 
+pytestmark = pytest.mark.e2e  # a real redis-server
+
 CODEC: JsonCodec[list[int]] = JsonCodec(list[int])
 
 

@@ -9,6 +9,8 @@ from graph.cluster.link import RedisLink
 from graph.cluster.local import RedisServer
 from tests.e2e import eventually
 
+pytestmark = pytest.mark.e2e  # a real redis-server
+
 
 @pytest.fixture
 async def channels(link: RedisLink) -> AsyncIterator[Channels]:

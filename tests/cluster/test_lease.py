@@ -13,6 +13,8 @@ from graph.cluster.link import RedisLink
 from graph.cluster.local import RedisServer
 from tests.e2e import eventually
 
+pytestmark = pytest.mark.e2e  # a real redis-server
+
 TTL_S = 0.6
 
 

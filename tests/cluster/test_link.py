@@ -7,6 +7,8 @@ import pytest
 from graph.cluster.link import RedisLink, RedisUnavailable, redacted
 from graph.cluster.local import RedisServer
 
+pytestmark = pytest.mark.e2e  # a real redis-server
+
 
 async def test_first_success_marks_the_link_up(
     link: RedisLink, caplog: pytest.LogCaptureFixture

@@ -7,6 +7,8 @@ import pytest
 
 from graph.cluster.local import RedisServer, RedisServerError, find_redis_server, free_port
 
+pytestmark = pytest.mark.e2e  # a real redis-server
+
 
 def command(port: int, *parts: str) -> bytes:
     """Send one inline command and return the raw reply."""

@@ -57,6 +57,7 @@ def test_bucket_rate_must_be_positive() -> None:
         TokenBucket(0)
 
 
+@pytest.mark.e2e
 async def test_two_replicas_share_one_budget(link: RedisLink, other_link: RedisLink) -> None:
     """The burst of one bucket is spent across replicas: after `capacity` reads on either,
     the next on the other waits like it would on the first."""
@@ -74,6 +75,7 @@ async def test_two_replicas_share_one_budget(link: RedisLink, other_link: RedisL
     assert a.stats.taken + b.stats.taken == 22 and a.stats.local == b.stats.local == 0
 
 
+@pytest.mark.e2e
 async def test_over_the_rate_fails_with_rate_limited(link: RedisLink) -> None:
     """A read whose token is further away than max_wait fails at once with a clear
     RATE_LIMITED error naming the setting."""
@@ -86,6 +88,7 @@ async def test_over_the_rate_fails_with_rate_limited(link: RedisLink) -> None:
     assert limiter.stats.refused == 1 and limiter.stats.waited == 1
 
 
+@pytest.mark.e2e
 async def test_the_rate_holds_in_real_time(link: RedisLink, other_link: RedisLink) -> None:
     """Two replicas reading as fast as they can stay within capacity + rate x elapsed."""
     rate = 50.0
@@ -102,6 +105,7 @@ async def test_the_rate_holds_in_real_time(link: RedisLink, other_link: RedisLin
     assert elapsed >= (40 - 5) / rate - 0.02
 
 
+@pytest.mark.e2e
 async def test_redis_down_falls_back_to_a_local_bucket(
     link: RedisLink, redis_server: RedisServer
 ) -> None:

@@ -207,8 +207,10 @@ async def test_a_paused_ex_owner_cannot_publish_over_the_new_one(cluster: Cluste
         finally:
             owner.resume()
         await eventually(
-            lambda: "Lost the feed lease" in "\n".join(owner.lines)
-            or "Ticks refused" in "\n".join(owner.lines),
+            lambda: (
+                "Lost the feed lease" in "\n".join(owner.lines)
+                or "Ticks refused" in "\n".join(owner.lines)
+            ),
             timeout=10,
         )
         count = len(watcher.got)

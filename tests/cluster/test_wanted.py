@@ -14,6 +14,8 @@ from graph.cluster.local import RedisServer
 from graph.cluster.wanted import UnionWatcher, WantedRegistry
 from tests.e2e import eventually
 
+pytestmark = pytest.mark.e2e  # a real redis-server
+
 TTL_S = 0.6
 HEARTBEAT_S = 0.2
 

@@ -1,6 +1,7 @@
+"""The live path across replicas on a real Redis, with stand-in Kalshi feeds."""
+
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
@@ -12,6 +13,8 @@ from graph.errors import FeedFatalError
 from graph.live.shared import LiveConfig, LiveMode, SharedLive
 from graph.models import TickerUpdate
 from tests.e2e import eventually
+
+pytestmark = pytest.mark.e2e  # a real redis-server
 
 CONFIG = LiveConfig(
     lease_ttl_s=0.6, heartbeat_s=0.1, wanted_ttl_s=0.3, fallback_after_s=0.3, fatal_cooldown_s=1
@@ -172,7 +175,9 @@ async def test_a_fatal_feed_error_reaches_every_replica(make: Callable[[str], Re
     owner = owner_of(a, b)
     await eventually(lambda: b.live.channels.subscribed >= {"kalshi-graph:feed:fatal"})
     owner.feed.on_fatal(FeedFatalError("Kalshi refused the WebSocket handshake (HTTP 401)"))
-    await eventually(lambda: a.failures == b.failures == ["Kalshi refused the WebSocket handshake (HTTP 401)"])
+    await eventually(
+        lambda: a.failures == b.failures == ["Kalshi refused the WebSocket handshake (HTTP 401)"]
+    )
     assert str(a.live.fatal_error) == a.failures[0]
     await eventually(lambda: a.live.fatal_error is None, timeout=2)
 
