@@ -118,7 +118,11 @@ class Workers:
             process.kill()
             raise RuntimeError(f"workers did not start: {line!r} {log.read_text()[-500:]}")
         workers = cls(process, found.group(1), log)
-        await workers.wait_ready(count)
+        try:
+            await workers.wait_ready(count)
+        except BaseException:
+            await workers.stop()
+            raise
         return workers
 
     async def wait_logged(self, text: str, times: int, timeout: float = 120) -> None:
@@ -239,9 +243,10 @@ async def _throughput(
     await _flush(redis)
     server = await Workers.start(workers, sim, redis.url, workdir, config.lease_ttl_s)
     subs = assignments(config.subscribers, tickers, config.per_sub)
-    clients, failed = await Clients.start(server.url.replace("http", "ws") + "/graphql", subs)
     driver = Driver(sim, tickers, config.rate)
+    clients: Clients | None = None
     try:
+        clients, failed = await Clients.start(server.url.replace("http", "ws") + "/graphql", subs)
         if failed:
             raise RuntimeError(f"{failed} subscribers failed to start")
         await _wait_subscribed(sim, {t for sub in subs for t in sub})
@@ -255,7 +260,8 @@ async def _throughput(
         rows, errors = await clients.report()
     finally:
         await driver.stop()
-        await clients.stop()
+        if clients is not None:
+            await clients.stop()
         await server.stop()
     in_window = [(recv, ts) for recv, ts, _ in rows if t0 <= ts < t1]
     watchers: dict[str, int] = {}

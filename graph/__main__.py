@@ -25,7 +25,7 @@ from graph.app import create_app, drain
 from graph.errors import ConfigError
 from graph.settings import load_settings
 from graph.web.logs import configure_logging
-from graph.workers import check_workers, serve_workers
+from graph.workers import check_workers, exit_with_parent, serve_workers
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +67,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     # A worker started by the supervisor: serve on this inherited listening socket.
     parser.add_argument("--fd", type=int, help=argparse.SUPPRESS)
+    # ...whose supervisor has this pid: when it is gone, shut down (no orphan keeps the port).
+    parser.add_argument("--supervisor", type=int, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 
@@ -94,6 +96,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     # A worker serves on the socket its supervisor bound (and printed) for every worker.
     sockets = [socket.socket(fileno=args.fd)] if args.fd is not None else None
+    if args.supervisor is not None:
+        exit_with_parent(args.supervisor)
     if sockets is None:
         base = f"http://{settings.host}:{settings.port}"
         print(f"kalshi-graph: GraphiQL at {base}/graphql, live prices at {base}/", flush=True)

@@ -17,7 +17,8 @@ through the shared cache, so N files cost no extra upstream requests.
 The parent restarts a child that dies (after ``restart_delay_s``, so a crash loop does
 not spin) and, on SIGTERM or SIGINT, sends SIGTERM to every child (each drains its
 subscriptions, see :mod:`graph.__main__`) and waits ``grace_s`` before killing what is
-left.
+left. A child whose parent dies without that (``kill -9``) notices within a second and
+shuts down the same graceful way (:func:`exit_with_parent`), so no orphan keeps the port.
 """
 
 from __future__ import annotations
@@ -78,7 +79,7 @@ class Supervisor:
     ) -> None:
         self._sock = sock
         self._count = count
-        self._command = [*command, "--fd", str(sock.fileno())]
+        self._command = [*command, "--fd", str(sock.fileno()), "--supervisor", str(os.getpid())]
         self._grace_s = grace_s
         self._restart_delay_s = restart_delay_s
         self._poll_s = poll_s
@@ -141,6 +142,20 @@ def ratings_path(base: str, slot: int) -> str:
     """``ratings-sim.sqlite3`` -> ``ratings-sim-worker0.sqlite3`` (worker ``slot``'s own file)."""
     path = Path(base)
     return str(path.with_name(f"{path.stem}-worker{slot}{path.suffix}"))
+
+
+def exit_with_parent(parent: int, *, every_s: float = 1.0) -> threading.Thread:
+    """SIGTERM this process (a graceful shutdown) once ``parent`` is no longer its parent."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(every_s)
+        logger.warning("Supervisor pid=%d is gone; shutting down", parent)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    thread = threading.Thread(target=watch, name="parent-watch", daemon=True)
+    thread.start()
+    return thread
 
 
 def serve_workers(host: str, port: int, count: int, *, grace_s: float, ratings_file: str) -> int:

@@ -132,3 +132,41 @@ def test_without_redis_python_m_graph_workers_exits_2(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "--workers 2 needs REDIS_URL" in result.stderr
+
+
+# A parent that starts an orphan-to-be, prints its pid and waits to be killed.
+PARENT = """
+import os, subprocess, sys, time
+child = subprocess.Popen([sys.executable, "-c", sys.argv[1], str(os.getpid())])
+print(child.pid, flush=True)
+time.sleep(600)
+"""
+# The child: exits by SIGTERM once its parent is gone (as a worker does; the parent's pid
+# comes as an argument, so a parent that died before the child looked still counts).
+ORPHAN = """
+import sys, time
+from graph.workers import exit_with_parent
+exit_with_parent(int(sys.argv[1]), every_s=0.02)
+time.sleep(600)
+"""
+
+
+def test_a_worker_outlives_its_supervisor_by_a_moment_only() -> None:
+    """kill -9 of the supervisor: its child notices it was orphaned and terminates itself."""
+    parent = subprocess.Popen(
+        [sys.executable, "-c", PARENT, ORPHAN], stdout=subprocess.PIPE, text=True
+    )
+    assert parent.stdout is not None
+    child = int(parent.stdout.readline())
+    parent.kill()
+    parent.wait()
+    parent.stdout.close()
+    wait_for(lambda: not Path(f"/proc/{child}").exists() or _zombie(child))
+
+
+def _zombie(pid: int) -> bool:
+    """An exited child of init may linger as a zombie until reaped."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True

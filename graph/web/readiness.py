@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import httpx
 
 from graph.cache import TTLCache
+from graph.errors import RateLimited
 from graph.kalshi.feed import FeedState
 
 Check = Callable[[], Awaitable[str | None]]
@@ -51,6 +52,8 @@ async def http_probe(client: httpx.AsyncClient, url: str, *, timeout_s: float) -
         response = await client.get(url, timeout=timeout_s)
     except (httpx.HTTPError, httpx.InvalidURL) as exc:
         return f"unreachable ({type(exc).__name__})"
+    except RateLimited:
+        return None  # our own read budget (KALSHI_READ_RATE) said no; Kalshi is not at fault
     if response.status_code >= 500:
         return f"HTTP {response.status_code}"
     return None
