@@ -4,7 +4,9 @@ Run with ``uvicorn --factory graph.app:create_app`` or ``python -m graph``. The
 lifespan opens the HTTP clients, the rating store, the in-process simulator
 (when ``KALSHI_ENV=sim`` and no URLs are overridden), the Kalshi feed and hub,
 and closes all of them on shutdown. Credentials are checked in ``create_app``
-itself, so a bad key stops startup with one clear message.
+itself, so a bad key stops startup with one clear message. With ``REDIS_URL`` the
+hub's control is :class:`~graph.live.shared.SharedLive` (one Kalshi feed per
+deployment), the games caches are shared, and Kalshi reads pass a shared token bucket.
 
 Operations: ``/healthz`` (alive), ``/readyz`` (:mod:`graph.web.readiness`), ``/metrics``
 (:mod:`graph.web.metrics`), request ids (:mod:`graph.web.logs`), the WebSocket cap and drain

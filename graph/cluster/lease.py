@@ -15,8 +15,9 @@ right when the holder's lease runs out if that is sooner (a failed try learns th
 left), and at once when :meth:`poke` says the holder released it; while holding, it renews
 every ``renew_s`` (a third of the TTL by default) with a compare-and-extend script.
 The lease is lost when a renewal finds another token, or when no renewal succeeded
-before the TTL ran out by our own clock (counted from when the last successful renewal
-was *sent*, so we give up no later than Redis forgets us). Losing it calls ``on_lost``
+before the TTL ran out by our own clock - counted from when the last successful renewal
+was *sent*, less a margin (a fifth of the TTL, at most 0.5 s), so we stop the feed before
+Redis forgets us and the next owner connects: one upstream connection at a time. Losing it calls ``on_lost``
 at once, before anything else is awaited; acquiring calls ``on_acquired(fence)``.
 ``release()`` (shutdown) deletes the key if it is still ours and announces it, so
 another replica takes over without waiting for the TTL.
@@ -113,7 +114,8 @@ class FeedLease:
         self._poked = asyncio.Event()
         self.fence: int | None = None  # while held
         self.floor = 0  # the highest fencing number this replica knows of
-        self.valid_until = 0.0  # by ``clock``; meaningful while held
+        self.valid_until = 0.0  # by ``clock``, the margin taken off; meaningful while held
+        self._margin_s = min(ttl_s / 5, 0.5)
         self.stats = LeaseStats()
 
     @property
@@ -167,7 +169,7 @@ class FeedLease:
             return False
         self.fence = int(fence)
         self.floor = max(self.floor, self.fence)
-        self.valid_until = sent + self._ttl_s
+        self.valid_until = sent + self._ttl_s - self._margin_s
         self.stats.acquired += 1
         logger.info("Acquired the feed lease holder=%s fence=%d", self.holder, self.fence)
         self._on_acquired(self.fence)
@@ -197,7 +199,7 @@ class FeedLease:
             if not ours:
                 self._lose("another replica holds it")
                 return False
-            self.valid_until = sent + self._ttl_s
+            self.valid_until = sent + self._ttl_s - self._margin_s
             return True
 
     def abandon(self, reason: str) -> None:

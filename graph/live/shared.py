@@ -237,9 +237,9 @@ class SharedLive:
             await asyncio.wait(tasks)
         owner, self.owner = self.owner, None
         if owner is not None:
-            owner.halt()
-            await self.lease.release()
+            # Our connection closes before the lease is free: one upstream socket at a time.
             await owner.aclose()
+            await self.lease.release()
         await self.registry.remove()
         local, self.local = self.local, None
         if local is not None:
