@@ -215,3 +215,40 @@ async def test_redis_down_at_start_runs_locally(
     a = await started(make, "a", "X")
     await eventually(lambda: a.live.mode is LiveMode.LOCAL, timeout=5)
     assert a.feed.wanted == {"X"} and a.live.owner is None
+
+
+async def test_redis_flapping_while_returning_keeps_the_local_feed(
+    make: Callable[[str], Replica], redis_server: RedisServer
+) -> None:
+    """Redis back and gone again before any tick came through it: the replica stays on
+    its local feed (still open); the next return completes normally."""
+    a = await started(make, "a", "X")
+    redis_server.stop()
+    await eventually(lambda: a.live.mode is LiveMode.LOCAL, timeout=5)
+    local = a.feed
+    local.fatal_error = FeedFatalError("refused")
+    assert a.live.fatal_error is local.fatal_error  # in local mode the local feed decides
+    local.fatal_error = None
+    redis_server.start()
+    await eventually(lambda: a.live._returning is not None, timeout=5)
+    redis_server.stop()
+    await eventually(lambda: a.live._returning is None, timeout=5)
+    assert a.live.mode is LiveMode.LOCAL and not local.closed
+    redis_server.start()
+    await eventually(lambda: a.live.owner is not None, timeout=5)
+    await eventually(lambda: a.live.owner is not None and a.feed.wanted == {"X"}, timeout=5)
+    a.feed.tick("X", 1)
+    await eventually(lambda: a.live.mode is LiveMode.SHARED and local.closed, timeout=5)
+    assert "mode=shared" in repr(a.live) and "owner fence=" in repr(a.live)
+
+
+async def test_a_fatal_error_without_redis_still_reaches_local_subscribers(
+    make: Callable[[str], Replica], redis_server: RedisServer
+) -> None:
+    """The owner's feed fails while Redis cannot carry the news: its own hub hears it."""
+    a = await started(make, "a", "X")
+    await eventually(lambda: a.live.owner is not None)
+    redis_server.stop()
+    a.feed.on_fatal(FeedFatalError("refused"))
+    await eventually(lambda: a.failures == ["refused"])
+    assert repr(a.live).startswith("SharedLive(a, ")

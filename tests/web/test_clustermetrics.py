@@ -11,13 +11,15 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
+from graph.cluster.link import RedisLink
 from graph.cluster.local import RedisServer
+from graph.cluster.ratelimit import ReadLimiter
+from graph.live.shared import LiveMode, SharedLive
 from graph.models import League
 from graph.sim import Simulator
+from graph.web.clustermetrics import ClusterView
 from tests.e2e import SUNDAY_NOON_UTC, GraphQLWebSocket, eventually, gql, running_app
 from tests.web.test_metrics import SUNDAY, Scrape, assert_documented, scrape
-
-pytestmark = pytest.mark.e2e
 
 SUBSCRIBE = "subscription ($t: [String!]!) { tickerUpdates(marketTickers: $t) { marketTicker } }"
 GAMES = '{ games(league: NBA, date: "2026-11-22") { markets { ticker } } }'
@@ -42,6 +44,7 @@ async def clustered(
         yield sim, http, url
 
 
+@pytest.mark.e2e
 async def test_every_scale_out_metric_is_served_and_documented(
     clustered: tuple[Simulator, httpx.AsyncClient, str],
 ) -> None:
@@ -74,6 +77,7 @@ async def test_every_scale_out_metric_is_served_and_documented(
     assert_documented(live.families, cluster=True)
 
 
+@pytest.mark.e2e
 async def test_readyz_shows_redis_trouble_without_turning_unready(
     clustered: tuple[Simulator, httpx.AsyncClient, str], redis_server: RedisServer
 ) -> None:
@@ -111,3 +115,24 @@ async def test_readyz_shows_redis_trouble_without_turning_unready(
     assert after.value("kalshi_graph_shared_cache_fallbacks_total") >= 1
     health = (await http.get("/healthz")).json()
     assert health["status"] == "ok"
+
+
+async def test_details_before_contact_and_in_local_mode() -> None:
+    """Before any Redis call the link is 'not contacted yet'; a replica on its own feed
+    says so."""
+
+    def no_feed(*args: object) -> Any:
+        raise AssertionError("no feed is made here")
+
+    link = RedisLink.from_url("redis://127.0.0.1:1/0")
+    live = SharedLive(link, no_feed, on_update=lambda u: None, on_fatal=lambda e: None, replica="r")
+    view = ClusterView(link, live, ReadLimiter(None, rate=1), dict)
+    assert view.details() == {
+        "redis": "not contacted yet",
+        "live": "shared; another replica holds the feed",
+        "replica": "r",
+    }
+    live.mode = LiveMode.LOCAL
+    assert view.details()["live"] == "local feed (Redis unavailable)"
+    await live.aclose()
+    await link.aclose()
