@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -66,20 +67,24 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
         server.close()
 
 
-@pytest.fixture
-async def link(redis_server: RedisServer) -> AsyncIterator[RedisLink]:
+@contextlib.asynccontextmanager
+async def _link_to(redis_server: RedisServer) -> AsyncIterator[RedisLink]:
     link = RedisLink.from_url(redis_server.url, timeout_s=0.5)
     try:
         yield link
     finally:
         await link.aclose()
+
+
+@pytest.fixture
+async def link(redis_server: RedisServer) -> AsyncIterator[RedisLink]:
+    """One replica's link to the test's Redis."""
+    async with _link_to(redis_server) as link:
+        yield link
 
 
 @pytest.fixture
 async def other_link(redis_server: RedisServer) -> AsyncIterator[RedisLink]:
     """A second replica's link to the same Redis."""
-    link = RedisLink.from_url(redis_server.url, timeout_s=0.5)
-    try:
+    async with _link_to(redis_server) as link:
         yield link
-    finally:
-        await link.aclose()

@@ -17,8 +17,9 @@ every ``renew_s`` (a third of the TTL by default) with a compare-and-extend scri
 The lease is lost when a renewal finds another token, or when no renewal succeeded
 before the TTL ran out by our own clock - counted from when the last successful renewal
 was *sent*, less a margin (a fifth of the TTL, at most 0.5 s), so we stop the feed before
-Redis forgets us and the next owner connects: one upstream connection at a time. Losing it calls ``on_lost``
-at once, before anything else is awaited; acquiring calls ``on_acquired(fence)``.
+Redis forgets us and the next owner connects: one upstream connection at a time. Losing
+it calls ``on_lost`` at once, before anything else is awaited; acquiring calls
+``on_acquired(fence)``.
 ``release()`` (shutdown) deletes the key if it is still ours and announces it, so
 another replica takes over without waiting for the TTL.
 """

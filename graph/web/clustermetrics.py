@@ -19,8 +19,7 @@ from graph.cluster.cache import SharedStats
 from graph.cluster.link import RedisLink
 from graph.cluster.ratelimit import ReadLimiter
 from graph.live.shared import LiveMode, SharedLive
-
-PREFIX = "kalshi_graph"
+from graph.web.metrics import PREFIX, per_cache
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,14 +94,11 @@ class ClusterView:
             "1 while this replica holds the feed lease.",
             1.0 if live.owner is not None else 0.0,
         )
-        caches = self.caches()
-        for name, attr, doc in (
+        yield from per_cache(
+            f"{PREFIX}_shared_cache",
+            self.caches(),
             ("hits", "hits", "Shared-cache lookups answered from Redis."),
             ("loads", "loads", "Upstream loads this replica made for every replica."),
             ("waits", "waits", "Lookups that waited for another replica's load."),
             ("fallbacks", "fallbacks", "Lookups that loaded without Redis."),
-        ):
-            family = CounterMetricFamily(f"{PREFIX}_shared_cache_{name}", doc, labels=["cache"])
-            for cache, counts in caches.items():
-                family.add_metric([cache], getattr(counts, attr))
-            yield family
+        )
