@@ -1,10 +1,12 @@
 """What a new subscriber sees first: the current prices of its markets (adapter).
 
-How it works: prices come from the cache that ``market(ticker:)`` queries use too; the tickers
-not fresh there cost one ``GET /markets?tickers=...``. Tickers Kalshi answers without are
-remembered as unknown (for the schedule TTL, so repeating them costs nothing) and refused: one
-client must not make the shared upstream subscription carry markets that do not exist. When
-Kalshi cannot be asked, the tickers are let through unchecked.
+How it works: prices come from the cache that ``market(ticker:)`` queries use too; the
+tickers not fresh there cost one ``GET /markets?tickers=...``, shared by every subscriber
+arriving meanwhile (a reconnect storm after a replica died costs a few requests, not one
+each). Tickers Kalshi answers without are remembered as unknown (for the schedule TTL, so
+repeating them costs nothing) and refused: one client must not make the shared upstream
+subscription carry markets that do not exist. When Kalshi cannot be asked, the tickers are
+let through unchecked.
 
 With Redis, ``latest`` first reads the last tick the feed owner stored for each market:
 those markets need no REST request (a market that ticked exists), and a subscriber sees
@@ -13,6 +15,7 @@ the live price rather than one up to a price TTL old (the newer of the two wins)
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -45,6 +48,28 @@ class Snapshot:
         self._prices_ttl_s = prices_ttl_s
         self._unknown_ttl_s = unknown_ttl_s
         self._clock = clock
+        self._loading: dict[str, asyncio.Future[None]] = {}  # ticker -> the request for it
+
+    async def _fetch(self, tickers: Sequence[str]) -> None:
+        """Read ``tickers`` into the cache; a ticker already being read is waited for."""
+        new = [t for t in tickers if t not in self._loading]
+        if new:
+            load = asyncio.ensure_future(self._read(new))
+            for ticker in new:
+                self._loading[ticker] = load
+            load.add_done_callback(lambda _: [self._loading.pop(t, None) for t in new])
+        # Shielded: one subscriber giving up must not cancel the read the others wait for.
+        await asyncio.gather(*(asyncio.shield(f) for f in {self._loading[t] for t in tickers}))
+
+    async def _read(self, tickers: list[str]) -> None:
+        try:
+            found = {m.ticker: m for m in await self._rest.markets(tickers=tickers)}
+        except UpstreamError as exc:
+            logger.warning("Initial snapshot unavailable tickers=%d error=%s", len(tickers), exc)
+            return
+        for ticker in tickers:
+            ttl = self._prices_ttl_s if ticker in found else self._unknown_ttl_s
+            self._markets.put(ticker, found.get(ticker), ttl)
 
     async def __call__(self, tickers: Sequence[str]) -> list[TickerUpdate]:
         """Latest known prices for ``tickers``.
@@ -55,16 +80,7 @@ class Snapshot:
         stored = {u.market_ticker: u for u in await self._latest(tickers)} if self._latest else {}
         missing = [t for t in tickers if t not in stored and not self._markets.fresh(t)]
         if missing:
-            try:
-                found = {m.ticker: m for m in await self._rest.markets(tickers=missing)}
-            except UpstreamError as exc:
-                logger.warning(
-                    "Initial snapshot unavailable tickers=%d error=%s", len(missing), exc
-                )
-            else:
-                for ticker in missing:
-                    ttl = self._prices_ttl_s if ticker in found else self._unknown_ttl_s
-                    self._markets.put(ticker, found.get(ticker), ttl)
+            await self._fetch(missing)
         unknown = [
             t
             for t in tickers

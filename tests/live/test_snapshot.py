@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 
@@ -92,3 +93,13 @@ async def test_unknown_tickers_are_refused_and_remembered() -> None:
         with pytest.raises(InvalidInput):
             await snapshot([fake])
     assert sim.stats.requests["markets"] == calls
+
+
+async def test_subscribers_arriving_together_share_one_request() -> None:
+    """Fifty subscribers asking for the same uncached markets at once cost one request."""
+    async with fixed_sim() as sim, snapshot_on(sim) as snapshot:
+        sim.faults.latency_s = 0.05  # every subscriber arrives while the request is out
+        a, b = (m["ticker"] for m in sim.markets_for(League.NBA, SUNDAY)[:2])
+        answers = await asyncio.gather(*(snapshot([a, b]) for _ in range(50)))
+        assert sim.stats.requests["markets"] == 1
+    assert all([u.market_ticker for u in got] == [a, b] for got in answers)
