@@ -21,7 +21,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 
 import httpx
@@ -47,8 +47,9 @@ from graph.kalshi.signing import Signer, load_private_key
 from graph.live.hub import FeedControl, Hub
 from graph.live.shared import FeedFactory, LiveConfig, SharedLive
 from graph.live.snapshot import Snapshot
+from graph.model.policy import DEFAULT_POLICIES, LeaguePolicy
 from graph.model.ratings import RatingStore
-from graph.models import TickerUpdate
+from graph.models import League, TickerUpdate
 from graph.settings import Settings, load_settings
 from graph.web import graphiql, livepage as live
 from graph.web.auth import BearerAuth, TokenCheck
@@ -72,8 +73,10 @@ def create_app(
     scoreboard_transport: httpx.AsyncBaseTransport | None = None,
     clock: Callable[[], float] = time.time,
     ratings_refresh_s: float | None = 600.0,
+    policies: Mapping[League, LeaguePolicy] = DEFAULT_POLICIES,
 ) -> Starlette:
-    """The ASGI app. ``ratings_refresh_s=None`` turns off the background rating upkeep."""
+    """The ASGI app. ``ratings_refresh_s=None`` turns off the background upkeep (ratings and
+    the track record); ``policies`` replaces the backtested recommendation policies (tests)."""
     settings = settings or load_settings()
     signer = settings.credentials()
     tokens = TokenCheck(settings.api_tokens)
@@ -128,7 +131,12 @@ def create_app(
             )
             timeout = httpx.Timeout(settings.http_timeout_s)
             headers = {"User-Agent": f"kalshi-graph/{__version__}"}
-            link = _redis_link(settings)
+            url, prefix = settings.redis, settings.redis_prefix
+            link = (
+                RedisLink.from_url(url, timeout_s=settings.redis_timeout_s, prefix=prefix)
+                if url
+                else None
+            )
             limiter: ReadLimiter | None = None
             if link is not None:
                 stack.push_async_callback(link.aclose)
@@ -175,6 +183,7 @@ def create_app(
                 clock=clock,
                 link=link,
                 lock_s=settings.shared_cache_lock_s,
+                policies=policies,
             )
             stack.push_async_callback(service.aclose)
             hub: Hub
@@ -198,7 +207,7 @@ def create_app(
 
             shared = _shared_live(settings, link, make_feed, publish, fail)
             control: FeedControl
-            current: Callable[[], KalshiFeed | None]
+            current: Callable[[], object]
             own: KalshiFeed | None = None
             if shared is None:
                 own = make_feed(publish, fail)
@@ -207,7 +216,7 @@ def create_app(
             else:
                 await shared.start()
                 stack.push_async_callback(shared.aclose)
-                control, current = shared, lambda: _kalshi(shared.feed)
+                control, current = shared, lambda: shared.feed
             hub = Hub(control)
             snapshot = Snapshot(
                 rest=service_rest,
@@ -343,6 +352,7 @@ async def drain(app: Starlette, timeout_s: float) -> None:
 
 
 async def _refresh_forever(service: GameService, settings: Settings, every_s: float) -> None:
+    """Rating upkeep (which also settles the track record), then today's track snapshots."""
     while True:
         try:
             applied = await service.refresh_ratings(settings.default_leagues)
@@ -350,14 +360,12 @@ async def _refresh_forever(service: GameService, settings: Settings, every_s: fl
         except Exception:
             # Upkeep must outlive a bad pass (a locked database, an odd upstream answer).
             logger.exception("Ratings refresh failed; retrying in %.0f s", every_s)
+        try:
+            recorded = await service.record_track(settings.default_leagues)
+            logger.info("Track record updated snapshots=%d", recorded)
+        except Exception:
+            logger.exception("Track record pass failed; retrying in %.0f s", every_s)
         await asyncio.sleep(every_s)
-
-
-def _redis_link(settings: Settings) -> RedisLink | None:
-    url = settings.redis
-    if url is None:
-        return None
-    return RedisLink.from_url(url, timeout_s=settings.redis_timeout_s, prefix=settings.redis_prefix)
 
 
 def _shared_live(
@@ -380,13 +388,9 @@ def _shared_live(
     return SharedLive(link, make_feed, on_update=publish, on_fatal=fail, config=config)
 
 
-def _kalshi(feed: object) -> KalshiFeed | None:
-    return feed if isinstance(feed, KalshiFeed) else None  # make_feed makes only these
-
-
-def _state(feed: KalshiFeed | None) -> FeedState:
-    """The state of the feed this process runs; idle when another replica runs it."""
-    return feed.state if feed is not None else FeedState.IDLE
+def _state(feed: object) -> FeedState:
+    """The state of the feed this process runs (make_feed makes KalshiFeeds); idle if none."""
+    return feed.state if isinstance(feed, KalshiFeed) else FeedState.IDLE
 
 
 async def _cancel(task: asyncio.Task[None]) -> None:

@@ -14,8 +14,9 @@ How it works:
   replicas); single markets stay per process. Without it, or while Redis is down, the
   in-process caches alone do the work.
 - Predictions (:mod:`graph.games.predictions`), per-operation batches
-  (:mod:`graph.games.batches`) and rating upkeep (:mod:`graph.games.upkeep`) are
-  separate modules; this class wires them to its caches.
+  (:mod:`graph.games.batches`), rating upkeep (:mod:`graph.games.upkeep`) and the
+  live track record (:mod:`graph.games.track`) are separate modules; this class
+  wires them to its caches.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import asyncio
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -36,17 +37,20 @@ from graph.cluster.codec import JsonCodec
 from graph.cluster.link import RedisLink
 from graph.errors import UpstreamError
 from graph.espn.parse import GameSummary, eastern_date
+from graph.games import track
 from graph.games.batches import GameSet
 from graph.games.ids import parse_public_id
 from graph.games.matching import GameMarkets, event_ticker, market_tickers, match_markets
 from graph.games.predictions import CompleteDays, Predictor
 from graph.games.upkeep import refresh_ratings
+from graph.model.policy import DEFAULT_POLICIES, LeaguePolicy
 from graph.models import Game, League, Market
 
 if TYPE_CHECKING:
     from graph.espn.client import ScoreboardClient
     from graph.kalshi.rest import KalshiRest
     from graph.model.ratings import RatingStore
+    from graph.model.track import TrackSummary
 
 logger = logging.getLogger(__name__)
 
@@ -79,6 +83,7 @@ class GameService:
         clock: Callable[[], float] = time.time,
         link: RedisLink | None = None,
         lock_s: float = 5.0,
+        policies: Mapping[League, LeaguePolicy] = DEFAULT_POLICIES,
     ) -> None:
         self._rest = rest
         self._scoreboard = scoreboard
@@ -108,6 +113,7 @@ class GameService:
             concurrency=config.prediction_concurrency,
             max_games=config.max_games_per_query,
             clock=clock,
+            policies=policies,
         )
 
     def _cache(self, name: str, kind: Any) -> Any:
@@ -118,8 +124,11 @@ class GameService:
 
     # Schedules
 
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self._clock(), tz=UTC)
+
     def today(self) -> date:
-        return eastern_date(datetime.fromtimestamp(self._clock(), tz=UTC))
+        return eastern_date(self.now())
 
     async def games(self, league: League, day: date) -> list[Game]:
         past = day < self.today() - timedelta(days=1)
@@ -232,7 +241,22 @@ class GameService:
             ratings=self._ratings,
             rest_window=self.predictor.rest_window,
             complete_days=self._complete_days,
+            now=self.now(),
         )
+
+    async def record_track(self, leagues: Iterable[League]) -> int:
+        """Snapshot today's games before they start (:mod:`graph.games.track`)."""
+        return await track.record_upcoming(
+            leagues,
+            now=self.now(),
+            schedule=self.games,
+            game_set=self.game_set,
+            track=self._ratings.track,
+        )
+
+    async def track_record(self, league: League, since: date | None) -> TrackSummary:
+        """The league's live track record against Kalshi, scored."""
+        return await track.summary(self._ratings.track, league, since)
 
     def cache_stats(self) -> dict[str, CacheStats]:
         """Each cache's counters by name (read by the metrics collector at scrape time)."""

@@ -21,6 +21,7 @@ FAST: dict[str, str] = {
     "LOCAL_FEED_AFTER_S": "1.0",
     "SHARED_CACHE_LOCK_S": "2.0",
     "REDIS_TIMEOUT_S": "0.5",
+    "RATINGS_REFRESH_S": "0",  # no background upkeep reading upstreams behind the tests' backs
 }
 _RUNNING = re.compile(r"Uvicorn running on (http://[\d.]+:\d+)")
 
