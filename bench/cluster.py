@@ -216,6 +216,33 @@ async def _owner_pid(redis: RedisServer) -> int:
         await client.aclose()
 
 
+async def _subscribed_elsewhere(redis: RedisServer, owner: int) -> bool:
+    """Does a replica other than ``owner`` want markets (its subscribers survive a kill)?
+    The kernel may hand every connection to one worker; the wanted-markets keys tell."""
+    import redis.asyncio as aredis
+
+    client = aredis.Redis.from_url(redis.url)
+    try:
+        async with asyncio.timeout(2):  # a replica writes its markets within milliseconds
+            while True:
+                keys = [
+                    k.decode() if isinstance(k, bytes) else k
+                    for k in await client.keys("kalshi-graph:wanted:by:*")
+                ]
+                values = await client.mget(keys) if keys else []
+                others = [
+                    v for k, v in zip(keys, values, strict=True)
+                    if v not in (None, b"[]") and _pid_of(k.rsplit(":", 1)[1]) != owner
+                ]  # fmt: skip
+                if others:
+                    return True
+                await asyncio.sleep(0.1)
+    except TimeoutError:
+        return False
+    finally:
+        await client.aclose()
+
+
 async def _flush(redis: RedisServer) -> None:
     import redis.asyncio as aredis
 
@@ -295,12 +322,17 @@ async def _failover(
         for _ in range(config.kills):
             subs = assignments(config.kill_subscribers, tickers, config.per_sub)
             url = server.url.replace("http", "ws") + "/graphql"
-            clients, failed = await Clients.start(url, subs)
-            try:
+            for _attempt in range(10):  # until some subscribers sit on a worker that survives
+                clients, failed = await Clients.start(url, subs)
                 if failed:
+                    await clients.stop()
                     raise RuntimeError(f"{failed} subscribers failed to start")
-                await clients.report()
                 victim = await _owner_pid(redis)
+                if await _subscribed_elsewhere(redis, victim):
+                    break
+                await clients.stop()
+            try:
+                await clients.report()
                 killed_at = time.time() * 1000
                 os.kill(victim, signal.SIGKILL)
                 await asyncio.sleep(config.lease_ttl_s + FAILOVER_SLACK_S + 2)
