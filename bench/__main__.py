@@ -2,9 +2,11 @@
 
 Sections: the games query next to the naive ways (``bench.query``), single-flight
 under 100 identical queries, GraphQL overhead at zero latency (``bench.overhead``),
-subscription fan-out, server memory and upstream-drop recovery (``bench.fanout``).
-``--quick`` runs a reduced set in well under a minute (``make bench-quick``; a test
-runs it). The model evaluation is separate (``python -m bench.eval``, ``make eval``).
+subscription fan-out, server memory and upstream-drop recovery (``bench.fanout``),
+replicas on Redis (``bench.cluster``: 1 vs 2 workers, failover, upstream use).
+``--only SECTION`` runs one of them. ``--quick`` runs a reduced set in well under a minute
+(``make bench-quick``; a test runs it). The model evaluation is separate
+(``python -m bench.eval``, ``make eval``).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.cluster import ClusterConfig, cluster_section
 from bench.fanout import FanoutConfig, fanout_section
 from bench.overhead import overhead_section
 from bench.query import query_section as games_section, singleflight_section, warm_up
@@ -36,6 +39,7 @@ class Plan:
     overhead_n: int = 50
     overhead_repeat: int = 200
     fanout: FanoutConfig = field(default_factory=FanoutConfig)
+    cluster: ClusterConfig = field(default_factory=ClusterConfig)
 
 
 FULL = Plan()
@@ -56,12 +60,37 @@ QUICK = Plan(
         drops=1,
         drop_every_s=2.0,
     ),
+    cluster=ClusterConfig(
+        subscribers=20,
+        markets=10,
+        rate=4.0,
+        seconds=1.5,
+        kills=1,
+        kill_subscribers=6,
+        lease_ttl_s=1.0,
+        queries=20,
+        replica_counts=(1, 2),
+    ),
 )
+SECTIONS = ("query", "fanout", "cluster")
 
 
-async def run(plan: Plan) -> tuple[list[Row], dict[str, Any]]:
+async def run(plan: Plan, only: str | None = None) -> tuple[list[Row], dict[str, Any]]:
     rows: list[Row] = []
     notes: dict[str, Any] = {"latency_ms": plan.latency_s * 1000}
+    if only in (None, "query"):
+        rows += await _query_sections(plan, notes)
+    if only in (None, "fanout"):
+        section, notes["fanout"] = await fanout_section(plan.fanout)
+        rows += section
+    if only in (None, "cluster"):
+        section, notes["cluster"] = await cluster_section(plan.cluster)
+        rows += section
+    return rows, notes
+
+
+async def _query_sections(plan: Plan, notes: dict[str, Any]) -> list[Row]:
+    rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="kalshi-graph-bench-") as tmp:
         work = Path(tmp)
         await warm_up(work)
@@ -75,19 +104,18 @@ async def run(plan: Plan) -> tuple[list[Row], dict[str, Any]]:
             plan.overhead_n, plan.overhead_repeat, work
         )
         rows += section
-    section, notes["fanout"] = await fanout_section(plan.fanout)
-    rows += section
-    return rows, notes
+    return rows
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="the reduced set (< 60 s)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument("--only", choices=SECTIONS, help="run one section")
     args = parser.parse_args(argv)
     load = round(os.getloadavg()[0], 2)
     started = time.perf_counter()
-    rows, notes = asyncio.run(run(QUICK if args.quick else FULL))
+    rows, notes = asyncio.run(run(QUICK if args.quick else FULL, args.only))
     notes["elapsed_s"] = round(time.perf_counter() - started, 1)
     notes["mode"] = "quick" if args.quick else "full"
     print(format_table(rows))

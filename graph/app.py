@@ -4,7 +4,9 @@ Run with ``uvicorn --factory graph.app:create_app`` or ``python -m graph``. The
 lifespan opens the HTTP clients, the rating store, the in-process simulator
 (when ``KALSHI_ENV=sim`` and no URLs are overridden), the Kalshi feed and hub,
 and closes all of them on shutdown. Credentials are checked in ``create_app``
-itself, so a bad key stops startup with one clear message.
+itself, so a bad key stops startup with one clear message. With ``REDIS_URL`` the
+hub's control is :class:`~graph.live.shared.SharedLive` (one Kalshi feed per
+deployment), the games caches are shared, and Kalshi reads pass a shared token bucket.
 
 Operations: ``/healthz`` (alive), ``/readyz`` (:mod:`graph.web.readiness`), ``/metrics``
 (:mod:`graph.web.metrics`), request ids (:mod:`graph.web.logs`), the WebSocket cap and drain
@@ -33,13 +35,17 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from graph import __version__
 from graph.api.schema import build_schema
 from graph.api.view import GraphQLView
+from graph.cluster.link import RedisLink
+from graph.cluster.ratelimit import RateLimitedTransport, ReadLimiter
+from graph.errors import FeedFatalError
 from graph.espn.client import ScoreboardClient
 from graph.games.service import GameService, ServiceConfig
 from graph.http import RetryPolicy
-from graph.kalshi.feed import KalshiFeed
+from graph.kalshi.feed import FeedState, FeedStats, KalshiFeed
 from graph.kalshi.rest import KalshiAuth, KalshiRest
 from graph.kalshi.signing import Signer, load_private_key
-from graph.live.hub import Hub
+from graph.live.hub import FeedControl, Hub
+from graph.live.shared import FeedFactory, LiveConfig, SharedLive
 from graph.live.snapshot import Snapshot
 from graph.model.policy import DEFAULT_POLICIES, LeaguePolicy
 from graph.model.ratings import RatingStore
@@ -48,6 +54,7 @@ from graph.settings import Settings, load_settings
 from graph.web import graphiql, livepage as live
 from graph.web.auth import BearerAuth, TokenCheck
 from graph.web.bodylimit import BodyLimit
+from graph.web.clustermetrics import ClusterView
 from graph.web.logs import RequestId
 from graph.web.metrics import CONTENT_TYPE, HttpMetrics, Metrics, Sources
 from graph.web.readiness import Phase, Readiness, feed_check, http_probe
@@ -124,14 +131,29 @@ def create_app(
             )
             timeout = httpx.Timeout(settings.http_timeout_s)
             headers = {"User-Agent": f"kalshi-graph/{__version__}"}
+            url, prefix = settings.redis, settings.redis_prefix
+            link = (
+                RedisLink.from_url(url, timeout_s=settings.redis_timeout_s, prefix=prefix)
+                if url
+                else None
+            )
+            limiter: ReadLimiter | None = None
+            if link is not None:
+                stack.push_async_callback(link.aclose)
+                limiter = ReadLimiter(
+                    link, rate=settings.kalshi_read_rate, max_wait_s=settings.kalshi_read_max_wait_s
+                )
+            kalshi_transport_: httpx.AsyncBaseTransport = metrics.transport(
+                "kalshi", kalshi_transport or httpx.AsyncHTTPTransport()
+            )
+            if limiter is not None:  # outside the metrics: only real requests are counted
+                kalshi_transport_ = RateLimitedTransport(kalshi_transport_, limiter)
             kalshi_http = await stack.enter_async_context(
                 httpx.AsyncClient(
                     auth=KalshiAuth(auth, clock=clock) if auth else None,
                     timeout=timeout,
                     headers=headers,
-                    transport=metrics.transport(
-                        "kalshi", kalshi_transport or httpx.AsyncHTTPTransport()
-                    ),
+                    transport=kalshi_transport_,
                 )
             )
             espn_http = await stack.enter_async_context(
@@ -159,37 +181,72 @@ def create_app(
                     max_games_per_query=settings.max_games_per_query,
                 ),
                 clock=clock,
+                link=link,
+                lock_s=settings.shared_cache_lock_s,
                 policies=policies,
             )
             stack.push_async_callback(service.aclose)
             hub: Hub
+            feed_stats = FeedStats()  # every feed this process runs counts here
 
             def publish(update: TickerUpdate) -> None:
                 hub.publish(update)
 
-            feed = KalshiFeed(ws_base, auth, on_update=publish, clock=clock)
-            hub = Hub(feed)
-            feed.on_fatal = hub.fail
-            stack.push_async_callback(feed.aclose)
+            def fail(exc: FeedFatalError) -> None:
+                hub.fail(exc)
+
+            def make_feed(
+                on_update: Callable[[TickerUpdate], None],
+                on_fatal: Callable[[FeedFatalError], None],
+            ) -> KalshiFeed:
+                feed = KalshiFeed(
+                    ws_base, auth, on_update=on_update, on_fatal=on_fatal, clock=clock
+                )
+                feed.stats = feed_stats
+                return feed
+
+            shared = _shared_live(settings, link, make_feed, publish, fail)
+            control: FeedControl
+            current: Callable[[], object]
+            own: KalshiFeed | None = None
+            if shared is None:
+                own = make_feed(publish, fail)
+                stack.push_async_callback(own.aclose)
+                control, current = own, lambda: own
+            else:
+                await shared.start()
+                stack.push_async_callback(shared.aclose)
+                control, current = shared, lambda: shared.feed
+            hub = Hub(control)
             snapshot = Snapshot(
                 rest=service_rest,
                 markets=service.market_cache,
                 prices_ttl_s=settings.prices_ttl_s,
                 unknown_ttl_s=settings.schedule_ttl_s,
                 clock=clock,
+                latest=shared.subscriber.latest if shared is not None else None,
             )
-            app.state.service, app.state.hub, app.state.feed = service, hub, feed
-            app.state.snapshot = snapshot
+            # state.feed: the process's own feed without Redis (tests, the bench read it).
+            app.state.service, app.state.hub, app.state.feed = service, hub, own
+            app.state.control, app.state.current_feed = control, current
+            app.state.shared, app.state.snapshot = shared, snapshot
+            view = None
+            if shared is not None and link is not None and limiter is not None:
+                view = ClusterView(link, shared, limiter, service.shared_stats)
+                readiness.describe(view.details)
             metrics.watch(
                 Sources(
                     hub=hub,
-                    feed_state=lambda: feed.state,
-                    feed_stats=feed.stats,
+                    feed_state=lambda: _state(current()),
+                    feed_stats=feed_stats,
                     caches=service.cache_stats,
+                    cluster=view,
                 )
             )
             probe_s = min(settings.http_timeout_s, PROBE_TIMEOUT_S)
-            readiness.add("feed", feed_check(lambda: feed.state, lambda: feed.fatal_error))
+            readiness.add(
+                "feed", feed_check(lambda: _state(current()), lambda: control.fatal_error)
+            )
             readiness.add(
                 "kalshi_rest",
                 lambda: http_probe(kalshi_http, f"{rest_base}/exchange/status", timeout_s=probe_s),
@@ -214,12 +271,12 @@ def create_app(
                 readiness.clear()
 
     async def healthz(request: Request) -> Response:
-        feed: KalshiFeed = request.app.state.feed
-        fatal = feed.fatal_error
+        state = request.app.state
+        fatal = state.control.fatal_error
         return JSONResponse(
             {
                 "status": "ok" if fatal is None else "degraded",
-                "feed": str(feed.state),
+                "feed": str(_state(state.current_feed())),
                 "feedError": str(fatal) if fatal else None,
             },
             status_code=200,
@@ -309,6 +366,31 @@ async def _refresh_forever(service: GameService, settings: Settings, every_s: fl
         except Exception:
             logger.exception("Track record pass failed; retrying in %.0f s", every_s)
         await asyncio.sleep(every_s)
+
+
+def _shared_live(
+    settings: Settings,
+    link: RedisLink | None,
+    make_feed: FeedFactory,
+    publish: Callable[[TickerUpdate], None],
+    fail: Callable[[FeedFatalError], None],
+) -> SharedLive | None:
+    """The live path across replicas (with REDIS_URL); None: this process's own feed."""
+    if link is None:
+        return None
+    heartbeat_s = settings.cluster_heartbeat_s
+    config = LiveConfig(
+        lease_ttl_s=settings.feed_lease_ttl_s,
+        heartbeat_s=heartbeat_s,
+        wanted_ttl_s=3 * heartbeat_s,
+        fallback_after_s=settings.local_feed_after_s,
+    )
+    return SharedLive(link, make_feed, on_update=publish, on_fatal=fail, config=config)
+
+
+def _state(feed: object) -> FeedState:
+    """The state of the feed this process runs (make_feed makes KalshiFeeds); idle if none."""
+    return feed.state if isinstance(feed, KalshiFeed) else FeedState.IDLE
 
 
 async def _cancel(task: asyncio.Task[None]) -> None:

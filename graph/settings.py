@@ -102,9 +102,22 @@ class Settings(BaseSettings):
         default_factory=list, validation_alias=AliasChoices("CORS_ORIGINS", "ALLOWED_ORIGINS")
     )
 
+    # Scale-out (issue 15): replicas share one Kalshi feed, caches and read budget in Redis.
+    # Without REDIS_URL none of this is active. The URL may hold a password: never logged.
+    redis_url: SecretStr | None = None
+    redis_prefix: str = Field(default="kalshi-graph:", min_length=1)
+    redis_timeout_s: float = Field(default=1.0, gt=0)
+    kalshi_read_rate: float = Field(default=20.0, gt=0)
+    kalshi_read_max_wait_s: float = Field(default=2.0, ge=0)
+    feed_lease_ttl_s: float = Field(default=5.0, gt=0)
+    cluster_heartbeat_s: float = Field(default=1.0, gt=0)
+    local_feed_after_s: float = Field(default=3.0, ge=0)
+    shared_cache_lock_s: float = Field(default=5.0, gt=0)
+
     # Model
     ratings_db_path: str | None = None
     default_leagues: list[League] = Field(default_factory=lambda: list(League))
+    ratings_refresh_s: float = Field(default=600.0, ge=0)
 
     # Simulator (KALSHI_ENV=sim)
     sim_seed: int = 0
@@ -137,6 +150,12 @@ class Settings(BaseSettings):
                 "no trailing slash) or *"
             )
         return cleaned
+
+    @property
+    def redis(self) -> str | None:
+        """REDIS_URL in the clear (for the Redis client only; log it redacted), or None."""
+        url = self.redis_url.get_secret_value().strip() if self.redis_url else ""
+        return url or None
 
     @property
     def api_tokens(self) -> list[str]:

@@ -56,6 +56,14 @@ def test_quick_bench_reports_every_section(
     assert len(fanout["rss"]["samples_mb"]) >= 2
     assert fanout["server_log_errors"] >= 0
     assert "overhead games N=10: p50" in rows
+    cluster = result["notes"]["cluster"]
+    assert cluster["one_worker"]["delivered_per_s"] > 0 and cluster["two_workers"]["errors"] == []
+    assert cluster["max_upstream_ws"] == 1
+    gaps = cluster["failover_gaps_s"]
+    assert len(gaps) == 1 and gaps[0] <= cluster["lease_ttl_s"] + 1
+    reads = cluster["reads"]
+    assert reads["1"]["failures"] == reads["2"]["failures"] == 0
+    assert reads["1"]["total"] == reads["2"]["total"] == 2  # one scoreboard, one listing
     table = capsys.readouterr().out
     assert "single-flight 20 queries: p99 latency" in table and "ratio = value / baseline" in table
 

@@ -19,6 +19,7 @@ LAYERS: dict[str, int] = {
     "http": 0,
     "teams": 0,
     "kalshi": 1,
+    "cluster": 1,
     "espn": 1,
     "model": 1,
     "games": 2,
@@ -27,6 +28,7 @@ LAYERS: dict[str, int] = {
     "api": 4,
     "settings": 2,
     "app": 5,
+    "workers": 5,
     "__main__": 6,
 }
 # The simulator stands apart: it may use plain shared data, never the code it is used to test.

@@ -9,6 +9,10 @@ How it works:
   price TTL and shared by every query), plus one ``tickers=`` request for games
   whose events are no longer open (finished games). Games are matched to events
   by :mod:`graph.games.matching`.
+- With Redis (``link``), schedules, market listings and summaries are shared by every
+  replica (:class:`~graph.cluster.cache.SharedCache`: same TTLs, single-flight across
+  replicas); single markets stay per process. Without it, or while Redis is down, the
+  in-process caches alone do the work.
 - Predictions (:mod:`graph.games.predictions`), per-operation batches
   (:mod:`graph.games.batches`), rating upkeep (:mod:`graph.games.upkeep`) and the
   live track record (:mod:`graph.games.track`) are separate modules; this class
@@ -21,15 +25,18 @@ import asyncio
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from graph import teams
 from graph.cache import CacheStats, TTLCache
+from graph.cluster.cache import SharedCache, SharedStats
+from graph.cluster.codec import JsonCodec
+from graph.cluster.link import RedisLink
 from graph.errors import UpstreamError
-from graph.espn.parse import eastern_date
+from graph.espn.parse import GameSummary, eastern_date
 from graph.games import track
 from graph.games.batches import GameSet
 from graph.games.ids import parse_public_id
@@ -41,12 +48,17 @@ from graph.models import Game, League, Market
 
 if TYPE_CHECKING:
     from graph.espn.client import ScoreboardClient
-    from graph.espn.parse import GameSummary
     from graph.kalshi.rest import KalshiRest
     from graph.model.ratings import RatingStore
     from graph.model.track import TrackSummary
 
 logger = logging.getLogger(__name__)
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+# A cache of the service: in process, or shared by the replicas through Redis.
+Cache = TTLCache[K, V] | SharedCache[K, V]
 
 # Past days do not change; keep them long.
 PAST_SCHEDULE_TTL_S = 3600.0
@@ -69,6 +81,8 @@ class GameService:
         ratings: RatingStore,
         config: ServiceConfig = ServiceConfig(),
         clock: Callable[[], float] = time.time,
+        link: RedisLink | None = None,
+        lock_s: float = 5.0,
         policies: Mapping[League, LeaguePolicy] = DEFAULT_POLICIES,
     ) -> None:
         self._rest = rest
@@ -76,10 +90,20 @@ class GameService:
         self._ratings = ratings
         self._config = config
         self._clock = clock
-        self._schedules: TTLCache[tuple[League, date], list[Game]] = TTLCache()
-        self._open_markets: TTLCache[str, dict[str, list[Market]]] = TTLCache()
-        self._closed_markets: TTLCache[frozenset[str], dict[str, list[Market]]] = TTLCache()
-        self._summaries: TTLCache[tuple[League, str], GameSummary] = TTLCache()
+        self._link = link
+        self._lock_s = lock_s
+        self._schedules: Cache[tuple[League, date], list[Game]] = self._cache(
+            "schedules", list[Game]
+        )
+        self._open_markets: Cache[str, dict[str, list[Market]]] = self._cache(
+            "open_markets", dict[str, list[Market]]
+        )
+        self._closed_markets: Cache[frozenset[str], dict[str, list[Market]]] = self._cache(
+            "closed_markets", dict[str, list[Market]]
+        )
+        self._summaries: Cache[tuple[League, str], GameSummary] = self._cache(
+            "summaries", GameSummary
+        )
         self._markets: TTLCache[str, Market | None] = TTLCache(max_entries=4096)
         self._complete_days: CompleteDays = {}
         self.predictor = Predictor(
@@ -91,6 +115,12 @@ class GameService:
             clock=clock,
             policies=policies,
         )
+
+    def _cache(self, name: str, kind: Any) -> Any:
+        """In process, or shared through Redis when there is a link."""
+        if self._link is None:
+            return TTLCache()
+        return SharedCache(self._link, name, JsonCodec(kind), lock_s=self._lock_s)
 
     # Schedules
 
@@ -238,7 +268,17 @@ class GameService:
             "markets": self._markets.stats,
         }
 
-    def _caches(self) -> tuple[TTLCache[Any, Any], ...]:
+    def shared_stats(self) -> dict[str, SharedStats]:
+        """The Redis side of the shared caches by name (empty without Redis)."""
+        caches = {
+            "schedules": self._schedules,
+            "open_markets": self._open_markets,
+            "closed_markets": self._closed_markets,
+            "summaries": self._summaries,
+        }
+        return {n: c.shared for n, c in caches.items() if isinstance(c, SharedCache)}
+
+    def _caches(self) -> tuple[Cache[Any, Any], ...]:
         return (
             self._schedules,
             self._open_markets,

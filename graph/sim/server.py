@@ -176,16 +176,21 @@ class Simulator:
 
     def app_settings(self, **overrides: Any) -> Settings:
         """Settings that point the service at this simulator with its key, as an operator would."""
-        values: dict[str, Any] = {
-            "kalshi_env": "sim",
-            "kalshi_rest_url": self.rest_url,
-            "kalshi_ws_url": self.ws_url,
-            "scoreboard_url": self.scoreboard_url,
-            "kalshi_api_key_id": self.key_id,
-            "kalshi_private_key": SecretStr(self.private_key_pem.decode()),
-        }
+        values: dict[str, Any] = {k.lower(): v for k, v in self.app_env().items()}
+        values["kalshi_private_key"] = SecretStr(values["kalshi_private_key"])
         values.update(overrides)
         return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+    def app_env(self) -> dict[str, str]:
+        """The same as environment variables, for a service started as a process."""
+        return {
+            "KALSHI_ENV": "sim",
+            "KALSHI_REST_URL": self.rest_url,
+            "KALSHI_WS_URL": self.ws_url,
+            "SCOREBOARD_URL": self.scoreboard_url,
+            "KALSHI_API_KEY_ID": self.key_id,
+            "KALSHI_PRIVATE_KEY": self.private_key_pem.decode(),
+        }
 
     async def start(self) -> None:
         """Serve on ``host:port`` in the running loop; returns once the socket listens."""

@@ -22,6 +22,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import httpx
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
@@ -34,6 +35,9 @@ from graph.cache import CacheStats
 from graph.kalshi.feed import FeedState, FeedStats
 from graph.live.hub import Hub
 from graph.web.wsadmission import ConnectionGate
+
+if TYPE_CHECKING:
+    from graph.web.clustermetrics import ClusterView
 
 PREFIX = "kalshi_graph"
 CONTENT_TYPE = CONTENT_TYPE_LATEST
@@ -59,6 +63,7 @@ class Sources:
     feed_state: Callable[[], FeedState]
     feed_stats: FeedStats
     caches: Callable[[], Mapping[str, CacheStats]]
+    cluster: ClusterView | None = None  # with REDIS_URL only
 
 
 class Metrics:
@@ -175,17 +180,27 @@ class _LiveCollector(Collector):
             ("errors", stats.errors, "Error messages from the upstream WebSocket."),
         ):
             yield CounterMetricFamily(f"{PREFIX}_feed_{name}", doc, value)
-        caches = sources.caches()
-        for name, attr, doc in (
+        yield from per_cache(
+            f"{PREFIX}_cache",
+            sources.caches(),
             ("hits", "hits", "Cache lookups answered from a fresh value."),
             ("misses", "loads", "Cache lookups that started an upstream load."),
             ("coalesced", "joined", "Cache lookups that joined a load already running."),
             ("load_failures", "failures", "Cache loads that failed (not stored)."),
-        ):
-            family = CounterMetricFamily(f"{PREFIX}_cache_{name}", doc, labels=["cache"])
-            for cache, counts in caches.items():
-                family.add_metric([cache], getattr(counts, attr))
-            yield family
+        )
+        if sources.cluster is not None:
+            yield from sources.cluster.families()
+
+
+def per_cache(
+    prefix: str, caches: Mapping[str, object], *rows: tuple[str, str, str]
+) -> Iterator[Metric]:
+    """One counter family per (name, counter attribute, help) row, labelled by cache."""
+    for name, attr, doc in rows:
+        family = CounterMetricFamily(f"{prefix}_{name}", doc, labels=["cache"])
+        for cache, counts in caches.items():
+            family.add_metric([cache], getattr(counts, attr))
+        yield family
 
 
 class InstrumentedTransport(httpx.AsyncBaseTransport):

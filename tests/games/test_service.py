@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from graph.cluster.link import RedisLink
 from graph.games.ids import parse_public_id, public_id
 from graph.games.matching import GameMarkets
 from graph.games.service import GameService
@@ -61,3 +62,28 @@ def test_logs_say_nothing_before_work(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     GameService(rest=None, scoreboard=None, ratings=None)  # type: ignore[arg-type]
     assert caplog.text == ""
+
+
+@pytest.mark.e2e
+async def test_replicas_share_schedules_listings_and_summaries(
+    tmp_path: Path, link: RedisLink, other_link: RedisLink
+) -> None:
+    """Two services on one Redis: what one loaded the other reads from Redis, with no
+    upstream request; single markets stay per process; the shared counters say so."""
+    async with (
+        fixed_sim() as sim,
+        service_on(sim, tmp_path, link=link) as a,
+        service_on(sim, tmp_path, link=other_link) as b,
+    ):
+        games = await a.games(League.NBA, SUNDAY)
+        await a.load_markets(games)
+        await a._summary(games[0])
+        before = dict(sim.stats.requests)
+        assert await b.games(League.NBA, SUNDAY) == games
+        assert await b.load_markets(games) == await a.load_markets(games)
+        assert await b._summary(games[0]) == await a._summary(games[0])
+        assert dict(sim.stats.requests) == before
+        shared = b.shared_stats()
+    assert set(shared) == {"schedules", "open_markets", "closed_markets", "summaries"}
+    assert shared["schedules"].hits == shared["summaries"].hits == 1
+    assert a.shared_stats()["schedules"].loads == 1
