@@ -81,6 +81,7 @@ def parse_market(raw: object, observed_at: datetime | None = None) -> Market:
         title=_text(raw, "title", "") or _text(raw, "yes_sub_title", ""),
         status=_text(raw, "status", "unknown"),
         yes_sub_title=_text(raw, "yes_sub_title", ""),
+        no_sub_title=_text(raw, "no_sub_title", ""),
         yes_bid=dollars(raw.get("yes_bid_dollars")),
         yes_ask=dollars(raw.get("yes_ask_dollars")),
         last_price=dollars(raw.get("last_price_dollars")),
@@ -89,4 +90,6 @@ def parse_market(raw: object, observed_at: datetime | None = None) -> Market:
         updated_at=timestamp(raw.get("updated_time")),
         close_time=timestamp(raw.get("close_time")),
         observed_at=observed_at,
+        occurs_at=timestamp(raw.get("occurrence_datetime")),
+        expected_expiration=timestamp(raw.get("expected_expiration_time")),
     )

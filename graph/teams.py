@@ -57,6 +57,7 @@ class Team:
     fte: str
     espn_id: str
     aliases: tuple[str, ...] = ()
+    places: tuple[str, ...] = ()  # other names of the location (e.g. "Los Angeles" for "LA")
 
 
 SERIES: Mapping[League, str] = MappingProxyType(
@@ -410,6 +411,12 @@ _ALIASES: Mapping[League, Mapping[str, tuple[str, ...]]] = {
     League.MLB: {"ATH": ("OAK",)},
 }
 
+_PLACES: Mapping[tuple[League, str], tuple[str, ...]] = {
+    (League.NBA, "LAC"): ("Los Angeles",),
+    (League.NCAAF, "MIA"): ("Miami (FL)",),
+    (League.NCAAMB, "MIA"): ("Miami (FL)",),
+}
+
 # ESPN displayName where it is not "<location> <nickname>".
 _NAMES: Mapping[tuple[League, str], str] = {(League.MLB, "ATH"): "Athletics"}
 
@@ -430,6 +437,7 @@ def _build(league: League) -> tuple[Team, ...]:
             fte=fte.get(espn, espn),
             espn_id=espn_id,
             aliases=aliases.get(espn, ()),
+            places=_PLACES.get((league, espn), ()),
         )
         for espn, espn_id, location, nickname in _ROWS[league]
     )
