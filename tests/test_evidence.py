@@ -56,7 +56,7 @@ def test_sub_title_decides_over_a_code_that_names_another_team() -> None:
 
 
 def test_a_shared_city_is_narrowed_by_the_most_trusted_code() -> None:
-    """"Los Angeles" names two teams; the learned code beats the table's, which beats ESPN's."""
+    """ "Los Angeles" names two teams; the learned code beats the table's, which beats ESPN's."""
     identities = [_identity(League.NFL, t.key) for t in teams(League.NFL)]
     resolver = Resolver(identities)
     assert resolver.resolve("LA", "Los Angeles") == {"LAR"}  # the table's Kalshi code
@@ -81,7 +81,7 @@ def test_without_a_name_the_code_tiers_decide_in_order() -> None:
 
 
 def test_a_wins_title_stands_in_for_a_missing_sub_title() -> None:
-    """"Vegas wins" names the YES team when the sub-title is empty."""
+    """ "Vegas wins" names the YES team when the sub-title is empty."""
     resolver = Resolver(_identity(League.NHL, t.key) for t in teams(League.NHL))
     assert title_name("Vegas wins") == "Vegas"
     assert title_name("Vegas at Los Angeles Winner?") == ""
@@ -89,7 +89,7 @@ def test_a_wins_title_stands_in_for_a_missing_sub_title() -> None:
 
 
 def test_scoreboard_teams_missing_from_the_tables_answer_to_leading_words() -> None:
-    """"Miami (OH) RedHawks" answers to "Miami (OH)" and to its ESPN code."""
+    """ "Miami (OH) RedHawks" answers to "Miami (OH)" and to its ESPN code."""
     identity = scoreboard_identity(TeamRef(code="M-OH", name="Miami (OH) RedHawks"))
     assert {"miami", "miami oh", "miami oh redhawks", "m oh"} == identity.names
     resolver = Resolver([identity, _identity(League.NCAAF, "MIA")])

@@ -12,8 +12,20 @@ from graph.models import League, Market
 NO_ONE = Resolver([])
 
 
-def _market(event: str, code: str, **fields: object) -> Market:
-    return Market(ticker=f"{event}-{code}", event_ticker=event, title="", status="active", **fields)  # type: ignore[arg-type]
+def _market(
+    event: str,
+    code: str,
+    occurs_at: datetime | None = None,
+    expected_expiration: datetime | None = None,
+) -> Market:
+    return Market(
+        ticker=f"{event}-{code}",
+        event_ticker=event,
+        title="",
+        status="active",
+        occurs_at=occurs_at,
+        expected_expiration=expected_expiration,
+    )
 
 
 def test_day_code_is_kalshis_date() -> None:
@@ -62,7 +74,7 @@ def test_an_event_with_one_listed_market_takes_the_other_code_from_its_ticker() 
         resolver(League.NHL, {}),
     )
     away, home = found.sides
-    assert (away.code, away.market, away.teams) == ("VGK", None, {"VGK"})
+    assert (away.code, away.market, away.teams) == ("VGK", None, frozenset({"VGK"}))
     assert home.code == "LA" and home.market is not None and found.game_number == 1
     (first,) = read_events(
         "KXNHLGAME", date(2026, 9, 19), [_market("KXNHLGAME-26SEP19VGKLA", "VGK")], NO_ONE

@@ -232,7 +232,11 @@ def test_never_traded_markets_match_but_carry_no_probability(name: str) -> None:
 
 
 def _listing(
-    event: str, away: tuple[str, str], home: tuple[str, str], **fields: object
+    event: str,
+    away: tuple[str, str],
+    home: tuple[str, str],
+    occurs_at: datetime | None = None,
+    expected_expiration: datetime | None = None,
 ) -> list[Market]:
     return [
         Market(
@@ -241,8 +245,9 @@ def _listing(
             title="",
             status="active",
             yes_sub_title=label,
-            **fields,
-        )  # type: ignore[arg-type]
+            occurs_at=occurs_at,
+            expected_expiration=expected_expiration,
+        )
         for code, label in (away, home)
     ]
 
