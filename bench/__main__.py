@@ -2,7 +2,8 @@
 
 Sections: the games query next to the naive ways (``bench.query``), single-flight
 under 100 identical queries, GraphQL overhead at zero latency (``bench.overhead``),
-subscription fan-out, server memory and upstream-drop recovery (``bench.fanout``).
+subscription fan-out, server memory and upstream-drop recovery (``bench.fanout``),
+matching 200 games against 2,000 listed markets (``bench.matching``).
 ``--quick`` runs a reduced set in well under a minute (``make bench-quick``; a test
 runs it). The model evaluation is separate (``python -m bench.eval``, ``make eval``).
 """
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.fanout import FanoutConfig, fanout_section
+from bench.matching import matching_section
 from bench.overhead import overhead_section
 from bench.query import query_section as games_section, singleflight_section, warm_up
 from bench.report import Row, format_table, write_json
@@ -35,6 +37,7 @@ class Plan:
     singleflight_clients: int = 100
     overhead_n: int = 50
     overhead_repeat: int = 200
+    matching_repeat: int = 30
     fanout: FanoutConfig = field(default_factory=FanoutConfig)
 
 
@@ -46,6 +49,7 @@ QUICK = Plan(
     singleflight_clients=20,
     overhead_n=10,
     overhead_repeat=20,
+    matching_repeat=5,
     fanout=FanoutConfig(
         sizes=(5, 20),
         markets=10,
@@ -76,6 +80,8 @@ async def run(plan: Plan) -> tuple[list[Row], dict[str, Any]]:
         )
         rows += section
     section, notes["fanout"] = await fanout_section(plan.fanout)
+    rows += section
+    section, notes["matching"] = matching_section(plan.matching_repeat)
     rows += section
     return rows, notes
 
