@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from graph.espn import eastern
+from graph.espn.parse import eastern
 from graph.models import Game, League, Market
 from graph.teams import SERIES, Team, by_espn, by_kalshi
 

@@ -48,7 +48,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.typing import Subprotocol
 
 from bench.report import Row, percentile
-from graph.espn import eastern_date
+from graph.espn.parse import eastern_date
 from graph.models import League
 from graph.sim import Simulator
 

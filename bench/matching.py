@@ -20,9 +20,9 @@ from typing import Any
 
 from bench.exact_matcher import match_league
 from bench.report import Row
-from graph.espn import parse_scoreboard
-from graph.games.pairing import match_day
-from graph.kalshi import parse_market
+from graph.espn.parse import parse_scoreboard
+from graph.games.matching import match_day
+from graph.kalshi.payloads import parse_market
 from graph.models import Game, League, Market
 from graph.sim import espn_shapes, kalshi_shapes
 from graph.sim.faults import Faults

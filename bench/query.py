@@ -37,8 +37,8 @@ from starlette.applications import Starlette
 from bench.naive import naive_games
 from bench.report import Row, percentile
 from graph.app import create_app
+from graph.model.ratings import RatingStore
 from graph.models import League
-from graph.ratings import RatingStore
 from graph.settings import Settings
 from graph.sim import Faults, Simulator
 from graph.sim.loopback import serve_app

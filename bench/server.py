@@ -3,7 +3,7 @@
 Settings come from the environment like ``python -m graph`` (the benchmark points them
 at its simulator). Uvicorn listens on a free loopback port, printed as ``PORT <n>`` on
 stdout once it accepts connections. ``GET /bench/stats`` answers the hub's counters
-(:meth:`graph.hub.Hub.stats`) and the feed's state; everything else is the app.
+(:meth:`graph.live.hub.Hub.stats`) and the feed's state; everything else is the app.
 SIGTERM stops it cleanly. With ``BENCH_PROFILE=<file>`` set, the whole run is under
 cProfile and the stats are written to that file on exit (for ``--profile-fanout``).
 """

@@ -12,6 +12,8 @@ from bench.__main__ import main
 from bench.fanout import assignments
 from bench.report import Row, percentile
 
+pytestmark = pytest.mark.bench
+
 
 def test_quick_bench_reports_every_section(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]

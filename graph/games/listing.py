@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time
 
-from graph.espn import EASTERN
+from graph.espn.parse import EASTERN
 from graph.games.evidence import Resolver
 from graph.models import Market
 

@@ -1,0 +1,181 @@
+"""What a `games` query reads: schedules and Kalshi markets, cached (adapter).
+
+How it works:
+- Schedules come from the scoreboard, one request per (league, US-Eastern date),
+  through a TTL cache with single-flight, so N identical concurrent queries cost
+  one upstream request.
+- Markets for a whole response are one batch (:meth:`GameService.load_markets`,
+  :class:`graph.games.markets.MarketBook`): one ``GET /markets?series_ticker=...&status=open``
+  per league (cached for the price TTL and shared by every query), plus one ``tickers=``
+  request for finished games whose events are no longer open. Games are matched to events
+  by the evidence the listing carries (:mod:`graph.games.matching`).
+- Predictions (:mod:`graph.games.predictions`), per-operation batches
+  (:mod:`graph.games.batches`) and rating upkeep (:mod:`graph.games.upkeep`) are
+  separate modules; this class wires them to its caches.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from graph import teams
+from graph.cache import CacheStats, TTLCache
+from graph.espn.parse import eastern_date
+from graph.games.batches import GameSet
+from graph.games.ids import parse_public_id
+from graph.games.markets import MarketBook, MatchStats
+from graph.games.matching import GameMarkets
+from graph.games.predictions import CompleteDays, Predictor
+from graph.games.upkeep import refresh_ratings
+from graph.models import Game, League, Market
+
+if TYPE_CHECKING:
+    from graph.espn.client import ScoreboardClient
+    from graph.espn.parse import GameSummary
+    from graph.kalshi.rest import KalshiRest
+    from graph.model.ratings import RatingStore
+
+logger = logging.getLogger(__name__)
+
+# Past days do not change; keep them long.
+PAST_SCHEDULE_TTL_S = 3600.0
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceConfig:
+    prices_ttl_s: float = 5.0
+    schedule_ttl_s: float = 60.0
+    prediction_concurrency: int = 16
+    max_games_per_query: int = 500
+
+
+class GameService:
+    def __init__(
+        self,
+        *,
+        rest: KalshiRest,
+        scoreboard: ScoreboardClient,
+        ratings: RatingStore,
+        config: ServiceConfig = ServiceConfig(),
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._rest = rest
+        self._scoreboard = scoreboard
+        self._ratings = ratings
+        self._config = config
+        self._clock = clock
+        self._schedules: TTLCache[tuple[League, date], list[Game]] = TTLCache()
+        self._summaries: TTLCache[tuple[League, str], GameSummary] = TTLCache()
+        self._markets: TTLCache[str, Market | None] = TTLCache(max_entries=4096)
+        self._complete_days: CompleteDays = {}
+        self.markets = MarketBook(
+            rest=rest,
+            ratings=ratings,
+            schedule=self.games,
+            today=self.today,
+            ttl_s=config.prices_ttl_s,
+        )
+        self.predictor = Predictor(
+            ratings=ratings,
+            summary=self._summary,
+            complete_days=self._complete_days,
+            concurrency=config.prediction_concurrency,
+            max_games=config.max_games_per_query,
+            clock=clock,
+        )
+
+    # Schedules
+
+    def today(self) -> date:
+        return eastern_date(datetime.fromtimestamp(self._clock(), tz=UTC))
+
+    async def games(self, league: League, day: date) -> list[Game]:
+        past = day < self.today() - timedelta(days=1)
+        ttl = PAST_SCHEDULE_TTL_S if past else self._config.schedule_ttl_s
+        return await self._schedules.get(
+            (league, day), lambda: self._scoreboard.games(league, day), ttl
+        )
+
+    async def game(self, game_id: str) -> Game | None:
+        league, day, raw = parse_public_id(game_id)
+        return next((g for g in await self.games(league, day) if g.id == raw), None)
+
+    # Markets
+
+    @property
+    def market_cache(self) -> TTLCache[str, Market | None]:
+        """Single markets by ticker, shared with the subscription snapshot."""
+        return self._markets
+
+    async def market(self, ticker: str) -> Market | None:
+        return await self._markets.get(
+            ticker, lambda: self._rest.market(ticker), self._config.prices_ttl_s
+        )
+
+    async def load_markets(self, games: Sequence[Game]) -> list[GameMarkets]:
+        """DataLoader batch: every game of a response in one go (see module doc)."""
+        return await self.markets.load(games)
+
+    def market_team(self, market: Market) -> str | None:
+        """Our code for the team a game-winner market pays on, by the market's own evidence."""
+        return self.markets.team_of(market)
+
+    def match_stats(self) -> MatchStats:
+        """Unmatched games by league and reason, and today's match rate (for ``/metrics``)."""
+        return self.markets.stats
+
+    # Predictions and ratings
+
+    def game_set(self, games: Sequence[Game]) -> GameSet:
+        """The games of one response, their markets and predictions batched (see batches)."""
+        return GameSet(games, markets=self.load_markets, predictions=self.predictor.predict)
+
+    def rating(self, league: League, code: str) -> float | None:
+        if teams.by_espn(league, code) is None:
+            return None
+        return self._ratings.model_for(league).rating(code)
+
+    async def _summary(self, game: Game) -> GameSummary:
+        return await self._summaries.get(
+            (game.league, game.id),
+            lambda: self._scoreboard.summary(game.league, game.id),
+            self._config.schedule_ttl_s,
+        )
+
+    async def refresh_ratings(self, leagues: Iterable[League], *, days: int | None = None) -> int:
+        """Apply finished games to the rating store (:func:`graph.games.upkeep.refresh_ratings`)."""
+        return await refresh_ratings(
+            leagues,
+            days=days,
+            today=self.today(),
+            schedule=self.games,
+            ratings=self._ratings,
+            rest_window=self.predictor.rest_window,
+            complete_days=self._complete_days,
+        )
+
+    def cache_stats(self) -> dict[str, CacheStats]:
+        """Each cache's counters by name (read by the metrics collector at scrape time)."""
+        return {
+            "schedules": self._schedules.stats,
+            **self.markets.cache_stats(),
+            "summaries": self._summaries.stats,
+            "markets": self._markets.stats,
+        }
+
+    def _caches(self) -> tuple[TTLCache[Any, Any], ...]:
+        return (self._schedules, *self.markets.caches(), self._summaries, self._markets)
+
+    def clear_caches(self) -> None:
+        """Forget every cached upstream answer (rating records stay): the next query is cold."""
+        for cache in self._caches():
+            cache.clear()
+
+    async def aclose(self) -> None:
+        for cache in self._caches():
+            await cache.aclose()
