@@ -182,6 +182,7 @@ def create_app(
                     feed_state=lambda: feed.state,
                     feed_stats=feed.stats,
                     caches=service.cache_stats,
+                    matching=service.match_stats,
                 )
             )
             probe_s = min(settings.http_timeout_s, PROBE_TIMEOUT_S)

@@ -95,9 +95,13 @@ async def test_metrics_move_with_real_traffic(tmp_path: Path) -> None:
     assert after_queries.value("kalshi_graph_upstream_requests_total", endpoint="summary") > 0
     assert after_queries.value("kalshi_graph_upstream_errors_total") == 0
     assert after_queries.value("kalshi_graph_upstream_request_duration_seconds_count") > 0
-    # The second query was answered from the caches.
+    # The second query was answered from the caches. Each query also reads the whole day's
+    # schedule to match markets against every game of the day: a hit, not a request.
     assert after_queries.value("kalshi_graph_cache_misses_total", cache="schedules") == 1
-    assert after_queries.value("kalshi_graph_cache_hits_total", cache="schedules") == 1
+    assert after_queries.value("kalshi_graph_cache_hits_total", cache="schedules") == 3
+    assert after_queries.value("kalshi_games_match_rate", league="NBA") == 1.0
+    assert after_queries.families["kalshi_games_unmatched"] == "counter"
+    assert after_queries.value("kalshi_games_unmatched_total") == 0
     assert after_queries.value("kalshi_graph_cache_hits_total", cache="summaries") > 0
     assert {"kalshi_graph_cache_coalesced_total", "kalshi_graph_cache_load_failures_total"} <= {
         *after_queries.names()
@@ -126,7 +130,7 @@ async def test_metrics_move_with_real_traffic(tmp_path: Path) -> None:
 def assert_documented(families: dict[str, str]) -> None:
     """The README's metrics table lists exactly the metrics served, with their types."""
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    rows = re.findall(r"^\| `(kalshi_graph_\w+)` \| (\w+) \|", readme, re.M)
+    rows = re.findall(r"^\| `(kalshi_\w+)` \| (\w+) \|", readme, re.M)
     documented = {name.removesuffix("_total"): kind for name, kind in rows}
     # prometheus-client's standard `<counter>_created` timestamps need no documentation.
     assert documented == {n: k for n, k in families.items() if not n.endswith("_created")}
@@ -202,3 +206,4 @@ def test_each_app_has_its_own_registry() -> None:
     assert Scrape(two.exposition().decode()).value("kalshi_graph_http_requests_total") == 0
     assert Scrape(two.exposition().decode()).value("kalshi_graph_websocket_connections_limit") == 2
     assert "kalshi_graph_subscriptions" not in set(Scrape(one.exposition().decode()).names())
+
