@@ -102,11 +102,15 @@ class PredictionType:
     home_win_probability: float = strawberry.field(description="Our model's probability.")
     away_win_probability: float
     market_home_win_probability: float | None = strawberry.field(
-        description="The Kalshi market's probability for the home team."
+        description="The Kalshi market's probability for the home team; null when neither "
+        "team's market has a price yet (never traded, no two-sided book)."
     )
-    edge: float | None = strawberry.field(description="Model minus market.")
+    edge: float | None = strawberry.field(description="Model minus market; null without one.")
     confidence: Confidence  # type: ignore[valid-type]
-    recommendation: str | None
+    recommendation: str | None = strawberry.field(
+        description="A sized bet when our probability beats a side's fresh ask by the minimum "
+        "edge; null otherwise, e.g. when the market has no price yet."
+    )
     factors: list[FactorType]
     model: str
 

@@ -6,7 +6,9 @@ shared by every query) is matched against *all* of the day's scoreboard games, n
 asked for: whether an event fits one game only is a question about the whole day
 (:func:`graph.games.matching.match_day`). Finished games have left the open listing; for those
 still unmatched, one ``tickers=`` request asks for the tickers their events likely have
-(:func:`~graph.games.matching.guess_tickers`) and the day is matched again with what came back.
+(:func:`~graph.games.matching.guess_tickers`), and, if some are still missing (a code not
+learned yet), the day's closed and settled listings are read (``min_close_ts`` /
+``min_settled_ts`` from the day's start); the day is matched again with what came back.
 
 What a match shows is remembered: the outcome codes of both teams go to the rating store's file
 per league and season (:meth:`graph.model.ratings.RatingStore.learn_kalshi_codes`) when they
@@ -22,13 +24,13 @@ import logging
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
-from typing import TYPE_CHECKING
+from datetime import date, datetime, time
+from typing import TYPE_CHECKING, Any
 
 from graph import teams
 from graph.cache import CacheStats, TTLCache
 from graph.errors import UpstreamError
-from graph.espn.parse import eastern_date
+from graph.espn.parse import EASTERN, eastern_date
 from graph.games.ids import public_id
 from graph.games.listing import MONTHS
 from graph.games.matching import (
@@ -92,6 +94,7 @@ class MarketBook:
         self._ttl_s = ttl_s
         self._open: TTLCache[str, list[Market]] = TTLCache()
         self._closed: TTLCache[frozenset[str], list[Market]] = TTLCache()
+        self._finished_days: TTLCache[tuple[str, date], list[Market]] = TTLCache()
         self._stats = MatchStats()
         self._reported: dict[tuple[League, str], tuple[date, str]] = {}
 
@@ -100,10 +103,14 @@ class MarketBook:
         return self._stats
 
     def cache_stats(self) -> dict[str, CacheStats]:
-        return {"open_markets": self._open.stats, "closed_markets": self._closed.stats}
+        return {
+            "open_markets": self._open.stats,
+            "closed_markets": self._closed.stats,
+            "finished_markets": self._finished_days.stats,
+        }
 
-    def caches(self) -> tuple[TTLCache[str, list[Market]], TTLCache[frozenset[str], list[Market]]]:
-        return self._open, self._closed
+    def caches(self) -> tuple[TTLCache[Any, list[Market]], ...]:
+        return self._open, self._closed, self._finished_days
 
     def learned(self, league: League, day: date) -> dict[str, str]:
         """The Kalshi codes learned for ``league`` in the season of ``day``."""
@@ -136,11 +143,32 @@ class MarketBook:
 
         return await self._open.get(series, fetch, self._ttl_s)
 
-    async def _closed_listing(self, tickers: list[str]) -> list[Market]:
+    async def _guessed(
+        self, league: League, day: date, games: list[Game], learned: Mapping[str, str]
+    ) -> list[Market]:
+        tickers = guess_tickers(league, games, learned)
+
         async def fetch() -> list[Market]:
             return await self._rest.markets(tickers=tickers)
 
         return await self._closed.get(frozenset(tickers), fetch, self._ttl_s)
+
+    async def _finished(
+        self, league: League, day: date, games: list[Game], learned: Mapping[str, str]
+    ) -> list[Market]:
+        series = teams.SERIES[league]
+        since = int(datetime.combine(day, time(), EASTERN).timestamp())
+
+        async def fetch() -> list[Market]:
+            closed = await self._rest.markets(
+                series_ticker=series, status="closed", min_close_ts=since
+            )
+            settled = await self._rest.markets(
+                series_ticker=series, status="settled", min_settled_ts=since
+            )
+            return [*closed, *settled]
+
+        return await self._finished_days.get((series, day), fetch, self._ttl_s)
 
     async def _day(
         self, league: League, day: date, games: list[Game], out: dict[str, GameMarkets]
@@ -162,21 +190,26 @@ class MarketBook:
         day_games = list(everyone.values())
         learned = self.learned(league, day)
         result = match_day(league, day, day_games, listing, learned)
-        gone = [
-            g
-            for g in day_games
-            if g.state is not GameState.SCHEDULED
-            and g.id in result.unmatched
-            and result.unmatched[g.id].reason == NOT_LISTED
-        ]
-        if gone:  # finished games have left the open listing: ask for their likely tickers
+        # Finished games have left the open listing: first ask for the tickers their events
+        # likely have; if that misses some (a code we have not learned yet), read the day's
+        # closed and settled listings.
+        for more in (self._guessed, self._finished):
+            gone = [
+                g
+                for g in day_games
+                if g.state is not GameState.SCHEDULED
+                and g.id in result.unmatched
+                and result.unmatched[g.id].reason == NOT_LISTED
+            ]
+            if not gone:
+                break
             try:
-                closed = await self._closed_listing(guess_tickers(league, gone, learned))
+                extra = await more(league, day, gone, learned)
             except UpstreamError as exc:
                 logger.warning("Kalshi closed markets unavailable league=%s error=%s", league, exc)
-                closed = []
-            if closed:
-                result = match_day(league, day, day_games, [*listing, *closed], learned)
+                break
+            listing = [*listing, *extra]
+            result = match_day(league, day, day_games, listing, learned)
         await self._learn(league, day, result, learned)
         self._report(league, day, day_games, result)
         for game in games:

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from graph.espn.parse import eastern
-from graph.games.evidence import Resolver, scoreboard_identity, team_identity
+from graph.games.evidence import Identity, Resolver, scoreboard_identity, team_identity
 from graph.games.listing import ListedEvent, Side, day_code, read_events
 from graph.models import Game, League, Market, TeamRef
 from graph.teams import SERIES, by_espn, teams
@@ -88,12 +88,15 @@ def team_key(league: League, ref: TeamRef) -> str:
 
 
 def resolver(league: League, learned: Mapping[str, str], extra: Iterable[TeamRef] = ()) -> Resolver:
-    """The league's identities (with learned codes) plus scoreboard-only teams of ``extra``."""
-    identities = [team_identity(t, learned.get(t.key)) for t in teams(league)]
+    """The league's identities with their learned codes, plus teams our tables lack: those of
+    the scoreboard's ``extra`` teams, and, by code alone, those a listing taught us earlier."""
+    found = {t.key: team_identity(t, learned.get(t.key)) for t in teams(league)}
     for ref in extra:
         if by_espn(league, ref.code) is None:
-            identities.append(scoreboard_identity(ref, learned.get(ref.code)))
-    return Resolver(identities)
+            found[ref.code] = scoreboard_identity(ref, learned.get(ref.code))
+    for key, code in learned.items():
+        found.setdefault(key, Identity(key, frozenset(), code, None, key))
+    return Resolver(found.values())
 
 
 def _fit(event: ListedEvent, away: str, home: str, neutral: bool) -> tuple[Side, Side] | None:
@@ -196,14 +199,11 @@ def match_day(
         if fit is None:
             found = fits[game.id]
             if found:
-                result.unmatched[game.id] = Unmatched(
-                    AMBIGUOUS, tuple(events[i].ticker for i, _ in found)
-                )
-            else:
-                near = sorted(by_team[away] | by_team[home])[:5]
-                result.unmatched[game.id] = Unmatched(
-                    NOT_LISTED, tuple(events[i].ticker for i in near)
-                )
+                named = sorted(events[i].ticker for i, _ in found)
+                result.unmatched[game.id] = Unmatched(AMBIGUOUS, tuple(named))
+            else:  # the events naming one of its teams, if any: where to look
+                named = sorted(events[i].ticker for i in by_team[away] | by_team[home])
+                result.unmatched[game.id] = Unmatched(NOT_LISTED, tuple(named[:5]))
             result.markets[game.id] = GameMarkets()
             continue
         index, (away_side, home_side) = fit

@@ -1,7 +1,8 @@
 """Kalshi REST endpoints of the simulator (``/trade-api/v2/...``, kalshi-api.md §3).
 
 Markets resolve lazily from their ticker's date, so any date works; list calls
-without an event or ticker filter cover yesterday to three days ahead (ET).
+without an event or ticker filter cover yesterday to three days ahead (ET), or, with
+``min_close_ts``/``min_settled_ts``, every game over since then (at most 60 days back).
 Cursors are opaque strings (an encoded offset); the last page answers ``""``.
 ``event_ticker`` takes a single ticker like the current API (a comma is a 400).
 """
@@ -9,6 +10,7 @@ Cursors are opaque strings (an encoded offset); the last page answers ``""``.
 from __future__ import annotations
 
 import base64
+from datetime import UTC, datetime
 from typing import Any
 
 from starlette.requests import Request
@@ -26,6 +28,7 @@ from graph.sim.kalshi_shapes import (
     series_dict,
 )
 from graph.sim.listing import Listed
+from graph.sim.slate import GAME_LENGTH
 from graph.sim.state import SimState
 from graph.sim.teams import SERIES
 
@@ -82,6 +85,21 @@ def _status_set(request: Request) -> frozenset[str] | None:
     return STATUS_FILTER[status]
 
 
+def _since(request: Request) -> datetime | None:
+    """``min_close_ts`` (with status closed) or ``min_settled_ts`` (with settled), as on Kalshi."""
+    status = request.query_params.get("status", "")
+    for name, allowed in (("min_close_ts", "closed"), ("min_settled_ts", "settled")):
+        raw = request.query_params.get(name)
+        if raw is None:
+            continue
+        if status not in ("", allowed):
+            raise BadRequest(f"{name} combines only with status {allowed}")
+        if not raw.isdigit():
+            raise BadRequest(f"{name} must be Unix seconds")
+        return datetime.fromtimestamp(min(int(raw), 2**40), UTC)
+    return None
+
+
 def _leagues(request: Request) -> list[League]:
     series = request.query_params.get("series_ticker")
     if not series:
@@ -112,7 +130,10 @@ def routes(state: SimState) -> list[BaseRoute]:
             entry = state.find_event(event_ticker)
             found = [(entry, False), (entry, True)] if entry is not None else []
         else:
-            games = state.window_games(_leagues(request))
+            since = _since(request)
+            games = state.window_games(_leagues(request), since)
+            if since is not None:  # only what closed (settled) at or after that time
+                games = [g for g in games if g.start + GAME_LENGTH >= since]
             found = [(state.listed(game), home) for game in games for home in (False, True)]
         if series := query.get("series_ticker"):
             found = [(e, home) for e, home in found if SERIES[e.game.league] == series]

@@ -113,6 +113,22 @@ def test_no_recommendation(home: Market, reason: str) -> None:
     assert predict(0.70, home, None).recommendation is None, reason
 
 
+@pytest.mark.parametrize(
+    ("bid", "ask"), [pytest.param(0.0, 1.0, id="empty-book"), pytest.param(0.01, 0.99, id="penny")]
+)
+def test_never_traded_markets_are_no_market_price(bid: float, ask: float) -> None:
+    """Both markets never traded (last 0.00, no volume, no two-sided book): no market
+    probability, no edge and no bet, however sure our model is (it was max stake before)."""
+
+    def untraded(code: str) -> Market:
+        return replace(market(code, bid, ask), last_price=0.0, volume=0.0)
+
+    pred = predict(0.9, untraded("BOS"), untraded("NYK"))
+    assert (pred.market_home_win_probability, pred.edge, pred.recommendation) == (None,) * 3
+    half = predict(0.9, untraded("BOS"), market("NYK", 0.30, 0.34))
+    assert half.market_home_win_probability == pytest.approx(0.68)  # the priced side speaks
+
+
 def test_no_recommendation_without_market() -> None:
     """Without any market there is no market probability, edge or bet."""
     pred = predict(0.9, None, None)
