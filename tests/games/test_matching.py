@@ -22,6 +22,7 @@ from graph.sim.listing import listed
 from graph.sim.prices import PriceBook
 from graph.sim.slate import SimGame, Slates
 from graph.sim.teams import SimTeam, teams
+from graph.teams import SERIES, Team, teams as table_teams
 
 FIRST_DAY = date(2025, 9, 1)
 
@@ -372,6 +373,59 @@ def test_an_empty_day_has_no_rate() -> None:
     assert match_day(League.NBA, SUNDAY, [], []).rate is None
 
 
+MAJORS = (League.NFL, League.NBA, League.MLB, League.NHL)
+
+
+@pytest.mark.parametrize(
+    "team",
+    [pytest.param(t, id=f"{t.league}-{t.espn}") for lg in MAJORS for t in table_teams(lg)],
+)
+def test_every_major_league_team_matches_home_and_away(team: Team) -> None:
+    """Every team of the four majors matches as home and as away under the table's code and its
+    location as the sub-title (Kalshi's style), with sides right."""
+    others = [t for t in table_teams(team.league) if t.location != team.location]
+    opponent = others[0]
+    start = "2026-11-22T18:00:00+00:00"
+    hhmm = "1300" if team.league is League.MLB else ""
+    for away, home in ((opponent, team), (team, opponent)):
+        event = f"{SERIES[team.league]}-26NOV22{hhmm}{away.kalshi}{home.kalshi}"
+        markets = _listing(event, (away.kalshi, away.location), (home.kalshi, home.location))
+        one = game("1", team.league, away.espn, home.espn, start)
+        result = match_day(team.league, SUNDAY, [one], markets).markets["1"]
+        assert result.event_ticker == event
+        assert (result.away, result.home) == (markets[0], markets[1])
+
+
+def test_a_late_game_is_listed_under_its_eastern_date() -> None:
+    """A 22:30 ET tip-off (03:30Z the next day) is found on the Eastern date's listing."""
+    event = "KXNBAGAME-26NOV22LALGS"
+    markets = _listing(event, ("LAL", "Los Angeles L"), ("GS", "Golden State"))
+    late = game("1", League.NBA, "LAL", "GS", "2026-11-23T03:30:00+00:00")
+    assert match_day(League.NBA, SUNDAY, [late], markets).markets["1"].event_ticker == event
+    assert (
+        not match_day(League.NBA, SUNDAY + timedelta(days=1), [late], markets).markets["1"].matched
+    )
+
+
+def test_other_leagues_days_and_outcomes_are_ignored() -> None:
+    """Events of another series or day, and three-way events, never match."""
+    one = game("1", League.NBA, "BOS", "NY", ONE_PM)
+    for event in ("KXNHLGAME-26NOV22BOSNYK", "KXNBAGAME-26NOV23BOSNYK"):
+        markets = _listing(event, ("BOS", "Boston"), ("NYK", "New York"))
+        assert not match_day(League.NBA, SUNDAY, [one], markets).markets["1"].matched
+    tie = _listing("KXNBAGAME-26NOV22BOSNYK", ("BOS", "Boston"), ("NYK", "New York"))
+    tie += _listing("KXNBAGAME-26NOV22BOSNYK", ("TIE", "Tie"), ("NYK", "New York"))[:1]
+    assert not match_day(League.NBA, SUNDAY, [one], tie).markets["1"].matched
+
+
+def test_an_event_with_one_listed_market_fills_only_that_side() -> None:
+    """Only the home market listed: the game matches, the away side stays empty."""
+    markets = _listing("KXNBAGAME-26NOV22BOSNYK", ("BOS", "Boston"), ("NYK", "New York"))[1:]
+    result = match_day(League.NBA, SUNDAY, [game("1", League.NBA, "BOS", "NY", ONE_PM)], markets)
+    assert (result.markets["1"].away, result.markets["1"].home) == (None, markets[0])
+    assert result.markets["1"].markets == (markets[0],)
+
+
 # Property tests on simulated listings
 
 
@@ -481,6 +535,7 @@ def _check(slate: Slate, *, must_match: bool) -> tuple[int, int]:
 LEAGUES = st.sampled_from(list(League))
 
 
+@pytest.mark.fuzz
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 50), league=LEAGUES, offset=st.integers(0, 400))
 def test_every_listed_game_matches_its_true_event(seed: int, league: League, offset: int) -> None:
@@ -490,6 +545,7 @@ def test_every_listed_game_matches_its_true_event(seed: int, league: League, off
     _check(build(seed, league, offset), must_match=True)
 
 
+@pytest.mark.fuzz
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 50), league=LEAGUES, offset=st.integers(0, 400))
 def test_hostile_listings_never_match_a_wrong_event(seed: int, league: League, offset: int) -> None:
