@@ -53,7 +53,6 @@ logger = logging.getLogger(__name__)
 
 KALSHI_UNAVAILABLE = "kalshi_unavailable"
 _SERIES_LEAGUE = {series: league for league, series in teams.SERIES.items()}
-_REPORTED_MAX = 20_000  # games whose unmatched reason was logged; past days are then forgotten
 
 Schedule = Callable[[League, date], Awaitable[list[Game]]]
 
@@ -86,6 +85,7 @@ class MarketBook:
         schedule: Schedule,
         today: Callable[[], date],
         ttl_s: float,
+        max_reported: int = 20_000,
     ) -> None:
         self._rest = rest
         self._ratings = ratings
@@ -96,7 +96,9 @@ class MarketBook:
         self._closed: TTLCache[frozenset[str], list[Market]] = TTLCache()
         self._finished_days: TTLCache[tuple[str, date], list[Market]] = TTLCache()
         self._stats = MatchStats()
+        # Games whose unmatched reason was logged; past days are forgotten beyond max_reported.
         self._reported: dict[tuple[League, str], tuple[date, str]] = {}
+        self._max_reported = max_reported
 
     @property
     def stats(self) -> MatchStats:
@@ -262,7 +264,7 @@ class MarketBook:
     def _count(
         self, league: League, misses: Sequence[tuple[Game, str, Sequence[str]]], day: date
     ) -> None:
-        if len(self._reported) > _REPORTED_MAX:
+        if len(self._reported) > self._max_reported:
             today = self._today()
             self._reported = {k: v for k, v in self._reported.items() if v[0] >= today}
         for game, reason, candidates in misses:

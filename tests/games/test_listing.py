@@ -88,6 +88,7 @@ def test_events_that_are_not_two_team_winners_are_skipped() -> None:
     markets = [_market(tie, c) for c in ("VGK", "LA", "TIE")]
     markets += [_market("KXNHLGAME-26SEP19BOSBUF", c) for c in ("NYR", "NYI")]
     markets += [_market("KXNHLGAME-26SEP19ANA", "ANA")]
+    markets += [_market("KXNHLGAME-26SEP19BOSNYRX", c) for c in ("BOS", "NYR")]  # a foreign tail
     assert read_events("KXNHLGAME", date(2026, 9, 19), markets, NO_ONE) == []
 
 

@@ -184,3 +184,60 @@ async def test_a_market_names_its_team_by_its_own_evidence(store: RatingStore) -
     assert book.team_of(stray) is None
     assert event_day("KXNHLGAME-26SEP19VGKLA") == date(2026, 9, 19)
     assert event_day("KXNHLGAME-XX") is None
+
+
+async def test_upstream_failures_after_the_listing_leave_what_was_found(
+    store: RatingStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A scoreboard failure while reading the whole day, and a failed look-up of finished
+    games, cost those games their markets, not the batch."""
+    games = [_game("1", "BUF", "KC", GameState.FINAL), _game("2", "NYJ", "MIA")]
+    nyj = _event("KXNFLGAME-26NOV22NYJMIA", ("NYJ", "New York J"), ("MIA", "Miami"))
+
+    class FailingRest(FakeRest):
+        async def markets(self, **kwargs: object) -> list[Market]:
+            if "tickers" in kwargs:
+                raise UpstreamError("Kalshi is down for tickers")
+            return await super().markets(**kwargs)  # type: ignore[arg-type]
+
+    async def schedule(league: League, day: date) -> list[Game]:
+        raise UpstreamError("scoreboard down")
+
+    book = MarketBook(
+        rest=FailingRest(nyj),  # type: ignore[arg-type]
+        ratings=store,
+        schedule=schedule,
+        today=lambda: SUNDAY,
+        ttl_s=0.0,
+    )
+    found = await book.load(games)
+    assert [r.matched for r in found] == [False, True]
+    assert "Kalshi closed markets unavailable league=NFL" in caplog.text
+
+
+async def test_reports_forget_past_days_beyond_their_bound(store: RatingStore) -> None:
+    """Past the bound, games of earlier days are forgotten, so a report may count again."""
+    old = Game(
+        id="old",
+        league=League.NFL,
+        start_time=datetime(2026, 11, 15, 18, tzinfo=UTC),
+        state=GameState.SCHEDULED,
+        home=TeamRef("KC", "KC"),
+        away=TeamRef("BUF", "BUF"),
+    )
+    games = [old, _game("1", "NYJ", "MIA"), _game("2", "DAL", "PHI")]
+
+    async def schedule(league: League, day: date) -> list[Game]:
+        return [g for g in games if g.start_time.date() == day]
+
+    book = MarketBook(
+        rest=FakeRest([]),  # type: ignore[arg-type]
+        ratings=store,
+        schedule=schedule,
+        today=lambda: SUNDAY,
+        ttl_s=0.0,
+        max_reported=1,
+    )
+    await book.load(games)
+    await book.load(games)
+    assert book.stats.unmatched[(League.NFL, "not_listed")] == 4  # the old game twice

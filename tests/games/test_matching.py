@@ -426,6 +426,30 @@ def test_an_event_with_one_listed_market_fills_only_that_side() -> None:
     assert result.markets["1"].markets == (markets[0],)
 
 
+def test_game_numbers_that_contradict_the_games_sides_match_nothing() -> None:
+    """G2 is listed the other way round and fits only the earlier (neutral-site) game: the G
+    order would pair it with the later one, so neither game is matched."""
+    g1 = _listing("KXMLBGAME-26JUL04DETCLEG1", ("DET", "Detroit"), ("CLE", "Cleveland"))
+    g2 = _listing("KXMLBGAME-26JUL04CLEDETG2", ("CLE", "Cleveland"), ("DET", "Detroit"))
+    games = [
+        game("a", League.MLB, "DET", "CLE", "2026-07-04T17:10:00+00:00", neutral=True),
+        game("b", League.MLB, "DET", "CLE", "2026-07-04T22:40:00+00:00"),
+    ]
+    found = match_day(League.MLB, date(2026, 7, 4), games, g1 + g2)
+    assert set(found.unmatched) == {"a", "b"}
+
+
+def test_an_event_two_pairs_could_take_stays_with_neither() -> None:
+    """ "New York at Los Angeles" with unknown codes fits NYG at LAR and NYJ at LAC: ambiguous."""
+    markets = _listing("KXNFLGAME-26NOV22XXYY", ("XX", "New York"), ("YY", "Los Angeles"))
+    games = [
+        game("g", League.NFL, "NYG", "LAR", ONE_PM),
+        game("j", League.NFL, "NYJ", "LAC", ONE_PM),
+    ]
+    found = match_day(League.NFL, SUNDAY, games, markets)
+    assert {k: u.reason for k, u in found.unmatched.items()} == {"g": "ambiguous", "j": "ambiguous"}
+
+
 # Property tests on simulated listings
 
 

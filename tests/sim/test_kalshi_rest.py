@@ -661,3 +661,25 @@ async def test_simulated_markets_have_the_shape_of_the_recorded_fixtures(
     assert REQUIRED_FIELDS <= shape and not LEGACY_FIELDS & shape
     body = (await client.get(f"{sim.rest_url}/markets", params={"limit": "1000"})).json()
     assert body["markets"] and all(market.keys() == shape for market in body["markets"])
+
+
+async def test_finished_markets_since_a_time_reach_back_past_the_window(
+    sim: Simulator, client: httpx.AsyncClient
+) -> None:
+    """status=settled with min_settled_ts lists every game settled since then (days before the
+    default window too); each time filter goes with its own status only."""
+    since = int(datetime(2025, 11, 21, 5, 0, tzinfo=UTC).timestamp())  # Friday 00:00 ET
+    query = {"status": "settled", "min_settled_ts": str(since), "limit": "1000"}
+    body = (await client.get(f"{sim.rest_url}/markets", params=query)).json()
+    dates = {m["event_ticker"].split("-")[1][:7] for m in body["markets"]}
+    assert dates == {"25NOV21", "25NOV22", "25NOV23", "25NOV24"}
+    assert {m["status"] for m in body["markets"]} == {"finalized"}
+    closed = {"status": "closed", "min_close_ts": str(since)}
+    assert (await client.get(f"{sim.rest_url}/markets", params=closed)).json()["markets"] == []
+    for bad in (
+        {"status": "open", "min_settled_ts": str(since)},
+        {"status": "settled", "min_close_ts": str(since)},
+        {"status": "closed", "min_close_ts": "yesterday"},
+    ):
+        response = await client.get(f"{sim.rest_url}/markets", params=bad)
+        assert response.status_code == 400, bad
