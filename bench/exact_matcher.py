@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from graph.espn.parse import eastern
+from graph.games.matching import GameMarkets  # the same result type as then
 from graph.models import Game, League, Market
 from graph.teams import SERIES, Team, by_espn, by_kalshi
 
@@ -34,28 +35,6 @@ class EventKey:
     hhmm: str | None
     away: Team
     home: Team
-
-
-@dataclass(frozen=True, slots=True)
-class GameMarkets:
-    """The Kalshi markets of one game; ``None`` where no market matched.
-
-    ``event_ticker`` is the event the markets came from, or the ticker we expected when nothing
-    matched (``None`` when a team is missing from our tables).
-    """
-
-    home: Market | None = None
-    away: Market | None = None
-    event_ticker: str | None = None
-
-    @property
-    def markets(self) -> tuple[Market, ...]:
-        """The matched markets, home first."""
-        return tuple(m for m in (self.home, self.away) if m is not None)
-
-    @property
-    def matched(self) -> bool:
-        return self.home is not None or self.away is not None
 
 
 def _teams_of(league: League, game: Game) -> tuple[Team, Team] | None:

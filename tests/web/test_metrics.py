@@ -206,4 +206,3 @@ def test_each_app_has_its_own_registry() -> None:
     assert Scrape(two.exposition().decode()).value("kalshi_graph_http_requests_total") == 0
     assert Scrape(two.exposition().decode()).value("kalshi_graph_websocket_connections_limit") == 2
     assert "kalshi_graph_subscriptions" not in set(Scrape(one.exposition().decode()).names())
-
