@@ -3,7 +3,9 @@
 Only the current field shapes are read: prices are ``*_dollars`` decimal strings
 (any number of decimals) and counts are ``*_fp`` strings. The integer-cent fields
 were removed upstream in March 2026; a payload carrying only those is treated as
-having no price rather than guessed at.
+having no price rather than guessed at. What probability a market's prices imply (none for a
+never-traded market) is decided in one place for REST markets, WebSocket updates and the model
+alike: :func:`graph.models.implied_probability` (shared plain data, so every layer may use it).
 """
 
 from __future__ import annotations
