@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -13,9 +14,12 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 from starlette.types import Message, Receive, Scope, Send
 
+from graph.games.markets import MatchStats
+from graph.kalshi.feed import FeedState, FeedStats
+from graph.live.hub import Hub
 from graph.models import League
 from graph.sim import Simulator
-from graph.web.metrics import HttpMetrics, Metrics, endpoint_of
+from graph.web.metrics import HttpMetrics, Metrics, Sources, endpoint_of
 from graph.web.wsadmission import ConnectionGate
 from tests.e2e import SUNDAY_NOON_UTC, GraphQLWebSocket, eventually, gql, running_app
 
@@ -206,3 +210,27 @@ def test_each_app_has_its_own_registry() -> None:
     assert Scrape(two.exposition().decode()).value("kalshi_graph_http_requests_total") == 0
     assert Scrape(two.exposition().decode()).value("kalshi_graph_websocket_connections_limit") == 2
     assert "kalshi_graph_subscriptions" not in set(Scrape(one.exposition().decode()).names())
+
+
+def test_unmatched_games_and_todays_match_rate_are_exposed() -> None:
+    """The games service's match stats show as kalshi_games_unmatched_total{league,reason} and
+    kalshi_games_match_rate{league}, read at scrape time."""
+    stats = MatchStats()
+    metrics = Metrics(ConnectionGate(1))
+    metrics.watch(
+        Sources(
+            hub=Hub(cast(Any, None)),  # never asked to subscribe here
+            feed_state=lambda: FeedState.IDLE,
+            feed_stats=FeedStats(),
+            caches=dict,
+            matching=lambda: stats,
+        )
+    )
+    stats.unmatched[(League.NFL, "ambiguous")] += 2
+    stats.unmatched[(League.NBA, "not_listed")] += 1
+    stats.rate[League.NFL] = 0.5
+    scraped = Scrape(metrics.exposition().decode())
+    assert scraped.value("kalshi_games_unmatched_total", league="NFL", reason="ambiguous") == 2
+    assert scraped.value("kalshi_games_unmatched_total", league="NBA", reason="not_listed") == 1
+    assert scraped.value("kalshi_games_match_rate", league="NFL") == 0.5
+    assert scraped.value("kalshi_games_match_rate", league="NBA") == 0
