@@ -171,6 +171,9 @@ async def test_subscription_cycles_leave_nothing_behind(tmp_path: Path) -> None:
             await drain(client, "warm", 1)
             await client.complete("warm")
             await eventually(lambda: hub.subscriber_count == 0)
+            # The snapshot comes from REST; the upstream feed may still be connecting. Count
+            # tasks once it is up, or its tasks would look like a leak later.
+            await eventually(lambda: app.state.feed.connected and sim.ws_connection_count() == 1)
             tasks_before = len(asyncio.all_tasks())
             for i in range(300):
                 await client.subscribe(str(i), TICKERS, {"t": [a, b]})

@@ -19,6 +19,9 @@ How it works, per league and US-Eastern date (:func:`match_day`):
    than missing.
 5. Each match teaches both teams' outcome codes (:attr:`DayMatch.codes`), which the caller may
    remember as this season's learned codes.
+
+Also here: :func:`guess_tickers`, the tickers a finished game's event likely has (for events
+that left the open listing), and :func:`outcome_team`, the team one market pays on.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from itertools import product
 
 from graph.espn.parse import eastern
 from graph.games.evidence import Identity, Resolver, scoreboard_identity, team_identity
@@ -224,21 +228,15 @@ def guess_tickers(league: League, games: Sequence[Game], learned: Mapping[str, s
     """
     pairs = [frozenset((g.away.code, g.home.code)) for g in games]
     out: dict[str, None] = {}
-    for game in games:
+    for game, pair in zip(games, pairs, strict=True):
         start = eastern(game.start_time)
         times = ("", f"{start:%H%M}") if league is League.MLB else ("",)
-        numbers = (
-            ("G1", "G2") if pairs.count(frozenset((game.away.code, game.home.code))) > 1 else ("",)
-        )
-        sides = [_codes(league, ref, learned) for ref in (game.away, game.home)]
-        for away in sides[0]:
-            for home in sides[1]:
-                for hhmm in times:
-                    for number in numbers:
-                        event = (
-                            f"{SERIES[league]}-{day_code(start.date())}{hhmm}{away}{home}{number}"
-                        )
-                        out[f"{event}-{away}"] = out[f"{event}-{home}"] = None
+        numbers = ("G1", "G2") if pairs.count(pair) > 1 else ("",)
+        prefix = f"{SERIES[league]}-{day_code(start.date())}"
+        away_codes, home_codes = (_codes(league, ref, learned) for ref in (game.away, game.home))
+        for away, home, hhmm, number in product(away_codes, home_codes, times, numbers):
+            event = f"{prefix}{hhmm}{away}{home}{number}"
+            out[f"{event}-{away}"] = out[f"{event}-{home}"] = None
     return list(out)
 
 

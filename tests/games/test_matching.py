@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from graph.espn.parse import parse_scoreboard
-from graph.games.matching import match_day
+from graph.games.matching import guess_tickers, match_day, outcome_team
 from graph.kalshi.payloads import parse_market
 from graph.models import Game, GameState, League, Market, TeamRef
 from graph.sim import espn_shapes, kalshi_shapes
@@ -448,6 +448,31 @@ def test_an_event_two_pairs_could_take_stays_with_neither() -> None:
     ]
     found = match_day(League.NFL, SUNDAY, games, markets)
     assert {k: u.reason for k, u in found.unmatched.items()} == {"g": "ambiguous", "j": "ambiguous"}
+
+
+def test_finished_games_tickers_are_guessed_from_the_best_codes_we_know() -> None:
+    """Learned code first (else the table's), the scoreboard's code too; HHMM or not for MLB;
+    G1/G2 where a pair plays twice."""
+    games = [
+        game("a", League.MLB, "WSH", "NYM", "2026-07-04T17:10:00+00:00"),
+        game("b", League.MLB, "WSH", "NYM", "2026-07-04T22:40:00+00:00"),
+    ]
+    tickers = guess_tickers(League.MLB, games, {"WSH": "WAS"})
+    assert "KXMLBGAME-26JUL041310WASNYMG1-WAS" in tickers
+    assert "KXMLBGAME-26JUL04WSHNYMG2-NYM" in tickers
+    assert not any(t.endswith("NYM-NYM") for t in tickers)  # always a game number here
+    single = guess_tickers(League.NBA, [game("c", League.NBA, "GS", "NY", ONE_PM)], {})
+    assert sorted(single) == sorted(
+        f"KXNBAGAME-26NOV22{a}{h}-{c}" for a in ("GSW", "GS") for h in ("NYK", "NY") for c in (a, h)
+    )
+
+
+def test_a_market_names_its_team_when_its_evidence_is_clear() -> None:
+    """outcome_team: the sub-title and code decide; a label naming two teams decides nothing."""
+    (away, home) = _listing("KXNFLGAME-26NOV22LAXX", ("LA", "Los Angeles"), ("XX", "Seattle"))
+    assert outcome_team(League.NFL, home, {}) == "SEA"
+    assert outcome_team(League.NFL, away, {}) is None
+    assert outcome_team(League.NFL, away, {"LAR": "LA"}) == "LAR"
 
 
 # Property tests on simulated listings
