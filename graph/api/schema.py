@@ -27,6 +27,7 @@ from strawberry.types import Info
 from graph import models
 from graph.api import compat
 from graph.api.context import Context
+from graph.api.evidence import BetType, EvidenceType, TrackRecordType
 from graph.api.execution import ErrorPolicy, LimitedSchema, SharedExecutor
 from graph.errors import InvalidInput
 from graph.games import ordering
@@ -108,11 +109,18 @@ class PredictionType:
     edge: float | None = strawberry.field(description="Model minus market; null without one.")
     confidence: Confidence  # type: ignore[valid-type]
     recommendation: str | None = strawberry.field(
-        description="A sized bet when our probability beats a side's fresh ask by the minimum "
-        "edge; null otherwise, e.g. when the market has no price yet."
+        description="A bet to place, as text; null when the policy says no bet "
+        "(recommendationReason says why)."
+    )
+    recommendation_reason: str | None = strawberry.field(
+        description="Why there is no recommendation (null when there is one)."
+    )
+    bet: BetType | None = strawberry.field(description="The recommendation as data.")
+    evidence: EvidenceType = strawberry.field(
+        description="What the league's recommendations rest on: the backtest, or not validated."
     )
     factors: list[FactorType]
-    model: str
+    model: str = strawberry.field(description="Which model produced the probability.")
 
     @classmethod
     def of(cls, p: models.Prediction) -> PredictionType:
@@ -123,9 +131,15 @@ class PredictionType:
             edge=p.edge,
             confidence=p.confidence,
             recommendation=p.recommendation,
+            recommendation_reason=p.recommendation_reason,
+            bet=BetType.of(p.bet) if p.bet else None,
+            evidence=EvidenceType.of(p.evidence or _UNKNOWN),
             factors=[FactorType(name=f.name, value=f.value) for f in p.factors],
             model=p.model,
         )
+
+
+_UNKNOWN = models.Evidence(validated=False, summary="not validated")
 
 
 @strawberry.type(name="Team")
@@ -271,6 +285,20 @@ class Query:
         service = info.context.service
         found = await service.market(ticker)
         return MarketType.of(found, service.market_team(found)) if found else None
+
+    @_field(
+        "Our model against Kalshi on this league's finished games: each game's probabilities "
+        "as they stood before it started (games on or after `since`, a US-Eastern date)."
+    )
+    async def track_record(
+        self,
+        info: Info[Context, None],
+        league: League,  # type: ignore[valid-type]
+        since: date | None = None,
+    ) -> TrackRecordType:
+        ctx = info.context
+        found = await ctx.service.track_record(league, since)
+        return TrackRecordType.of(found, since=since, simulated=ctx.settings.environment == "sim")
 
 
 @strawberry.type

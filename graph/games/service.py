@@ -10,15 +10,16 @@ How it works:
   request for finished games whose events are no longer open. Games are matched to events
   by the evidence the listing carries (:mod:`graph.games.matching`).
 - Predictions (:mod:`graph.games.predictions`), per-operation batches
-  (:mod:`graph.games.batches`) and rating upkeep (:mod:`graph.games.upkeep`) are
-  separate modules; this class wires them to its caches.
+  (:mod:`graph.games.batches`), rating upkeep (:mod:`graph.games.upkeep`) and the
+  live track record (:mod:`graph.games.track`) are separate modules; this class
+  wires them to its caches.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -26,12 +27,14 @@ from typing import TYPE_CHECKING, Any
 from graph import teams
 from graph.cache import CacheStats, TTLCache
 from graph.espn.parse import eastern_date
+from graph.games import track
 from graph.games.batches import GameSet
 from graph.games.ids import parse_public_id
 from graph.games.markets import MarketBook, MatchStats
 from graph.games.matching import GameMarkets
 from graph.games.predictions import CompleteDays, Predictor
 from graph.games.upkeep import refresh_ratings
+from graph.model.policy import DEFAULT_POLICIES, LeaguePolicy
 from graph.models import Game, League, Market
 
 if TYPE_CHECKING:
@@ -39,6 +42,7 @@ if TYPE_CHECKING:
     from graph.espn.parse import GameSummary
     from graph.kalshi.rest import KalshiRest
     from graph.model.ratings import RatingStore
+    from graph.model.track import TrackSummary
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +67,7 @@ class GameService:
         ratings: RatingStore,
         config: ServiceConfig = ServiceConfig(),
         clock: Callable[[], float] = time.time,
+        policies: Mapping[League, LeaguePolicy] = DEFAULT_POLICIES,
     ) -> None:
         self._rest = rest
         self._scoreboard = scoreboard
@@ -87,12 +92,16 @@ class GameService:
             concurrency=config.prediction_concurrency,
             max_games=config.max_games_per_query,
             clock=clock,
+            policies=policies,
         )
 
     # Schedules
 
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self._clock(), tz=UTC)
+
     def today(self) -> date:
-        return eastern_date(datetime.fromtimestamp(self._clock(), tz=UTC))
+        return eastern_date(self.now())
 
     async def games(self, league: League, day: date) -> list[Game]:
         past = day < self.today() - timedelta(days=1)
@@ -157,7 +166,22 @@ class GameService:
             ratings=self._ratings,
             rest_window=self.predictor.rest_window,
             complete_days=self._complete_days,
+            now=self.now(),
         )
+
+    async def record_track(self, leagues: Iterable[League]) -> int:
+        """Snapshot today's games before they start (:mod:`graph.games.track`)."""
+        return await track.record_upcoming(
+            leagues,
+            now=self.now(),
+            schedule=self.games,
+            game_set=self.game_set,
+            track=self._ratings.track,
+        )
+
+    async def track_record(self, league: League, since: date | None) -> TrackSummary:
+        """The league's live track record against Kalshi, scored."""
+        return await track.summary(self._ratings.track, league, since)
 
     def cache_stats(self) -> dict[str, CacheStats]:
         """Each cache's counters by name (read by the metrics collector at scrape time)."""
