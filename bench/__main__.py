@@ -3,7 +3,8 @@
 Sections: the games query next to the naive ways (``bench.query``), single-flight
 under 100 identical queries, GraphQL overhead at zero latency (``bench.overhead``),
 subscription fan-out, server memory and upstream-drop recovery (``bench.fanout``),
-replicas on Redis (``bench.cluster``: 1 vs 2 workers, failover, upstream use).
+replicas on Redis (``bench.cluster``: 1 vs 2 workers, failover, upstream use), matching
+200 games against 2,000 listed markets (``bench.matching``).
 ``--only SECTION`` runs one of them. ``--quick`` runs a reduced set in well under a minute
 (``make bench-quick``; a test runs it). The model evaluation is separate
 (``python -m bench.eval``, ``make eval``).
@@ -23,6 +24,7 @@ from typing import Any
 
 from bench.cluster import ClusterConfig, cluster_section
 from bench.fanout import FanoutConfig, fanout_section
+from bench.matching import matching_section
 from bench.overhead import overhead_section
 from bench.query import query_section as games_section, singleflight_section, warm_up
 from bench.report import Row, format_table, write_json
@@ -38,6 +40,7 @@ class Plan:
     singleflight_clients: int = 100
     overhead_n: int = 50
     overhead_repeat: int = 200
+    matching_repeat: int = 30
     fanout: FanoutConfig = field(default_factory=FanoutConfig)
     cluster: ClusterConfig = field(default_factory=ClusterConfig)
 
@@ -50,6 +53,7 @@ QUICK = Plan(
     singleflight_clients=20,
     overhead_n=10,
     overhead_repeat=20,
+    matching_repeat=5,
     fanout=FanoutConfig(
         sizes=(5, 20),
         markets=10,
@@ -72,7 +76,7 @@ QUICK = Plan(
         replica_counts=(1, 2),
     ),
 )
-SECTIONS = ("query", "fanout", "cluster")
+SECTIONS = ("query", "fanout", "cluster", "matching")
 
 
 async def run(plan: Plan, only: str | None = None) -> tuple[list[Row], dict[str, Any]]:
@@ -85,6 +89,9 @@ async def run(plan: Plan, only: str | None = None) -> tuple[list[Row], dict[str,
         rows += section
     if only in (None, "cluster"):
         section, notes["cluster"] = await cluster_section(plan.cluster)
+        rows += section
+    if only in (None, "matching"):
+        section, notes["matching"] = matching_section(plan.matching_repeat)
         rows += section
     return rows, notes
 

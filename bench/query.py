@@ -71,7 +71,8 @@ class Run:
 
 def bench_settings(sim: Simulator, workdir: Path, **overrides: Any) -> Settings:
     """The simulator's settings, with one ratings file for every app of a run."""
-    return sim.app_settings(**{"ratings_db_path": str(workdir / "ratings.sqlite3"), **overrides})
+    values = {**sim.settings_values(), "ratings_db_path": str(workdir / "ratings.sqlite3")}
+    return Settings(_env_file=None, **{**values, **overrides})  # type: ignore[call-arg]
 
 
 @asynccontextmanager

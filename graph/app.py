@@ -241,6 +241,7 @@ def create_app(
                     feed_stats=feed_stats,
                     caches=service.cache_stats,
                     cluster=view,
+                    matching=service.match_stats,
                 )
             )
             probe_s = min(settings.http_timeout_s, PROBE_TIMEOUT_S)

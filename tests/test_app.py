@@ -6,7 +6,8 @@ import asyncio
 import logging
 import socket
 import sqlite3
-from datetime import date
+from collections.abc import Callable
+from datetime import date, timedelta
 from pathlib import Path
 
 import httpx
@@ -19,6 +20,7 @@ from graph.model.policy import LeaguePolicy, Thresholds
 from graph.models import Evidence, League
 from graph.settings import Settings
 from graph.sim import Faults, Simulator
+from graph.sim.slate import SimGame, Slates
 from tests.e2e import (
     SUNDAY_NOON_UTC,
     GraphQLWebSocket,
@@ -115,6 +117,10 @@ async def test_predictions_run_concurrently_under_the_semaphore(tmp_path: Path) 
         fixed_sim(slate_size={League.NBA: 24}, faults=faults) as sim,
         app_on(sim, tmp_path, prediction_concurrency=8) as client,
     ):
+        # The simulator shares this process: let it build the past slates its summaries read
+        # now, or that CPU (seconds under coverage) spaces out the arrivals this test counts.
+        for back in range(1, 121):
+            sim.games_for(League.NBA, SUNDAY - timedelta(days=back))
         body = await gql(client, GAMES, {"league": "NBA", "date": SUNDAY.isoformat()})
     assert all(g["prediction"] is not None for g in body["data"]["games"])
     assert sim.stats.requests["summary"] == 24
@@ -623,3 +629,58 @@ async def test_a_body_that_is_not_json_gets_a_graphql_shaped_400(tmp_path: Path)
     assert "content type" in text.json()["errors"][0]["message"].lower()
     assert put.status_code == 405
     assert put.json()["errors"][0]["message"]
+
+
+def _sim_game(league: League, wanted: Callable[[SimGame], bool]) -> SimGame:
+    """The first game from SUNDAY on (the default seed's slates) that is wanted."""
+    slates = Slates(0)
+    for offset in range(180):
+        for game in slates.games(league, SUNDAY + timedelta(days=offset)):
+            if wanted(game):
+                return game
+    raise AssertionError("no such game")
+
+
+async def test_never_traded_markets_have_no_probability_end_to_end(tmp_path: Path) -> None:
+    """A never-traded event's markets imply nothing (impliedProbability null), so its prediction
+    has no market probability, edge or recommendation; our own probability stands."""
+    untraded = _sim_game(League.NBA, lambda g: bool(g.never_traded) and not g.postponed)
+    query = """
+    query ($date: Date) { games(league: NBA, date: $date) {
+      eventTicker markets { ticker impliedProbability lastPrice volume }
+      prediction { homeWinProbability marketHomeWinProbability edge recommendation
+                   recommendationReason } } }
+    """
+    async with fixed_sim() as sim, app_on(sim, tmp_path) as client:
+        body = await gql(client, query, {"date": untraded.et_date.isoformat()})
+    games = {g["eventTicker"]: g for g in body["data"]["games"]}
+    game = games.pop(untraded.event_ticker)
+    assert [m["impliedProbability"] for m in game["markets"]] == [None, None]
+    assert [(m["lastPrice"], m["volume"]) for m in game["markets"]] == [(0.0, 0.0)] * 2
+    prediction = game["prediction"]
+    assert (prediction["marketHomeWinProbability"], prediction["edge"]) == (None, None)
+    assert prediction["recommendation"] is None
+    assert prediction["recommendationReason"] == "no market price yet"
+    assert 0 < prediction["homeWinProbability"] < 1
+    traded = [g for g in games.values() if g["markets"][0]["impliedProbability"] is not None]
+    assert traded and all(g["prediction"]["edge"] is not None for g in traded)
+
+
+async def test_a_doubleheader_is_two_games_with_two_events(tmp_path: Path) -> None:
+    """Both games of an MLB doubleheader get their own event (G1 the earlier, G2 the later)."""
+    first = _sim_game(League.MLB, lambda g: g.game_number == 1)
+    query = """
+    query ($date: Date) { games(league: MLB, date: $date) {
+      startTime away { code } home { code } eventTicker markets { ticker team } } }
+    """
+    async with fixed_sim() as sim, app_on(sim, tmp_path) as client:
+        body = await gql(client, query, {"date": first.et_date.isoformat()})
+    pair = (first.away.espn, first.home.espn)
+    twins = [g for g in body["data"]["games"] if (g["away"]["code"], g["home"]["code"]) == pair]
+    assert len(twins) == 2
+    early, late = sorted(twins, key=lambda g: g["startTime"])
+    assert early["eventTicker"] == first.event_ticker and early["eventTicker"].endswith("G1")
+    assert late["eventTicker"] == first.event_ticker[:-1] + "2"
+    for game in twins:
+        assert [m["ticker"].rsplit("-", 1)[0] for m in game["markets"]] == [game["eventTicker"]] * 2
+        assert [m["team"] for m in game["markets"]] == list(pair)

@@ -64,6 +64,11 @@ def test_quick_bench_reports_every_section(
     reads = cluster["reads"]
     assert reads["1"]["failures"] == reads["2"]["failures"] == 0
     assert reads["1"]["total"] == reads["2"]["total"] == 2  # one scoreboard, one listing
+    matching = result["notes"]["matching"]
+    assert (matching["games"], matching["markets"]) == (200, 2000)
+    assert matching["new_matched"] == matching["exact_matched"] == 200
+    cpu = rows["matching 200 games / 2000 markets: CPU (vs exact-ticker)"]
+    assert cpu["unit"] == "ms" and cpu["baseline"] == pytest.approx(matching["exact_ms"], rel=1e-3)
     table = capsys.readouterr().out
     assert "single-flight 20 queries: p99 latency" in table and "ratio = value / baseline" in table
 

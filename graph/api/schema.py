@@ -33,7 +33,6 @@ from graph.errors import InvalidInput
 from graph.games import ordering
 from graph.games.batches import GameSet
 from graph.games.ids import public_id
-from graph.games.matching import outcome_team
 
 logger = logging.getLogger(__name__)
 
@@ -70,15 +69,18 @@ class MarketType:
     last_price: float | None
     volume: float | None
     open_interest: float | None
-    implied_probability: float | None
+    implied_probability: float | None = strawberry.field(
+        description="The market's probability: a two-sided book's mid, else the last trade; "
+        "null when the market has never traded and has no two-sided book."
+    )
     updated_at: datetime | None
 
     @classmethod
-    def of(cls, m: models.Market) -> MarketType:
+    def of(cls, m: models.Market, team: str | None) -> MarketType:
         return cls(
             ticker=m.ticker,
             title=m.title,
-            team=team.key if (team := outcome_team(m.ticker)) else None,
+            team=team,
             status=m.status,
             yes_bid=m.yes_bid,
             yes_ask=m.yes_ask,
@@ -101,9 +103,10 @@ class PredictionType:
     home_win_probability: float = strawberry.field(description="Our model's probability.")
     away_win_probability: float
     market_home_win_probability: float | None = strawberry.field(
-        description="The Kalshi market's probability for the home team."
+        description="The Kalshi market's probability for the home team; null when neither "
+        "team's market has a price yet (never traded, no two-sided book)."
     )
-    edge: float | None = strawberry.field(description="Model minus market.")
+    edge: float | None = strawberry.field(description="Model minus market; null without one.")
     confidence: Confidence  # type: ignore[valid-type]
     recommendation: str | None = strawberry.field(
         description="A bet to place, as text; null when the policy says no bet "
@@ -190,14 +193,15 @@ class GameType:
             _batch=batch,
         )
 
-    @_field("The Kalshi event ticker this game maps to, if any.")
-    def event_ticker(self, info: Info[Context, None]) -> str | None:
-        return info.context.service.event_ticker(self._game)
+    @_field("The Kalshi event this game matched, if any.")
+    async def event_ticker(self) -> str | None:
+        return (await self._batch.markets(self._game)).event_ticker
 
     @_field("Kalshi game-winner markets (away team's first).")
     async def markets(self) -> list[MarketType]:
         found = await self._batch.markets(self._game)
-        return [MarketType.of(m) for m in (found.away, found.home) if m is not None]
+        sides = ((found.away, self._game.away.code), (found.home, self._game.home.code))
+        return [MarketType.of(m, code) for m, code in sides if m is not None]
 
     @_field("Our prediction; null (with an error) if it failed.")
     async def prediction(self) -> PredictionType | None:
@@ -212,6 +216,10 @@ class TickerUpdateType:
     yes_ask: float | None
     volume: float | None
     open_interest: float | None
+    implied_probability: float | None = strawberry.field(
+        description="Market.impliedProbability's rule on this update: null without a trade "
+        "or a two-sided book."
+    )
     ts: datetime
     # What this was made of: the key under which subscribers share one execution (SharedExecutor).
     _update: strawberry.Private[models.TickerUpdate | None] = None
@@ -225,6 +233,7 @@ class TickerUpdateType:
             yes_ask=u.yes_ask,
             volume=u.volume,
             open_interest=u.open_interest,
+            implied_probability=u.implied_probability,
             ts=datetime.fromtimestamp(u.ts_ms / 1000, tz=UTC),
             _update=u,
         )
@@ -273,8 +282,9 @@ class Query:
     async def market(self, info: Info[Context, None], ticker: str) -> MarketType | None:
         if not TICKER_RE.fullmatch(ticker):
             raise InvalidInput(f"not a Kalshi market ticker: {ticker[:40]!r}")
-        found = await info.context.service.market(ticker)
-        return MarketType.of(found) if found else None
+        service = info.context.service
+        found = await service.market(ticker)
+        return MarketType.of(found, service.market_team(found)) if found else None
 
     @_field(
         "Our model against Kalshi on this league's finished games: each game's probabilities "

@@ -218,3 +218,7 @@ class SharedCache(Generic[K, V]):
         except RedisUnavailable:
             pass  # the value is still good here; others load it themselves
         return value, ttl_s
+
+
+# A cache of the service: in process, or shared by the replicas through Redis.
+Cache = TTLCache[K, V] | SharedCache[K, V]

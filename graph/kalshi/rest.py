@@ -110,8 +110,14 @@ class KalshiRest(JsonSource):
         event_ticker: str | None = None,
         series_ticker: str | None = None,
         status: str | None = None,
+        min_close_ts: int | None = None,
+        min_settled_ts: int | None = None,
     ) -> list[Market]:
-        """All markets matching the filters, across every page (and ticker chunk)."""
+        """All markets matching the filters, across every page (and ticker chunk).
+
+        ``min_close_ts`` goes with ``status="closed"``, ``min_settled_ts`` with ``"settled"``
+        (Unix seconds; Kalshi refuses other combinations).
+        """
         base: dict[str, str] = {"limit": str(MARKETS_PAGE_LIMIT)}
         if event_ticker:
             base["event_ticker"] = event_ticker
@@ -119,6 +125,10 @@ class KalshiRest(JsonSource):
             base["series_ticker"] = series_ticker
         if status:
             base["status"] = status
+        if min_close_ts is not None:
+            base["min_close_ts"] = str(min_close_ts)
+        if min_settled_ts is not None:
+            base["min_settled_ts"] = str(min_settled_ts)
         if tickers is None:
             return self._parse_listing(await self._paginate("/markets", "markets", base))
         out: list[Market] = []

@@ -10,11 +10,13 @@ from datetime import UTC, date, datetime, timedelta
 from graph.models import League
 from graph.sim.auth import Verifier
 from graph.sim.faults import Faults, Stats
+from graph.sim.listing import Listed, Listing, listed
 from graph.sim.prices import PriceBook
 from graph.sim.slate import SimGame, Slates, et_date
 
 # GET /markets and /events without an event or ticker filter list this window of ET days.
 LIST_WINDOW_DAYS = (-1, 0, 1, 2, 3)
+SINCE_MAX_DAYS = 60
 
 
 @dataclass
@@ -27,6 +29,18 @@ class SimState:
     stats: Stats
     verifier: Verifier
     require_auth: bool
+    listing: Listing
+
+    def listed(self, game: SimGame) -> Listed:
+        """``game``'s tickers as listed now (code renames applied)."""
+        return listed(game, self.faults)
+
+    def find_event(self, event_ticker: str) -> Listed | None:
+        return self.listing.event(event_ticker, self.faults)
+
+    def find_market(self, ticker: str) -> tuple[Listed, bool] | None:
+        """The listed game of a market ticker and whether it is the home side."""
+        return self.listing.market(ticker, self.faults)
 
     def now_ms(self) -> int:
         return int(self.clock() * 1000)
@@ -38,12 +52,20 @@ class SimState:
         """Today's US-Eastern date by the simulator's clock."""
         return et_date(self.now())
 
-    def window_games(self, leagues: Iterable[League]) -> list[SimGame]:
-        """Every game of ``leagues`` from yesterday to three days ahead (ET), in order."""
+    def window_games(
+        self, leagues: Iterable[League], since: datetime | None = None
+    ) -> list[SimGame]:
+        """Every game of ``leagues`` from yesterday to three days ahead (ET), in order; with
+        ``since``, from that moment's ET date (at most 60 days back) to today instead."""
         today = self.today()
+        if since is None:
+            offsets: Iterable[int] = LIST_WINDOW_DAYS
+        else:
+            back = min(max((today - et_date(since)).days, 0), SINCE_MAX_DAYS)
+            offsets = range(-back, 1)
         return [
             game
             for league in leagues
-            for offset in LIST_WINDOW_DAYS
+            for offset in offsets
             for game in self.slates.games(league, today + timedelta(days=offset))
         ]

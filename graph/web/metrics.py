@@ -9,8 +9,10 @@ tests build many apps in one process). Three kinds of numbers feed it:
   (:class:`InstrumentedTransport`, wrapped around each httpx client's transport);
 - state read at scrape time by a collector: WebSocket connections (the
   :class:`~graph.web.wsadmission.ConnectionGate`), subscriptions and distinct upstream tickers
-  and conflated updates (the hub), the feed's state and counters, the caches' counters.
-  Those objects keep plain counters; nothing pushes into the registry on hot paths;
+  and conflated updates (the hub), the feed's state and counters, the caches' counters,
+  the games left without Kalshi markets and today's match rate per league (the games
+  service's :class:`~graph.games.markets.MatchStats`). Those objects keep plain counters;
+  nothing pushes into the registry on hot paths;
 - nothing else: GraphQL errors are part of 200 responses and are not counted here.
 
 The collector's sources are attached by the lifespan (:meth:`Metrics.watch`); before
@@ -32,6 +34,7 @@ from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from graph.cache import CacheStats
+from graph.games.markets import MatchStats
 from graph.kalshi.feed import FeedState, FeedStats
 from graph.live.hub import Hub
 from graph.web.wsadmission import ConnectionGate
@@ -63,6 +66,7 @@ class Sources:
     feed_state: Callable[[], FeedState]
     feed_stats: FeedStats
     caches: Callable[[], Mapping[str, CacheStats]]
+    matching: Callable[[], MatchStats]
     cluster: ClusterView | None = None  # with REDIS_URL only
 
 
@@ -188,6 +192,7 @@ class _LiveCollector(Collector):
             ("coalesced", "joined", "Cache lookups that joined a load already running."),
             ("load_failures", "failures", "Cache loads that failed (not stored)."),
         )
+        yield from _matching(sources.matching())
         if sources.cluster is not None:
             yield from sources.cluster.families()
 
@@ -201,6 +206,28 @@ def per_cache(
         for cache, counts in caches.items():
             family.add_metric([cache], getattr(counts, attr))
         yield family
+
+
+def _matching(stats: MatchStats) -> Iterator[Metric]:
+    # Named as issue 14 names them (no kalshi_graph_ prefix): dashboards look for these.
+    unmatched = CounterMetricFamily(
+        "kalshi_games_unmatched",
+        "Games left without Kalshi markets, each counted once per reason: not_listed (no event "
+        "fits), ambiguous (several do), kalshi_unavailable.",
+        labels=["league", "reason"],
+    )
+    for (league, reason), count in sorted(stats.unmatched.items()):
+        unmatched.add_metric([league.value, reason], count)
+    yield unmatched
+    rate = GaugeMetricFamily(
+        "kalshi_games_match_rate",
+        "Share of today's games (US-Eastern date) matched to a Kalshi event, per league, as of "
+        "the last query for them.",
+        labels=["league"],
+    )
+    for league, value in sorted(stats.rate.items()):
+        rate.add_metric([league.value], value)
+    yield rate
 
 
 class InstrumentedTransport(httpx.AsyncBaseTransport):

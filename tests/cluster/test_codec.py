@@ -60,14 +60,26 @@ def test_games_round_trip() -> None:
 
 
 def test_market_listings_round_trip() -> None:
-    """A listing keyed by event, with optional prices, decodes equal to the original."""
-    listing = {
-        "EV": [Market("EV-NYK", "EV", "Knicks?", "open", "New York", 0.45, 0.5, None, 3.0)],
-        "EMPTY": [],
-    }
-    codec: JsonCodec[dict[str, list[Market]]] = JsonCodec(dict[str, list[Market]])
+    """A listing, with optional prices, sub-titles and times, decodes equal to the original."""
+    listing = [
+        Market(
+            "EV-NYK",
+            "EV",
+            "Knicks?",
+            "open",
+            yes_sub_title="New York K",
+            no_sub_title="Boston",
+            yes_bid=0.45,
+            yes_ask=0.5,
+            volume=3.0,
+            occurs_at=datetime(2026, 12, 1, 0, 30, tzinfo=UTC),
+        ),
+        Market("EV-BOS", "EV", "Celtics?", "open"),
+    ]
+    codec: JsonCodec[list[Market]] = JsonCodec(list[Market])
     decoded = codec.decode(codec.encode(listing))
-    assert decoded == listing and decoded["EV"][0].implied_probability == pytest.approx(0.475)
+    assert decoded == listing and decoded[0].implied_probability == pytest.approx(0.475)
+    assert decoded[1].implied_probability is None
 
 
 def test_a_value_of_another_shape_is_a_codec_error() -> None:

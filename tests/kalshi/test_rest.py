@@ -229,6 +229,7 @@ async def test_market_parses_current_shape_from_reference() -> None:
         title="Buffalo at Houston Winner?",
         status="active",
         yes_sub_title="Buffalo",
+        no_sub_title="Buffalo",
         yes_bid=0.55,
         yes_ask=0.56,
         last_price=0.55,
@@ -237,6 +238,7 @@ async def test_market_parses_current_shape_from_reference() -> None:
         updated_at=None,
         close_time=datetime(2025, 12, 7, 18, 0, tzinfo=UTC),
         observed_at=datetime.fromtimestamp(READ_AT, UTC),
+        expected_expiration=datetime(2025, 11, 24, 4, 30, tzinfo=UTC),
     )
     assert market.implied_probability == pytest.approx(0.555)
 
