@@ -1,10 +1,13 @@
-"""``python -m bench``: every benchmark of issue 7 in one run, one table, one JSON file.
+"""``python -m bench``: every benchmark in one run, one table, one JSON file.
 
-Sections: the games query next to the naive ways (``bench.query``), single-flight
-under 100 identical queries, GraphQL overhead at zero latency (``bench.overhead``),
-subscription fan-out, server memory and upstream-drop recovery (``bench.fanout``).
-``--quick`` runs a reduced set in well under a minute (``make bench-quick``; a test
-runs it). The model evaluation is separate (``python -m bench.eval``, ``make eval``).
+Sections: the games query next to the naive ways (``query``, :mod:`bench.query`),
+single-flight under 100 identical queries (``singleflight``), GraphQL overhead at zero
+latency (``overhead``, :mod:`bench.overhead`), permessage-deflate on small frames
+(``deflate``, :mod:`bench.deflate`), subscription fan-out next to a plain Strawberry
+server and a raw relay, then our memory over time and recovery after upstream drops
+(``fanout``, :mod:`bench.fanout`). ``--quick`` runs a reduced set in about a minute
+(``make bench-quick``; a test runs it); ``--section`` runs only the named sections,
+for development. The model evaluation is separate (``python -m bench.eval``).
 """
 
 from __future__ import annotations
@@ -14,17 +17,19 @@ import asyncio
 import os
 import tempfile
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from bench.deflate import deflate_section
 from bench.fanout import FanoutConfig, fanout_section
 from bench.overhead import overhead_section
 from bench.query import query_section as games_section, singleflight_section, warm_up
 from bench.report import Row, format_table, write_json
 
 DEFAULT_OUT = Path("bench/results/latest.json")
+SECTIONS = ("query", "singleflight", "overhead", "deflate", "fanout")
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,19 +40,22 @@ class Plan:
     singleflight_clients: int = 100
     overhead_n: int = 50
     overhead_repeat: int = 200
+    deflate_frames: int = 20_000
     fanout: FanoutConfig = field(default_factory=FanoutConfig)
+    sections: Sequence[str] = SECTIONS
 
 
 FULL = Plan()
 QUICK = Plan(
-    sizes=(5, 20),
+    sizes=(5, 200),
     latency_s=0.02,
     singleflight_n=10,
     singleflight_clients=20,
     overhead_n=10,
     overhead_repeat=20,
+    deflate_frames=2_000,
     fanout=FanoutConfig(
-        sizes=(5, 20),
+        sizes=(20,),
         markets=10,
         seconds=1.5,
         rss_subscribers=10,
@@ -61,22 +69,27 @@ QUICK = Plan(
 
 async def run(plan: Plan) -> tuple[list[Row], dict[str, Any]]:
     rows: list[Row] = []
-    notes: dict[str, Any] = {"latency_ms": plan.latency_s * 1000}
+    notes: dict[str, Any] = {"latency_ms": plan.latency_s * 1000, "section_s": {}}
+    wanted = set(plan.sections)
     with tempfile.TemporaryDirectory(prefix="kalshi-graph-bench-") as tmp:
         work = Path(tmp)
-        await warm_up(work)
-        section, notes["query"] = await games_section(plan.sizes, plan.latency_s, work)
-        rows += section
-        section, notes["singleflight"] = await singleflight_section(
-            plan.singleflight_n, plan.latency_s, work, clients=plan.singleflight_clients
-        )
-        rows += section
-        section, notes["overhead"] = await overhead_section(
-            plan.overhead_n, plan.overhead_repeat, work
-        )
-        rows += section
-    section, notes["fanout"] = await fanout_section(plan.fanout)
-    rows += section
+        sections: dict[str, Callable[[], Awaitable[tuple[list[Row], dict[str, Any]]]]] = {
+            "query": lambda: games_section(plan.sizes, plan.latency_s, work),
+            "singleflight": lambda: singleflight_section(
+                plan.singleflight_n, plan.latency_s, work, clients=plan.singleflight_clients
+            ),
+            "overhead": lambda: overhead_section(plan.overhead_n, plan.overhead_repeat, work),
+            "deflate": lambda: deflate_section(plan.deflate_frames),
+            "fanout": lambda: fanout_section(plan.fanout),
+        }
+        if wanted & {"query", "singleflight", "overhead"}:
+            await warm_up(work)
+        for name in SECTIONS:
+            if name in wanted:
+                started = time.perf_counter()
+                section, notes[name] = await sections[name]()
+                rows += section
+                notes["section_s"][name] = round(time.perf_counter() - started, 1)
     return rows, notes
 
 
@@ -84,10 +97,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="the reduced set (< 60 s)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument(
+        "--section", action="append", choices=SECTIONS, help="run only this section (repeatable)"
+    )
+    parser.add_argument(
+        "--fanout-sizes", type=_sizes, help="subscriber counts of the fan-out, e.g. 100,500"
+    )
+    parser.add_argument(
+        "--profile-fanout", type=Path, metavar="FILE", help="cProfile our fan-out server into FILE"
+    )
     args = parser.parse_args(argv)
+    plan = QUICK if args.quick else FULL
+    if args.section:
+        plan = replace(plan, sections=args.section)
+    if args.fanout_sizes or args.profile_fanout:
+        sizes = args.fanout_sizes or plan.fanout.sizes
+        fanout = replace(plan.fanout, sizes=sizes, profile=args.profile_fanout)
+        plan = replace(plan, fanout=fanout)
     load = round(os.getloadavg()[0], 2)
     started = time.perf_counter()
-    rows, notes = asyncio.run(run(QUICK if args.quick else FULL))
+    rows, notes = asyncio.run(run(plan))
     notes["elapsed_s"] = round(time.perf_counter() - started, 1)
     notes["mode"] = "quick" if args.quick else "full"
     print(format_table(rows))
@@ -98,6 +127,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     write_json(args.out, rows, notes=notes, started_load=load)
     print(f"written to {args.out}")
     return 0
+
+
+def _sizes(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.split(","))
 
 
 if __name__ == "__main__":
