@@ -12,11 +12,14 @@ concurrently, like a remote host). Compared on the same simulator:
 - ``sequential`` and ``gather``: the naive clients of :mod:`bench.naive`.
 
 Wall times are reported in units of L (round trips); upstream requests come from the
-simulator's own statistics, reset before each run. Client, app and simulator share one
-process and one event loop, so our CPU time and the simulator's count in full.
+simulator's own statistics, reset before each run. The app runs alone in a process of
+its own (:mod:`bench.servers`); the clients and the simulator share this one. What the
+simulator spends building a response (a 200-game scoreboard, its market listing) comes
+on top of L, as a remote host's would.
 
-Single-flight: 100 identical cold queries at once on one app; the simulator counts the
-requests per resource (the target is one each) and we report p99 latency.
+Single-flight: 100 identical cold queries at once on one app, each from a client of its
+own; the simulator counts the requests per resource (the target is one each) and we
+report p99 latency.
 """
 
 from __future__ import annotations
@@ -33,16 +36,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from starlette.applications import Starlette
 
 from bench.naive import naive_games
 from bench.report import Row, percentile
-from graph.app import create_app
+from bench.servers import OURS, Server
 from graph.models import League
 from graph.ratings import RatingStore
-from graph.settings import Settings
 from graph.sim import Faults, Simulator
-from graph.sim.loopback import serve_app
 
 DAY = date(2026, 11, 22)  # a Sunday: the NBA plays
 NOON_UTC = 1_795_348_800.0  # DAY at 12:00 UTC; a fixed clock keeps every game scheduled
@@ -70,28 +70,21 @@ class Run:
     requests: dict[str, int]
 
 
-def bench_settings(sim: Simulator, workdir: Path, **overrides: Any) -> Settings:
-    """The simulator's settings, with one ratings file for every app of a run."""
-    return sim.app_settings(**{"ratings_db_path": str(workdir / "ratings.sqlite3"), **overrides})
-
-
 @asynccontextmanager
 async def app_client(
-    sim: Simulator, workdir: Path, *, refreshed: bool, **overrides: Any
-) -> AsyncIterator[tuple[Starlette, httpx.AsyncClient]]:
-    """A fresh app on loopback (cold caches), after one rating refresh if ``refreshed``."""
-    app = create_app(
-        bench_settings(sim, workdir, **overrides), clock=lambda: NOON_UTC, ratings_refresh_s=None
-    )
-    limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
-    async with (
-        serve_app(app) as url,
-        httpx.AsyncClient(base_url=url, timeout=300, limits=limits) as client,
-    ):
-        if refreshed:
-            await app.state.service.refresh_ratings([League.NBA])
-            app.state.service.clear_caches()
-        yield app, client
+    sim: Simulator, workdir: Path, *, refreshed: bool
+) -> AsyncIterator[tuple[Server, httpx.AsyncClient]]:
+    """A fresh app in its own process (cold caches), after one rating refresh if
+    ``refreshed``; every app of a run shares one ratings file."""
+    env = {"BENCH_CLOCK": repr(NOON_UTC), "RATINGS_DB_PATH": str(workdir / "ratings.sqlite3")}
+    server = await Server.start(OURS, sim, (), workdir, env=env)
+    try:
+        async with httpx.AsyncClient(base_url=server.url, timeout=300) as client:
+            if refreshed:
+                await server.control("POST", "/bench/refresh", league=League.NBA.value)
+            yield server, client
+    finally:
+        await server.stop()
 
 
 async def post(client: httpx.AsyncClient, query: str = QUERY) -> dict[str, Any]:
@@ -247,7 +240,7 @@ async def singleflight_section(
     """
     async with (
         sim_for(n, latency_s) as sim,
-        app_client(sim, workdir, refreshed=True) as (app, client),
+        app_client(sim, workdir, refreshed=True) as (server, client),
         contextlib.AsyncExitStack() as stack,
     ):
         lone = await timed_query(client, sim)
@@ -258,7 +251,7 @@ async def singleflight_section(
             for _ in range(clients)
         ]
         await asyncio.gather(*(c.get("/healthz") for c in burst))  # connect, untimed
-        app.state.service.clear_caches()
+        await server.control("POST", "/bench/clear")
         sim.stats.reset()
         gc.collect()
 

@@ -5,9 +5,9 @@ How it works: three kinds of process share the machine.
 - This process runs the simulator (real clock) and drives its feed
   (:mod:`bench.fanout.driver`): every market ticks ``rate`` times a second.
 - One contender server at a time runs alone in a child process
-  (:mod:`bench.fanout.servers`; the programs are in :mod:`bench.contenders`), pointed
+  (:mod:`bench.servers`; the programs are in :mod:`bench.contenders`), pointed
   at the simulator like any deployment; we read its CPU time and RSS from ``/proc``
-  (:mod:`bench.fanout.proc`) and, for ours, its hub counters.
+  (:mod:`bench.proc`) and, for ours, its hub counters.
 - S subscribers are real ``graphql-transport-ws`` clients in two processes of their
   own (:mod:`bench.fanout.clients`), so they are not the bottleneck of the server they
   measure; each records its receive time and the simulator's send time per message.

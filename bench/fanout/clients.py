@@ -26,7 +26,7 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.typing import Subprotocol
 
-from bench.fanout.proc import cpu_seconds
+from bench.proc import cpu_seconds
 
 SUBSCRIPTION = (
     "subscription ($t: [String!]!) "

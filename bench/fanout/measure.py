@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from bench.fanout.clients import Clients
 from bench.fanout.driver import Driver, assignments
-from bench.fanout.servers import Server
+from bench.servers import Server
 from graph.sim import Simulator
 
 WARM_UP_S = 1.0

@@ -1,6 +1,6 @@
 """The fan-out section: every contender at every level, then our memory and recovery.
 
-For each number of subscribers S, each contender (:func:`bench.fanout.servers.contenders`)
+For each number of subscribers S, each contender (:func:`bench.servers.contenders`)
 gets a fresh server process, the same simulator, the same markets and the same clients,
 one after the other, so the rows of a level compare like with like in one run. Rows per
 contender: delivered (msgs/s, against the offered load), p50 and p99 latency, server CPU
@@ -20,8 +20,8 @@ from typing import Any
 
 from bench.fanout.endurance import recovery, rss_over_time
 from bench.fanout.measure import Window, measure, session
-from bench.fanout.servers import Contender, Server, contenders
 from bench.report import Row, percentile
+from bench.servers import Contender, Server, contenders
 from graph.espn import eastern_date
 from graph.models import League
 from graph.sim import Simulator

@@ -1,5 +1,10 @@
-"""The contender servers as child processes: started against the simulator, measured
-from ``/proc``, stopped with SIGTERM (see :mod:`bench.contenders`)."""
+"""The servers under test as child processes: started against the simulator, measured
+from ``/proc``, stopped with SIGTERM (the programs are in :mod:`bench.contenders`).
+
+Every section runs our app this way, alone in its process: the clients and the
+simulator stay in the benchmark's process, so neither their CPU nor their place in an
+event loop is counted against ours.
+"""
 
 from __future__ import annotations
 
@@ -7,17 +12,17 @@ import asyncio
 import os
 import subprocess
 import sys
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from bench.fanout.proc import cpu_seconds, rss_mb
+from bench.proc import cpu_seconds, rss_mb
 from graph.sim import Simulator
 
-ROOT = Path(__file__).resolve().parent.parent.parent
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,10 +35,13 @@ class Contender:
     hub_stats: bool = False  # serves ``GET /bench/stats`` (our hub's counters)
 
 
+OURS = Contender("ours", "bench.contenders.ours", hub_stats=True)
+
+
 def contenders(deflate: bool, *, other_deflate: bool = True) -> list[Contender]:
     """Ours and the two peers with the same deflate choice, plus (``other_deflate``) ours
     with the other choice, which prices permessage-deflate on small frames."""
-    ours = Contender("ours", "bench.contenders.ours", deflate, hub_stats=True)
+    ours = replace(OURS, deflate=deflate)
     out = [
         ours,
         Contender("strawberry", "bench.contenders.plain", deflate),
@@ -60,8 +68,9 @@ class Server:
         tickers: Sequence[str],
         workdir: Path,
         profile: Path | None = None,
+        env: Mapping[str, str] | None = None,
     ) -> Server:
-        env = {
+        environment = {
             "PATH": os.environ.get("PATH", ""),
             "PYTHONPATH": str(ROOT),
             "KALSHI_ENV": "sim",
@@ -75,11 +84,12 @@ class Server:
             "MAX_TICKERS_PER_SUBSCRIPTION": "50",
             "BENCH_TICKERS": ",".join(tickers),
             "BENCH_DEFLATE": "1" if contender.deflate else "0",
+            **(env or {}),
         }
         if profile is not None:
-            env["BENCH_PROFILE"] = str(profile)
+            environment["BENCH_PROFILE"] = str(profile)
         if os.environ.get("BENCH_TRACEMALLOC"):
-            env["BENCH_TRACEMALLOC"] = os.environ["BENCH_TRACEMALLOC"]
+            environment["BENCH_TRACEMALLOC"] = os.environ["BENCH_TRACEMALLOC"]
         # The log goes to a file: Strawberry logs a traceback for every client that
         # disconnects while updates flow (counted in the report, see ``error_lines``).
         log_path = workdir / f"server-{contender.name.replace(' ', '').replace(',', '-')}.log"
@@ -87,7 +97,7 @@ class Server:
         process = subprocess.Popen(
             [sys.executable, "-m", contender.module],
             cwd=workdir,  # no stray .env from the developer's checkout
-            env=env,
+            env=environment,
             stdout=subprocess.PIPE,
             stderr=log,
             text=True,
@@ -120,8 +130,12 @@ class Server:
         """Our hub's counters; empty for a peer, which has none."""
         if not self.contender.hub_stats:
             return {}
-        async with httpx.AsyncClient(base_url=self.url, timeout=30) as client:
-            response = await client.get("/bench/stats")
+        return await self.control("GET", "/bench/stats")
+
+    async def control(self, method: str, path: str, **params: str) -> dict[str, Any]:
+        """Ask our app's benchmark hooks (:mod:`bench.contenders.ours`)."""
+        async with httpx.AsyncClient(base_url=self.url, timeout=300) as client:
+            response = await client.request(method, path, params=params)
             response.raise_for_status()
             body: dict[str, Any] = response.json()
             return body
