@@ -36,6 +36,7 @@ SECTIONS = ("query", "singleflight", "overhead", "deflate", "fanout")
 class Plan:
     sizes: Sequence[int] = (10, 50, 200)
     latency_s: float = 0.1
+    cold_runs: int = 5  # our cold queries per N (the median is reported)
     singleflight_n: int = 50
     singleflight_clients: int = 100
     overhead_n: int = 50
@@ -49,6 +50,7 @@ FULL = Plan()
 QUICK = Plan(
     sizes=(5, 200),
     latency_s=0.02,
+    cold_runs=1,
     singleflight_n=10,
     singleflight_clients=20,
     overhead_n=10,
@@ -74,7 +76,9 @@ async def run(plan: Plan) -> tuple[list[Row], dict[str, Any]]:
     with tempfile.TemporaryDirectory(prefix="kalshi-graph-bench-") as tmp:
         work = Path(tmp)
         sections: dict[str, Callable[[], Awaitable[tuple[list[Row], dict[str, Any]]]]] = {
-            "query": lambda: games_section(plan.sizes, plan.latency_s, work),
+            "query": lambda: games_section(
+                plan.sizes, plan.latency_s, work, cold_runs=plan.cold_runs
+            ),
             "singleflight": lambda: singleflight_section(
                 plan.singleflight_n, plan.latency_s, work, clients=plan.singleflight_clients
             ),
