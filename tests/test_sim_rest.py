@@ -7,7 +7,7 @@ import base64
 import re
 from collections import deque
 from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -220,6 +220,63 @@ async def test_tickers_and_series_filters(sim: Simulator, client: httpx.AsyncCli
     assert all(m["ticker"].startswith("KXMLBGAME-") for m in body["markets"])
     unknown = await client.get(f"{sim.rest_url}/markets", params={"series_ticker": "KXNOPE"})
     assert unknown.json() == {"markets": [], "cursor": ""}
+
+
+def _closes(market: dict[str, Any]) -> int:
+    return int(datetime.fromisoformat(market["close_time"].replace("Z", "+00:00")).timestamp())
+
+
+async def test_close_time_filters_select_by_each_markets_close_time(
+    sim: Simulator, client: httpx.AsyncClient
+) -> None:
+    """min_close_ts/max_close_ts keep exactly the markets whose close_time is in range, for
+    dates far outside the default listing too (here: markets of twelve days ago)."""
+    nearby = [
+        m
+        for offset in range(-40, 20)
+        for m in sim.markets_for(League.NBA, MONDAY + timedelta(days=offset))
+    ]
+    closing = sorted(_closes(m) for m in sim.markets_for(League.NBA, MONDAY - timedelta(days=12)))
+    low, high = closing[0], closing[-1]
+    expected = {m["ticker"] for m in nearby if low <= _closes(m) <= high}
+    found = await _all_pages(
+        client,
+        f"{sim.rest_url}/markets",
+        "markets",
+        series_ticker="KXNBAGAME",
+        min_close_ts=str(low),
+        max_close_ts=str(high),
+        limit="7",
+    )
+    assert len(expected) >= 2 and {m["ticker"] for m in found} == expected
+    assert all(low <= _closes(m) <= high for m in found)
+    later = await _all_pages(
+        client, f"{sim.rest_url}/markets", "markets", min_close_ts=str(high), limit="1000"
+    )
+    assert later and all(_closes(m) >= high for m in later)
+    closed = await client.get(
+        f"{sim.rest_url}/markets", params={"status": "closed", "max_close_ts": str(high)}
+    )
+    # Allowed with status=closed, which still applies (simulated markets are active or final).
+    assert closed.status_code == 200 and closed.json()["markets"] == []
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        pytest.param({"status": "open", "min_close_ts": "1764000000"}, id="open-with-close-time"),
+        pytest.param({"status": "settled", "max_close_ts": "1764000000"}, id="settled-too"),
+        pytest.param({"min_close_ts": "yesterday"}, id="not-a-timestamp"),
+        pytest.param({"max_close_ts": "-5"}, id="negative"),
+    ],
+)
+async def test_close_time_filters_refuse_what_kalshi_refuses(
+    sim: Simulator, client: httpx.AsyncClient, params: dict[str, str]
+) -> None:
+    """Close-time filters combine only with status closed or none, and take Unix seconds."""
+    response = await client.get(f"{sim.rest_url}/markets", params=params)
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "bad_request"
 
 
 async def test_markets_resolve_lazily_for_any_date(

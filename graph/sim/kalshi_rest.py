@@ -1,7 +1,9 @@
 """Kalshi REST endpoints of the simulator (``/trade-api/v2/...``, kalshi-api.md §3).
 
 Markets resolve lazily from their ticker's date, so any date works; list calls
-without an event or ticker filter cover yesterday to three days ahead (ET).
+without an event or ticker filter cover yesterday to three days ahead (ET), or, with
+``min_close_ts``/``max_close_ts``, every market whose ``close_time`` falls in that range
+(at most a month of game days), which Kalshi allows only with ``status=closed`` or none.
 Cursors are opaque strings (an encoded offset); the last page answers ``""``.
 ``event_ticker`` takes a single ticker like the current API (a comma is a 400).
 """
@@ -9,6 +11,7 @@ Cursors are opaque strings (an encoded offset); the last page answers ``""``.
 from __future__ import annotations
 
 import base64
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from starlette.requests import Request
@@ -18,15 +21,17 @@ from starlette.routing import BaseRoute, Route
 from graph.models import League
 from graph.sim.guard import BadRequest, Handler, guarded, kalshi_error
 from graph.sim.kalshi_shapes import (
+    CLOSE_AFTER_START,
     STATUS_FILTER,
     event_dict,
     event_markets,
+    market_close_time,
     market_dict,
     market_status,
     series_dict,
 )
-from graph.sim.slate import SimGame
-from graph.sim.state import SimState
+from graph.sim.slate import SimGame, et_date
+from graph.sim.state import LIST_WINDOW_DAYS, SimState
 from graph.teams import SERIES
 
 PREFIX = "/trade-api/v2"
@@ -82,6 +87,41 @@ def _status_set(request: Request) -> frozenset[str] | None:
     return STATUS_FILTER[status]
 
 
+CloseWindow = tuple[datetime | None, datetime | None]
+
+
+def _close_window(request: Request) -> CloseWindow | None:
+    """``min_close_ts``/``max_close_ts`` (Unix seconds, inclusive), or None without them."""
+    bounds: list[datetime | None] = []
+    for name in ("min_close_ts", "max_close_ts"):
+        raw = request.query_params.get(name, "")
+        if raw and not raw.isdigit():
+            raise BadRequest(f"{name} must be a Unix timestamp in seconds")
+        bounds.append(datetime.fromtimestamp(int(raw), UTC) if raw else None)
+    if bounds == [None, None]:
+        return None
+    if request.query_params.get("status", "") not in ("", "closed"):
+        raise BadRequest("min_close_ts and max_close_ts combine only with status closed or none")
+    return bounds[0], bounds[1]
+
+
+def _closing(state: SimState, leagues: list[League], window: CloseWindow) -> list[SimGame]:
+    """Games on the ET days whose markets can close in ``window`` (a missing bound stays
+    at the default listing's edge; at most a month of days)."""
+    low, high = window
+    today = state.today()
+    first = et_date(low - CLOSE_AFTER_START) if low else today + timedelta(LIST_WINDOW_DAYS[0])
+    last = et_date(high - CLOSE_AFTER_START) if high else today + timedelta(LIST_WINDOW_DAYS[-1])
+    days = [first + timedelta(days=i) for i in range(min((last - first).days + 1, 31))]
+    return [game for league in leagues for day in days for game in state.slates.games(league, day)]
+
+
+def _closes_in(game: SimGame, window: CloseWindow) -> bool:
+    low, high = window
+    closes = market_close_time(game)
+    return (low is None or low <= closes) and (high is None or closes <= high)
+
+
 def _leagues(request: Request) -> list[League]:
     series = request.query_params.get("series_ticker")
     if not series:
@@ -100,6 +140,7 @@ def routes(state: SimState) -> list[BaseRoute]:
         limit = _limit(request, default=100, maximum=1000)
         # (game, is_home) pairs; dicts are built for the returned page only.
         found: list[tuple[SimGame, bool]]
+        closing = _close_window(request)
         if tickers := query.get("tickers"):
             found = [
                 (game, ticker == game.home_ticker)
@@ -112,8 +153,15 @@ def routes(state: SimState) -> list[BaseRoute]:
             game = slates.event(event_ticker)
             found = [(game, False), (game, True)] if game is not None else []
         else:
-            games = state.window_games(_leagues(request))
+            leagues = _leagues(request)
+            games = (
+                state.window_games(leagues)
+                if closing is None
+                else _closing(state, leagues, closing)
+            )
             found = [(game, home) for game in games for home in (False, True)]
+        if closing is not None:
+            found = [(g, home) for g, home in found if _closes_in(g, closing)]
         if series := query.get("series_ticker"):
             found = [(g, home) for g, home in found if SERIES[g.league] == series]
         statuses = _status_set(request)

@@ -84,6 +84,15 @@ def series_dict(league: League) -> dict[str, Any]:
     }
 
 
+# A game-winner market closes two weeks after the game (it can close early, once the
+# result is known): the ``close_time`` that ``GET /markets``'s close-time filters look at.
+CLOSE_AFTER_START = timedelta(days=14)
+
+
+def market_close_time(game: SimGame) -> datetime:
+    return game.start + CLOSE_AFTER_START
+
+
 def market_dict(game: SimGame, home: bool, prices: PriceBook, now_ms: int) -> dict[str, Any]:
     """The REST ``market`` object of one side of a game."""
     now = datetime.fromtimestamp(now_ms / 1000, UTC)
@@ -94,7 +103,7 @@ def market_dict(game: SimGame, home: bool, prices: PriceBook, now_ms: int) -> di
     settled = status == "finalized"
     won = game.home_wins == home
     open_time = game.start - timedelta(days=7)
-    close_time = game.start + timedelta(days=14)
+    close_time = market_close_time(game)
     return {
         "ticker": game.home_ticker if home else game.away_ticker,
         "event_ticker": game.event_ticker,
