@@ -6,23 +6,27 @@ STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 ASSETS := node_modules/.installed
 
-.PHONY: serve test lint typecheck pytest screenshots bench bench-quick eval schema clean
+.PHONY: serve test test-fast lint typecheck pytest screenshots bench bench-quick eval schema constraints clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-$(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e .
+# constraints.txt pins every installed distribution to the versions the tests passed on, so a
+# fresh clone (and CI) gets those, not whatever was released since.
+$(STAMP): pyproject.toml constraints.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -c constraints.txt -e .
 	touch $@
 
-$(DEV_STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[dev]'
+$(DEV_STAMP): pyproject.toml constraints.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $@ $(STAMP)
 
-# GraphiQL's scripts and styles, so the explorer works without internet access.
-$(ASSETS): package.json package-lock.json
+# GraphiQL's scripts and styles, so the explorer works without internet access: npm fetches
+# them, then they are copied into the package (graph/web/vendor/, git-ignored package data).
+$(ASSETS): package.json package-lock.json | $(STAMP)
 	npm ci --no-audit --no-fund --loglevel=error
+	$(BIN)/python -m graph.web.graphiql
 	touch $@
 
 # Debian's Chromium for tests/test_browser.py, driven by Playwright from the dev extras. Never
@@ -51,6 +55,10 @@ pytest: $(DEV_STAMP) $(ASSETS) $(CHROMIUM)
 
 test: lint typecheck pytest
 
+# The fast tier (< 1 min): everything but end-to-end, browser, npm, fuzz and bench tests.
+test-fast: $(DEV_STAMP) $(ASSETS)
+	$(BIN)/pytest -q -m "not (e2e or browser or npm or fuzz or bench)"
+
 # Re-take docs/graphiql.png and docs/live.png from a real browser run.
 screenshots: $(DEV_STAMP) $(ASSETS) $(CHROMIUM)
 	UPDATE_SCREENSHOTS=1 $(BIN)/pytest -q -p no:cacheprovider tests/test_browser.py
@@ -68,7 +76,13 @@ eval: $(STAMP)
 	$(BIN)/python -m bench.eval
 
 schema: $(STAMP)
-	$(BIN)/python -c 'from graph.schema import schema; print(schema, end="")' > schema.graphql
+	$(BIN)/python -c 'from graph.api.schema import schema; print(schema, end="")' > schema.graphql
+
+# After changing dependencies in pyproject.toml: re-resolve and pin what the tests will run on.
+constraints: | $(BIN)/python
+	$(BIN)/pip install --quiet --upgrade -e '.[dev]'
+	{ sed -n 1,2p constraints.txt; $(BIN)/pip freeze --exclude-editable | grep -v '^-e'; } > constraints.tmp
+	mv constraints.tmp constraints.txt
 
 clean:
 	rm -rf $(VENV) node_modules .coverage .mypy_cache .ruff_cache .pytest_cache

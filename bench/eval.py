@@ -10,7 +10,7 @@ each team's first rating is 538's published pre-game Elo of its first game in th
 before that game, so no look-ahead). The alternative, every team at 1505 with the first season
 used as burn-in and excluded, is reported as well.
 
-Fitting. The shipped parameters (graph.elo.PARAMS) were fitted on ``FIT_SEASONS`` only; the
+Fitting. The shipped parameters (graph.model.elo.PARAMS) were fitted on ``FIT_SEASONS`` only; the
 held-out rows show the seasons the fit never saw. ``python -m bench.eval [out.json] [--plot PNG]``.
 """
 
@@ -25,8 +25,8 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from graph.data import HistoricalGame, load_games
-from graph.elo import PARAMS, EloModel, EloParams, classic_538
+from graph.model.data import HistoricalGame, load_games
+from graph.model.elo import PARAMS, EloModel, EloParams, classic_538
 from graph.models import League
 
 LEAGUES = (League.NFL, League.NBA)

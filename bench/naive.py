@@ -18,13 +18,13 @@ from datetime import date
 
 import httpx
 
-from graph.espn import rest_days
-from graph.matching import event_ticker
+from graph.espn.client import ScoreboardClient
+from graph.espn.parse import rest_days
+from graph.games.matching import event_ticker
+from graph.kalshi.rest import KalshiAuth, KalshiRest
+from graph.kalshi.signing import Signer, load_private_key
+from graph.model.ratings import RatingStore
 from graph.models import Game, League, Market
-from graph.ratings import RatingStore
-from graph.rest import KalshiAuth, KalshiRest
-from graph.scoreboard import ScoreboardClient
-from graph.signing import Signer, load_private_key
 from graph.sim import Simulator
 
 

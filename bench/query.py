@@ -40,8 +40,8 @@ import httpx
 from bench.naive import naive_games
 from bench.report import Row, percentile
 from bench.servers import OURS, Server
+from graph.model.ratings import RatingStore
 from graph.models import League
-from graph.ratings import RatingStore
 from graph.sim import Faults, Simulator
 
 DAY = date(2026, 11, 22)  # a Sunday: the NBA plays

@@ -22,8 +22,8 @@ import uvicorn
 
 from graph.app import create_app, drain
 from graph.errors import ConfigError
-from graph.logs import configure_logging
 from graph.settings import load_settings
+from graph.web.logs import configure_logging
 
 logger = logging.getLogger(__name__)
 
@@ -41,14 +41,6 @@ class GracefulServer(uvicorn.Server):
         super().__init__(config)
         self._drain = drain
         self._timeout_s = timeout_s
-
-    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-        super().handle_exit(sig, frame)
-        if sig == signal.SIGTERM and sig in self._captured_signals:
-            # uvicorn re-raises captured signals once served; with SIGTERM's default action
-            # that kills the process after a clean shutdown. SIGINT still re-raises
-            # (KeyboardInterrupt, caught in main), as Ctrl-C users expect.
-            self._captured_signals.remove(sig)
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         loop = asyncio.get_running_loop()
@@ -88,11 +80,21 @@ def main() -> int:
     )
     timeout_s = settings.shutdown_timeout_s
     server = GracefulServer(config, drain=lambda: drain(app, timeout_s), timeout_s=timeout_s)
+    # uvicorn restores the handler it found and re-raises the signal once it has shut down;
+    # SIGTERM's default action would then kill the process after a clean shutdown.
+    signal.signal(signal.SIGTERM, _exit_cleanly)
     try:
         server.run()
     except KeyboardInterrupt:
         pass  # Ctrl-C: the shutdown already ran
+    except SystemExit as exc:
+        return int(exc.code or 0)
     return 0
+
+
+def _exit_cleanly(sig: int, frame: FrameType | None) -> None:
+    """SIGTERM outside uvicorn's own handling: the shutdown already ran; leave with 0."""
+    raise SystemExit(0)
 
 
 if __name__ == "__main__":

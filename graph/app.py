@@ -6,9 +6,9 @@ lifespan opens the HTTP clients, the rating store, the in-process simulator
 and closes all of them on shutdown. Credentials are checked in ``create_app``
 itself, so a bad key stops startup with one clear message.
 
-Operations: ``/healthz`` (alive), ``/readyz`` (:mod:`graph.readiness`), ``/metrics``
-(:mod:`graph.metrics`), request ids (:mod:`graph.logs`), the WebSocket cap and drain
-(:mod:`graph.wsgate`). :func:`drain` is the first half of a graceful shutdown:
+Operations: ``/healthz`` (alive), ``/readyz`` (:mod:`graph.web.readiness`), ``/metrics``
+(:mod:`graph.web.metrics`), request ids (:mod:`graph.web.logs`), the WebSocket cap and drain
+(:mod:`graph.web.wsadmission`). :func:`drain` is the first half of a graceful shutdown:
 ``python -m graph`` runs it as soon as SIGTERM arrives, before the server closes the
 sockets; the lifespan runs it again (a no-op then) for servers that do not.
 """
@@ -30,24 +30,27 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 
-from graph import __version__, graphiql, live
-from graph.auth import BearerAuth, TokenCheck
-from graph.feed import KalshiFeed
+from graph import __version__
+from graph.api.schema import build_schema
+from graph.api.view import GraphQLView
+from graph.espn.client import ScoreboardClient
+from graph.games.service import GameService, ServiceConfig
 from graph.http import RetryPolicy
-from graph.hub import Hub
-from graph.limits import BodyLimit
-from graph.logs import RequestId
-from graph.metrics import CONTENT_TYPE, HttpMetrics, Metrics, Sources
+from graph.kalshi.feed import KalshiFeed
+from graph.kalshi.rest import KalshiAuth, KalshiRest
+from graph.kalshi.signing import Signer, load_private_key
+from graph.live.hub import Hub
+from graph.live.snapshot import Snapshot
+from graph.model.ratings import RatingStore
 from graph.models import TickerUpdate
-from graph.ratings import RatingStore
-from graph.readiness import Phase, Readiness, feed_check, http_probe
-from graph.rest import KalshiAuth, KalshiRest
-from graph.schema import GraphQLView, build_schema
-from graph.scoreboard import ScoreboardClient
-from graph.service import GameService, ServiceConfig
 from graph.settings import Settings, load_settings
-from graph.signing import Signer, load_private_key
-from graph.wsgate import ConnectionGate, WebSocketGate
+from graph.web import graphiql, livepage as live
+from graph.web.auth import BearerAuth, TokenCheck
+from graph.web.bodylimit import BodyLimit
+from graph.web.logs import RequestId
+from graph.web.metrics import CONTENT_TYPE, HttpMetrics, Metrics, Sources
+from graph.web.readiness import Phase, Readiness, feed_check, http_probe
+from graph.web.wsadmission import ConnectionGate, WebSocketGate
 
 logger = logging.getLogger(__name__)
 
@@ -68,7 +71,7 @@ def create_app(
     signer = settings.credentials()
     tokens = TokenCheck(settings.api_tokens)
     rest_url, ws_url, scoreboard_url = settings.upstream_urls()
-    node_modules = graphiql.find_node_modules()
+    graphiql_assets = graphiql.find_assets()
     view = GraphQLView(
         build_schema(
             max_depth=settings.max_query_depth,
@@ -80,7 +83,7 @@ def create_app(
         ),
         settings=settings,
         tokens=tokens,
-        offline_ide=node_modules is not None,
+        offline_ide=graphiql_assets is not None,
     )
     gate = ConnectionGate(settings.max_ws_connections)
     metrics = Metrics(gate)
@@ -141,8 +144,9 @@ def create_app(
             store = RatingStore(settings.ratings_file)
             await asyncio.to_thread(store.open)
             stack.callback(store.close)
+            service_rest = KalshiRest(kalshi_http, rest_base, policy=policy, clock=clock)
             service = GameService(
-                rest=KalshiRest(kalshi_http, rest_base, policy=policy, clock=clock),
+                rest=service_rest,
                 scoreboard=ScoreboardClient(espn_http, scoreboard_base, policy=policy),
                 ratings=store,
                 config=ServiceConfig(
@@ -163,7 +167,15 @@ def create_app(
             hub = Hub(feed)
             feed.on_fatal = hub.fail
             stack.push_async_callback(feed.aclose)
+            snapshot = Snapshot(
+                rest=service_rest,
+                markets=service.market_cache,
+                prices_ttl_s=settings.prices_ttl_s,
+                unknown_ttl_s=settings.schedule_ttl_s,
+                clock=clock,
+            )
             app.state.service, app.state.hub, app.state.feed = service, hub, feed
+            app.state.snapshot = snapshot
             metrics.watch(
                 Sources(
                     hub=hub,
@@ -225,8 +237,8 @@ def create_app(
         Route("/graphql", view),
         WebSocketRoute("/graphql", view),
     ]
-    if node_modules is not None:
-        routes.append(Mount(graphiql.DEFAULT_PREFIX, graphiql.assets_app(node_modules)))
+    if graphiql_assets is not None:
+        routes.append(Mount(graphiql.DEFAULT_PREFIX, graphiql.assets_app(graphiql_assets)))
     # Outermost first: CORS answers preflights and decorates every answer (a 401 or 413
     # included, so a browser page can read it); the token check runs before any body is read.
     middleware = [

@@ -12,7 +12,12 @@
     ├── InvalidInput                a caller's argument is not acceptable (ticker, league, ...)
     │   └── UnknownMarket           a well-formed ticker Kalshi does not list
     ├── Unauthenticated             no or a wrong API token (GRAPH_API_TOKENS)
-    └── OperationTimeout            an operation ran longer than QUERY_TIMEOUT_S
+    ├── OperationTimeout            an operation ran longer than QUERY_TIMEOUT_S
+    └── RequestRefused              a request refused before it ran (HTTP status kept)
+        ├── BadRequest              not a GraphQL request we can read
+        ├── BatchingNotSupported    a JSON array of operations
+        ├── QueryTooLarge           a query string over MAX_QUERY_BYTES
+        └── TooManySubscriptions    past MAX_SUBSCRIPTIONS_PER_CONNECTION on one socket
 
 Each class's ``code`` is what a GraphQL client sees as ``extensions.code``; the
 README's "Errors" table lists them. Messages are written for people and never
@@ -98,3 +103,33 @@ class OperationTimeout(GraphError):
     """The operation did not finish within its time budget."""
 
     code = "TIMEOUT"
+
+
+class RequestRefused(GraphError):
+    """The request was refused before anything ran; ``status`` is its HTTP status."""
+
+    status: ClassVar[int] = 400
+
+
+class BadRequest(RequestRefused):
+    """Not a GraphQL request we can read (body, content type, method, field types)."""
+
+    code = "BAD_REQUEST"
+
+
+class BatchingNotSupported(RequestRefused):
+    """The body is a JSON array of operations; we run one operation per request."""
+
+    code = "BATCHING_NOT_SUPPORTED"
+
+
+class QueryTooLarge(RequestRefused):
+    """The query string is longer than ``MAX_QUERY_BYTES``."""
+
+    code = "QUERY_TOO_LARGE"
+
+
+class TooManySubscriptions(RequestRefused):
+    """One socket already runs ``MAX_SUBSCRIPTIONS_PER_CONNECTION`` operations."""
+
+    code = "TOO_MANY_SUBSCRIPTIONS"

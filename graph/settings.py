@@ -1,7 +1,7 @@
 """Configuration from the environment and an optional ``.env`` (DESIGN.md §3).
 
 How it works: :class:`Settings` only reads values. :meth:`Settings.credentials`
-turns them into a :class:`~graph.signing.Signer` (or ``None``) and is called by
+turns them into a :class:`~graph.kalshi.signing.Signer` (or ``None``) and is called by
 ``create_app`` at startup, so a key id without a usable key, a missing or
 unreadable file, or a garbled PEM stops the service with one message naming the
 variable and the path tried, instead of a 401 later. ``KALSHI_API_KEY`` is
@@ -19,8 +19,8 @@ from pydantic import AliasChoices, Field, PrivateAttr, SecretStr, field_validato
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from graph.errors import ConfigError
+from graph.kalshi.signing import KeyFormatError, Signer, load_private_key
 from graph.models import League
-from graph.signing import KeyFormatError, Signer, load_private_key
 
 Environment = Literal["sim", "demo", "prod"]
 

@@ -6,8 +6,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from pydantic import AliasChoices, AliasPath
 
+from graph.kalshi.signing import generate_private_key
 from graph.settings import Settings
-from graph.signing import generate_private_key
 
 
 def _settings_env_names() -> frozenset[str]:

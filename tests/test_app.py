@@ -28,6 +28,8 @@ from tests.e2e import (
     serve,
 )
 
+pytestmark = pytest.mark.e2e
+
 SUNDAY = date(2026, 11, 22)
 TUESDAY = date(2026, 11, 24)
 

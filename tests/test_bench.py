@@ -15,6 +15,8 @@ from bench.report import Row, percentile
 
 CONTENDERS = ("ours", "strawberry", "relay", "ours, deflate off")
 
+pytestmark = pytest.mark.bench
+
 
 def test_quick_bench_reports_every_section(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]

@@ -37,7 +37,7 @@ from playwright.async_api import (
 from graph.sim import Simulator
 from tests.e2e import SUNDAY_NOON_UTC, eventually, running_app
 
-pytestmark = pytest.mark.asyncio(loop_scope="module")
+pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.browser]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DOCS = REPO_ROOT / "docs"

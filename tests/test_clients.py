@@ -25,11 +25,13 @@ from gql.transport.exceptions import TransportQueryError
 from gql.transport.httpx import HTTPXAsyncTransport
 from gql.transport.websockets import WebsocketsTransport
 
-from graph.hub import Hub
+from graph.live.hub import Hub
 from graph.models import League
 from graph.sim import Simulator
 from tests.e2e import eventually, running_app
 from tests.test_subscriptions import SUNDAY, TICKERS, fixed_sim, tickers_of
+
+pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parent.parent
 CLIENTS = ROOT / "tests" / "clients"
@@ -239,6 +241,7 @@ async def stream_through_node(
     return updates, code, stderr
 
 
+@pytest.mark.npm
 @NPM_SUBSCRIBERS
 async def test_npm_client_streams_ticker_updates(node: str, tmp_path: Path, script: str) -> None:
     """The npm client prints the snapshot and a tick of its tickers, exits 0 and unsubscribes."""
@@ -249,6 +252,7 @@ async def test_npm_client_streams_ticker_updates(node: str, tmp_path: Path, scri
         assert_sane_update(update)
 
 
+@pytest.mark.npm
 @NPM_SUBSCRIBERS
 async def test_npm_client_exits_non_zero_with_the_servers_error(
     node: str, tmp_path: Path, script: str
@@ -262,6 +266,7 @@ async def test_npm_client_exits_non_zero_with_the_servers_error(
     assert "not a Kalshi market ticker" in stderr
 
 
+@pytest.mark.npm
 @pytest.mark.parametrize(
     ("token", "accepted"),
     [pytest.param("s3cret-token", True, id="right-token"), pytest.param("nope", False, id="wrong")],
@@ -284,6 +289,7 @@ async def test_graphql_ws_npm_client_sends_the_api_token(
         assert code == 1 and "4403" in stderr and token not in stderr
 
 
+@pytest.mark.npm
 async def test_graphql_ws_npm_client_runs_a_query(node: str, tmp_path: Path) -> None:
     """A query over graphql-ws from Node returns the simulated games with predictions."""
     query = '{ games(league: NBA, date: "2026-11-22") { id prediction { edge } } }'

@@ -41,3 +41,22 @@ def test_readme_shows_the_two_commands_first() -> None:
     readme = (ROOT / "README.md").read_text()
     first_block = readme[readme.index("```") : readme.index("```", readme.index("```") + 3)]
     assert "make serve" in first_block and "make test" in first_block
+
+
+def test_every_subpackage_opens_with_how_it_works() -> None:
+    """Each package directly under graph/ explains itself in its docstring."""
+    packages = [p for p in (ROOT / "graph").iterdir() if (p / "__init__.py").exists()]
+    missing = [
+        p.name for p in packages if "how it works" not in (p / "__init__.py").read_text().lower()
+    ]
+    assert packages and missing == []
+
+
+def test_no_graph_module_is_over_400_lines() -> None:
+    """Modules stay small enough to read in one sitting (tables live in data files)."""
+    long = {
+        str(p.relative_to(ROOT)): n
+        for p in (ROOT / "graph").rglob("*.py")
+        if (n := len(p.read_text().splitlines())) > 400
+    }
+    assert long.keys() <= {"graph/teams.py"}  # tables written as code, until they become data

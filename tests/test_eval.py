@@ -11,6 +11,8 @@ import pytest
 from bench.eval import ANCHORS, calibration, evaluate, main, score
 from graph.models import League
 
+pytestmark = pytest.mark.bench
+
 
 @pytest.fixture(scope="module")
 def reports() -> dict[League, dict[str, Any]]:

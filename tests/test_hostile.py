@@ -31,6 +31,8 @@ from tests.e2e import (
     serve,
 )
 
+pytestmark = pytest.mark.e2e
+
 SUNDAY = date(2026, 11, 22)
 GAMES = (
     '{ games(league: NBA, date: "2026-11-22") { id markets { ticker yesBid yesAsk lastPrice '
@@ -267,6 +269,7 @@ BODIES = st.fixed_dictionaries(
 )
 
 
+@pytest.mark.fuzz
 @settings(max_examples=1_000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     body=BODIES, accept=st.sampled_from(["application/json", "application/graphql-response+json"])

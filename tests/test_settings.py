@@ -10,8 +10,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from pydantic import ValidationError
 
 from graph.errors import ConfigError
+from graph.kalshi.signing import generate_private_key, private_key_pem
 from graph.settings import ESPN_URL, KALSHI_URLS, Settings, load_settings
-from graph.signing import generate_private_key, private_key_pem
 
 PROD_REST, PROD_WS = KALSHI_URLS["prod"]
 DEMO_REST, DEMO_WS = KALSHI_URLS["demo"]

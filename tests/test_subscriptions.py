@@ -18,11 +18,13 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.typing import Origin, Subprotocol
 
 from graph.app import create_app
-from graph.hub import Hub
+from graph.live.hub import Hub
 from graph.models import League
 from graph.settings import load_settings
 from graph.sim import Simulator
 from tests.e2e import SUNDAY_NOON_UTC, GraphQLWebSocket, eventually, running_app, serve
+
+pytestmark = pytest.mark.e2e
 
 SUNDAY = date(2026, 11, 22)
 TICKERS = """
@@ -575,7 +577,7 @@ async def test_sorting_by_prediction_over_a_socket_predicts_once(
     async with fixed_sim() as sim, running_app(sim, tmp_path) as (_, url):
         bad = sim.games_for(League.NBA, SUNDAY)[0]["id"]
         sim.faults.failing_summaries.add(bad)
-        caplog.set_level(logging.INFO, logger="graph.service")
+        caplog.set_level(logging.INFO, logger="graph.games")
         async with GraphQLWebSocket.connect(url) as client:
             await client.subscribe("1", query, {})
             answer = await client.receive()

@@ -11,8 +11,8 @@ from graph.models import League
 from graph.teams import ESPN_PATH, SERIES, Team, by_espn, by_fte, by_kalshi, teams
 
 _ROOT = Path(__file__).resolve().parents[1]
-# The 538 CSVs live in the shared data folder next to the checkout; graph/data once packaged.
-_DATA_DIRS = (_ROOT / "graph" / "data", _ROOT.parent / "shared" / "data")
+# The 538 CSVs live in the shared data folder next to the checkout; graph/model/data once packaged.
+_DATA_DIRS = (_ROOT / "graph" / "model" / "data", _ROOT.parent / "shared" / "data")
 
 
 def _csv(name: str) -> Path:

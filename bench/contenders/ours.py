@@ -4,7 +4,7 @@ Settings come from the environment like ``python -m graph`` (the benchmark point
 at its simulator); ``BENCH_CLOCK=<Unix seconds>`` fixes the app's clock. Beside the app,
 hooks for the benchmark under ``/bench/``:
 
-- ``GET /bench/stats``: the hub's counters (:attr:`graph.hub.Hub.stats`), the feed's state;
+- ``GET /bench/stats``: the hub's counters (:attr:`graph.live.hub.Hub.stats`), the feed's state;
 - ``POST /bench/clear``: forget every cached upstream answer, so the next query is cold;
 - ``POST /bench/refresh?league=NBA``: one rating refresh (what the app runs in the
   background), then ``clear``;

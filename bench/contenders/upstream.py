@@ -20,7 +20,7 @@ from typing import Any
 
 from websockets.asyncio.client import connect
 
-from graph.signing import WS_PATH, Signer, load_private_key
+from graph.kalshi.signing import WS_PATH, Signer, load_private_key
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,7 @@ from bench.fanout.endurance import recovery, rss_over_time
 from bench.fanout.measure import Window, measure, session
 from bench.report import Row, percentile
 from bench.servers import Contender, Server, contenders
-from graph.espn import eastern_date
+from graph.espn.parse import eastern_date
 from graph.models import League
 from graph.sim import Simulator
 

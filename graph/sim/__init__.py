@@ -3,6 +3,10 @@
     async with Simulator(seed=1, tick_interval_s=None) as sim:
         ...  # point the real clients at sim.rest_url, sim.ws_url, sim.scoreboard_url
 
+How it works: one uvicorn server on a free loopback port serves all three upstreams from one
+deterministic state (a seeded slate of games per day, prices on a random walk), behind guards
+that inject the faults a test asks for and count every request.
+
 Module map: ``server`` (the Simulator, uvicorn), ``kalshi_rest`` / ``kalshi_ws`` /
 ``scoreboard`` (routes), ``guard`` (faults, stats and auth around every request),
 ``slate`` (deterministic games), ``prices`` (random walk), ``kalshi_shapes`` /

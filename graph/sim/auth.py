@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from graph.signing import HEADER_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP, verify
+from graph.kalshi.signing import HEADER_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP, verify
 
 _HEADERS = (HEADER_KEY, HEADER_TIMESTAMP, HEADER_SIGNATURE)
 

@@ -30,7 +30,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, WebSocketRoute
 from starlette.websockets import WebSocket
 
-from graph.signing import WS_PATH
+from graph.kalshi.signing import WS_PATH
 from graph.sim.guard import auth_problem
 from graph.sim.kalshi_shapes import ticker_msg
 from graph.sim.state import SimState

@@ -23,9 +23,9 @@ import uvicorn
 from pydantic import SecretStr
 from starlette.applications import Starlette
 
+from graph.kalshi.signing import generate_private_key, private_key_pem
 from graph.models import League
 from graph.settings import Settings
-from graph.signing import generate_private_key, private_key_pem
 from graph.sim import espn_shapes, kalshi_rest, scoreboard
 from graph.sim.auth import Verifier
 from graph.sim.faults import Faults, Stats

@@ -1,0 +1,305 @@
+"""The GraphQL schema: types and resolvers (edge; only graph.api imports Strawberry).
+
+Resolvers stay a few lines: they read :class:`graph.api.context.Context` and call the
+service, the per-request loaders or the hub. ``games { markets prediction }``
+resolves every game's markets and prediction through two DataLoaders, so a
+response of N games costs one batch for each, whatever N is.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import AsyncGenerator, Callable
+from datetime import UTC, date, datetime
+from typing import Any, TypeVar, cast
+
+import strawberry
+from strawberry.extensions import (
+    DisableIntrospection,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    QueryDepthLimiter,
+    SchemaExtension,
+)
+from strawberry.types import Info
+
+from graph import models
+from graph.api import compat
+from graph.api.context import Context
+from graph.api.execution import ErrorPolicy, LimitedSchema, SharedExecutor
+from graph.errors import InvalidInput
+from graph.games import ordering
+from graph.games.batches import GameSet
+from graph.games.ids import public_id
+from graph.games.matching import outcome_team
+
+logger = logging.getLogger(__name__)
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _field(description: str) -> Callable[[_F], _F]:
+    """``@strawberry.field(description=...)`` with a type (Strawberry types that form as Any)."""
+
+    def decorate(resolver: _F) -> _F:
+        return cast(_F, strawberry.field(resolver, description=description))
+
+    return decorate
+
+
+League = strawberry.enum(models.League, description="A league we list games for.")
+GameState = strawberry.enum(models.GameState)
+Confidence = strawberry.enum(models.Confidence)
+
+
+GameSort = strawberry.enum(ordering.GameSort)
+
+
+@strawberry.type(name="Market", description="A Kalshi market; prices are dollars in [0, 1].")
+class MarketType:
+    ticker: str
+    title: str
+    team: str | None = strawberry.field(
+        description="For game winners: the code (as in Team.code) of the team YES pays on."
+    )
+    status: str
+    yes_bid: float | None
+    yes_ask: float | None
+    last_price: float | None
+    volume: float | None
+    open_interest: float | None
+    implied_probability: float | None
+    updated_at: datetime | None
+
+    @classmethod
+    def of(cls, m: models.Market) -> MarketType:
+        return cls(
+            ticker=m.ticker,
+            title=m.title,
+            team=team.key if (team := outcome_team(m.ticker)) else None,
+            status=m.status,
+            yes_bid=m.yes_bid,
+            yes_ask=m.yes_ask,
+            last_price=m.last_price,
+            volume=m.volume,
+            open_interest=m.open_interest,
+            implied_probability=m.implied_probability,
+            updated_at=m.updated_at,
+        )
+
+
+@strawberry.type(name="Factor", description="A named model input and its value.")
+class FactorType:
+    name: str
+    value: float
+
+
+@strawberry.type(name="Prediction")
+class PredictionType:
+    home_win_probability: float = strawberry.field(description="Our model's probability.")
+    away_win_probability: float
+    market_home_win_probability: float | None = strawberry.field(
+        description="The Kalshi market's probability for the home team."
+    )
+    edge: float | None = strawberry.field(description="Model minus market.")
+    confidence: Confidence  # type: ignore[valid-type]
+    recommendation: str | None
+    factors: list[FactorType]
+    model: str
+
+    @classmethod
+    def of(cls, p: models.Prediction) -> PredictionType:
+        return cls(
+            home_win_probability=p.home_win_probability,
+            away_win_probability=p.away_win_probability,
+            market_home_win_probability=p.market_home_win_probability,
+            edge=p.edge,
+            confidence=p.confidence,
+            recommendation=p.recommendation,
+            factors=[FactorType(name=f.name, value=f.value) for f in p.factors],
+            model=p.model,
+        )
+
+
+@strawberry.type(name="Team")
+class TeamType:
+    code: str
+    name: str
+    record: str | None
+    _league: strawberry.Private[models.League]
+
+    @_field("Our current Elo rating of the team.")
+    def rating(self, info: Info[Context, None]) -> float | None:
+        return info.context.service.rating(self._league, self.code)
+
+
+def _team(league: models.League, t: models.TeamRef) -> TeamType:
+    return TeamType(code=t.code, name=t.name, record=t.record, _league=league)
+
+
+@strawberry.type(name="Game")
+class GameType:
+    id: strawberry.ID
+    league: League  # type: ignore[valid-type]
+    start_time: datetime
+    state: GameState  # type: ignore[valid-type]
+    home: TeamType
+    away: TeamType
+    home_score: int | None
+    away_score: int | None
+    venue: str | None
+    neutral_site: bool
+    status_detail: str | None
+    _game: strawberry.Private[models.Game]
+    # The games of the same response: markets and predictions are one batch for all of them.
+    _batch: strawberry.Private[GameSet]
+
+    @classmethod
+    def of(cls, g: models.Game, batch: GameSet) -> GameType:
+        return cls(
+            id=strawberry.ID(public_id(g)),
+            league=g.league,
+            start_time=g.start_time,
+            state=g.state,
+            home=_team(g.league, g.home),
+            away=_team(g.league, g.away),
+            home_score=g.home_score,
+            away_score=g.away_score,
+            venue=g.venue,
+            neutral_site=g.neutral_site,
+            status_detail=g.status_detail,
+            _game=g,
+            _batch=batch,
+        )
+
+    @_field("The Kalshi event ticker this game maps to, if any.")
+    def event_ticker(self, info: Info[Context, None]) -> str | None:
+        return info.context.service.event_ticker(self._game)
+
+    @_field("Kalshi game-winner markets (away team's first).")
+    async def markets(self) -> list[MarketType]:
+        found = await self._batch.markets(self._game)
+        return [MarketType.of(m) for m in (found.away, found.home) if m is not None]
+
+    @_field("Our prediction; null (with an error) if it failed.")
+    async def prediction(self) -> PredictionType | None:
+        return PredictionType.of(await self._batch.prediction(self._game))
+
+
+@strawberry.type(name="TickerUpdate")
+class TickerUpdateType:
+    market_ticker: str
+    price: float | None
+    yes_bid: float | None
+    yes_ask: float | None
+    volume: float | None
+    open_interest: float | None
+    ts: datetime
+    # What this was made of: the key under which subscribers share one execution (SharedExecutor).
+    _update: strawberry.Private[models.TickerUpdate | None] = None
+
+    @classmethod
+    def of(cls, u: models.TickerUpdate) -> TickerUpdateType:
+        return cls(
+            market_ticker=u.market_ticker,
+            price=u.price,
+            yes_bid=u.yes_bid,
+            yes_ask=u.yes_ask,
+            volume=u.volume,
+            open_interest=u.open_interest,
+            ts=datetime.fromtimestamp(u.ts_ms / 1000, tz=UTC),
+            _update=u,
+        )
+
+
+TICKER_RE = re.compile(r"^[A-Z0-9][A-Z0-9._-]{0,99}$")
+
+
+def _check_tickers(tickers: list[str], limit: int) -> list[str]:
+    unique = list(dict.fromkeys(t.strip() for t in tickers))
+    if not unique:
+        raise InvalidInput("marketTickers must name at least one market")
+    if len(unique) > limit:
+        raise InvalidInput(f"at most {limit} market tickers per subscription (got {len(unique)})")
+    bad = [t for t in unique if not TICKER_RE.fullmatch(t)]
+    if bad:
+        raise InvalidInput(f"not a Kalshi market ticker: {bad[0][:40]!r}")
+    return unique
+
+
+@strawberry.type
+class Query:
+    @_field("A league's games on a US-Eastern date (default: today).")
+    async def games(
+        self,
+        info: Info[Context, None],
+        league: League,  # type: ignore[valid-type]
+        date: date | None = None,
+        state: GameState | None = None,  # type: ignore[valid-type]
+        sort_by: GameSort = ordering.GameSort.START_TIME,  # type: ignore[valid-type]
+    ) -> list[GameType]:
+        service = info.context.service
+        games = await service.games(league, date or service.today())
+        if state is not None:
+            games = [g for g in games if g.state == state]
+        batch = service.game_set(games)
+        return [GameType.of(g, batch) for g in await batch.ordered(sort_by)]
+
+    @_field("One game by the id `games` returned.")
+    async def game(self, info: Info[Context, None], id: strawberry.ID) -> GameType | None:
+        service = info.context.service
+        found = await service.game(str(id))
+        return GameType.of(found, service.game_set([found])) if found else None
+
+    @_field("One Kalshi market by ticker (null if Kalshi has none).")
+    async def market(self, info: Info[Context, None], ticker: str) -> MarketType | None:
+        if not TICKER_RE.fullmatch(ticker):
+            raise InvalidInput(f"not a Kalshi market ticker: {ticker[:40]!r}")
+        found = await info.context.service.market(ticker)
+        return MarketType.of(found) if found else None
+
+
+@strawberry.type
+class Subscription:
+    @strawberry.subscription
+    async def ticker_updates(
+        self, info: Info[Context, None], market_tickers: list[str]
+    ) -> AsyncGenerator[TickerUpdateType, None]:
+        ctx = info.context
+        tickers = _check_tickers(market_tickers, ctx.settings.max_tickers_per_subscription)
+        initial = await ctx.snapshot(tickers)
+        async with ctx.hub.subscribe(tickers, initial=initial) as updates:
+            async for update in updates:
+                yield TickerUpdateType.of(update)
+
+
+def build_schema(
+    *,
+    max_depth: int = 12,
+    max_tokens: int = 2000,
+    max_aliases: int = 30,
+    max_query_bytes: int = 16_384,
+    timeout_s: float = 30.0,
+    introspection: bool = True,
+) -> strawberry.Schema:
+    compat.check()
+    extensions: list[Callable[[], SchemaExtension]] = [
+        lambda: QueryDepthLimiter(max_depth=max_depth),
+        lambda: MaxTokensLimiter(max_token_count=max_tokens),
+        lambda: MaxAliasesLimiter(max_alias_count=max_aliases),
+        ErrorPolicy,
+    ]
+    if not introspection:
+        extensions.append(DisableIntrospection)
+    return LimitedSchema(
+        query=Query,
+        subscription=Subscription,
+        execution_context_class=SharedExecutor,
+        extensions=extensions,
+        max_query_bytes=max_query_bytes,
+        timeout_s=timeout_s,
+    )
+
+
+schema = build_schema()

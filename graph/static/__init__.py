@@ -1,1 +1,0 @@
-"""The live page's files (index.html, ES modules, stylesheet), served by ``graph.live``."""

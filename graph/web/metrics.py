@@ -1,0 +1,256 @@
+"""Prometheus metrics, one registry per app (adapter).
+
+How it works: :class:`Metrics` owns a ``CollectorRegistry`` (never the global default:
+tests build many apps in one process). Three kinds of numbers feed it:
+
+- events counted where they happen: HTTP requests and their latency
+  (:class:`HttpMetrics`, ASGI middleware, labelled by the matched route's template so
+  label values stay few), upstream requests, errors and latency
+  (:class:`InstrumentedTransport`, wrapped around each httpx client's transport);
+- state read at scrape time by a collector: WebSocket connections (the
+  :class:`~graph.web.wsadmission.ConnectionGate`), subscriptions and distinct upstream tickers
+  and conflated updates (the hub), the feed's state and counters, the caches' counters.
+  Those objects keep plain counters; nothing pushes into the registry on hot paths;
+- nothing else: GraphQL errors are part of 200 responses and are not counted here.
+
+The collector's sources are attached by the lifespan (:meth:`Metrics.watch`); before
+that, and after, it reports only what it has.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+
+import httpx
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.exposition import generate_latest
+from prometheus_client.registry import Collector
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from graph.cache import CacheStats
+from graph.kalshi.feed import FeedState, FeedStats
+from graph.live.hub import Hub
+from graph.web.wsadmission import ConnectionGate
+
+PREFIX = "kalshi_graph"
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+# Path segments that name an endpoint; anything after them is an id (a ticker, a series).
+_ENDPOINTS = frozenset({"markets", "events", "series", "scoreboard", "summary", "status"})
+
+
+def endpoint_of(path: str) -> str:
+    """A bounded label for an upstream path: ``markets``, ``markets/{id}``, ``scoreboard``..."""
+    parts = [p for p in path.split("/") if p]
+    if parts and parts[-1] in _ENDPOINTS:
+        return parts[-1]
+    if len(parts) >= 2 and parts[-2] in _ENDPOINTS:
+        return f"{parts[-2]}/{{id}}"
+    return "other"
+
+
+@dataclass(frozen=True, slots=True)
+class Sources:
+    """The live objects the collector reads at scrape time."""
+
+    hub: Hub
+    feed_state: Callable[[], FeedState]
+    feed_stats: FeedStats
+    caches: Callable[[], Mapping[str, CacheStats]]
+
+
+class Metrics:
+    def __init__(self, gate: ConnectionGate, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        self.http_requests = Counter(
+            f"{PREFIX}_http_requests",
+            "HTTP requests served, by route template, method and status.",
+            ["route", "method", "status"],
+            registry=self.registry,
+        )
+        self.http_duration = Histogram(
+            f"{PREFIX}_http_request_duration_seconds",
+            "Time to answer an HTTP request, by route template and method.",
+            ["route", "method"],
+            registry=self.registry,
+        )
+        self.upstream_requests = Counter(
+            f"{PREFIX}_upstream_requests",
+            "Requests to Kalshi REST and the scoreboard, by upstream, endpoint and status "
+            "(error: no HTTP answer).",
+            ["upstream", "endpoint", "status"],
+            registry=self.registry,
+        )
+        self.upstream_errors = Counter(
+            f"{PREFIX}_upstream_errors",
+            "Upstream requests that failed: no answer, 429 or 5xx.",
+            ["upstream", "endpoint"],
+            registry=self.registry,
+        )
+        self.upstream_duration = Histogram(
+            f"{PREFIX}_upstream_request_duration_seconds",
+            "Time to an upstream answer (or failure), by upstream and endpoint.",
+            ["upstream", "endpoint"],
+            registry=self.registry,
+        )
+        self._live = _LiveCollector(gate)
+        self.registry.register(self._live)
+
+    def watch(self, sources: Sources | None) -> None:
+        """Read these objects at scrape time (None: stop reading them)."""
+        self._live.sources = sources
+
+    def transport(self, upstream: str, inner: httpx.AsyncBaseTransport) -> InstrumentedTransport:
+        return InstrumentedTransport(inner, upstream, self)
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+class _LiveCollector(Collector):
+    def __init__(self, gate: ConnectionGate) -> None:
+        self.gate = gate
+        self.sources: Sources | None = None
+
+    def describe(self) -> list[Metric]:
+        return []  # names vary with the sources; nothing to check at registration
+
+    def collect(self) -> Iterator[Metric]:
+        gate = self.gate
+        yield GaugeMetricFamily(
+            f"{PREFIX}_websocket_connections", "Open WebSocket connections.", gate.active
+        )
+        yield GaugeMetricFamily(
+            f"{PREFIX}_websocket_connections_limit",
+            "MAX_WS_CONNECTIONS: handshakes beyond it are refused.",
+            gate.max_connections,
+        )
+        yield CounterMetricFamily(
+            f"{PREFIX}_websocket_connections_refused",
+            "WebSocket handshakes refused (connection limit, or shutting down).",
+            gate.refused,
+        )
+        yield GaugeMetricFamily(
+            f"{PREFIX}_websocket_operations",
+            "GraphQL operations open over WebSockets.",
+            gate.open_operations,
+        )
+        sources = self.sources
+        if sources is None:
+            return
+        hub = sources.hub
+        yield GaugeMetricFamily(
+            f"{PREFIX}_subscriptions", "Active tickerUpdates subscriptions.", hub.subscriber_count
+        )
+        yield GaugeMetricFamily(
+            f"{PREFIX}_upstream_tickers",
+            "Distinct market tickers subscribed upstream (the union of all subscriptions).",
+            len(hub.wanted()),
+        )
+        yield CounterMetricFamily(
+            f"{PREFIX}_subscription_updates_delivered",
+            "Ticker updates handed to subscribers.",
+            hub.stats.delivered,
+        )
+        yield CounterMetricFamily(
+            f"{PREFIX}_subscription_updates_conflated",
+            "Ticker updates dropped for a slow subscriber because a newer one replaced them.",
+            hub.stats.conflated,
+        )
+        state = GaugeMetricFamily(
+            f"{PREFIX}_feed_state", "Upstream WebSocket feed state (1 = current).", labels=["state"]
+        )
+        current = sources.feed_state()
+        for each in FeedState:
+            state.add_metric([each.value], 1.0 if each is current else 0.0)
+        yield state
+        stats = sources.feed_stats
+        for name, value, doc in (
+            ("connects", stats.connects, "Upstream WebSocket handshakes that succeeded."),
+            ("reconnects", stats.reconnects, "Upstream WebSocket reconnect attempts (backoffs)."),
+            ("messages", stats.messages, "Upstream WebSocket frames parsed."),
+            ("malformed_frames", stats.malformed, "Upstream WebSocket frames we could not parse."),
+            ("errors", stats.errors, "Error messages from the upstream WebSocket."),
+        ):
+            yield CounterMetricFamily(f"{PREFIX}_feed_{name}", doc, value)
+        caches = sources.caches()
+        for name, attr, doc in (
+            ("hits", "hits", "Cache lookups answered from a fresh value."),
+            ("misses", "loads", "Cache lookups that started an upstream load."),
+            ("coalesced", "joined", "Cache lookups that joined a load already running."),
+            ("load_failures", "failures", "Cache loads that failed (not stored)."),
+        ):
+            family = CounterMetricFamily(f"{PREFIX}_cache_{name}", doc, labels=["cache"])
+            for cache, counts in caches.items():
+                family.add_metric([cache], getattr(counts, attr))
+            yield family
+
+
+class InstrumentedTransport(httpx.AsyncBaseTransport):
+    """Counts and times every request that goes through ``inner``."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, upstream: str, metrics: Metrics) -> None:
+        self._inner = inner
+        self._upstream = upstream
+        self._metrics = metrics
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        labels = (self._upstream, endpoint_of(request.url.path))
+        started = time.perf_counter()
+        try:
+            response = await self._inner.handle_async_request(request)
+        except Exception:
+            self._record(labels, "error", started, failed=True)
+            raise
+        status = response.status_code
+        self._record(labels, str(status), started, failed=status == 429 or status >= 500)
+        return response
+
+    def _record(
+        self, labels: tuple[str, str], status: str, started: float, *, failed: bool
+    ) -> None:
+        m = self._metrics
+        m.upstream_duration.labels(*labels).observe(time.perf_counter() - started)
+        m.upstream_requests.labels(*labels, status).inc()
+        if failed:
+            m.upstream_errors.labels(*labels).inc()
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+class HttpMetrics:
+    """ASGI middleware: counts and times HTTP requests by route template."""
+
+    def __init__(self, app: ASGIApp, *, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = 500  # what the server answers if the app raises before responding
+        started = time.perf_counter()
+
+        async def recording_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, recording_send)
+        finally:
+            path = getattr(scope.get("route"), "path", None)
+            route_label = path if isinstance(path, str) else "unmatched"
+            method = scope["method"] if scope["method"] in _METHODS else "other"
+            self.metrics.http_duration.labels(route_label, method).observe(
+                time.perf_counter() - started
+            )
+            self.metrics.http_requests.labels(route_label, method, str(status)).inc()
+
+
+_METHODS = frozenset({"GET", "POST", "OPTIONS", "HEAD"})

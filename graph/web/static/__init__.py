@@ -1,0 +1,1 @@
+"""The live page's files (index.html, ES modules, stylesheet), served by ``graph.web.livepage``."""

@@ -1,0 +1,268 @@
+"""The schema in-process: SDL drift, input checks, error masking and limits."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+import tracemalloc
+from pathlib import Path
+from typing import Any
+
+import pytest
+from strawberry.types import ExecutionResult
+
+from graph.api import errors as errorpolicy
+from graph.api.context import Context
+from graph.api.execution import EVENT_RESULTS, EVENT_RESULTS_SIZE
+from graph.api.schema import _check_tickers, build_schema, schema
+from graph.errors import InvalidInput, OperationTimeout, UpstreamUnavailable
+from graph.live.hub import Hub
+from graph.models import Market, TickerUpdate
+from graph.settings import Settings
+from tests.e2e import eventually
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_schema_file_matches_the_code() -> None:
+    """schema.graphql is exactly what the code builds (re-export with `make schema`)."""
+    assert (ROOT / "schema.graphql").read_text() == str(schema)
+
+
+@pytest.mark.parametrize(
+    ("tickers", "message"),
+    [
+        pytest.param([], "at least one", id="empty"),
+        pytest.param([f"KXA-{i}" for i in range(4)], "at most 3", id="too-many"),
+        pytest.param(["kxnba-lower"], "not a Kalshi market ticker", id="lowercase"),
+        pytest.param(["A B"], "not a Kalshi market ticker", id="space"),
+        pytest.param(["X" * 101], "not a Kalshi market ticker", id="too-long"),
+    ],
+)
+def test_bad_ticker_lists_are_rejected(tickers: list[str], message: str) -> None:
+    """Subscriptions validate their tickers before anything goes upstream."""
+    with pytest.raises(InvalidInput, match=message):
+        _check_tickers(tickers, limit=3)
+
+
+def test_ticker_lists_are_deduplicated_in_order() -> None:
+    """Repeated tickers count once and keep their first position."""
+    assert _check_tickers(["B-1", "A-1", "B-1"], limit=2) == ["B-1", "A-1"]
+
+
+class FakeService:
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    async def market(self, ticker: str) -> Market | None:
+        raise self.error
+
+
+def context(service: Any, snapshot: Any = None) -> Context:
+    return Context(
+        service=service,
+        hub=None,  # type: ignore[arg-type]
+        settings=Settings(_env_file=None),  # type: ignore[call-arg]
+        snapshot=snapshot,
+    )
+
+
+async def test_unexpected_exceptions_are_masked() -> None:
+    """An unexpected exception reaches the client as 'Unexpected error.', not its text."""
+    result = await schema.execute(
+        '{ market(ticker: "KXNBAGAME-26NOV22ATLTOR-ATL") { ticker } }',
+        context_value=context(FakeService(RuntimeError("internal detail /etc/key.pem"))),
+    )
+    assert result.errors is not None
+    assert [e.message for e in result.errors] == ["Unexpected error."]
+    extensions = result.errors[0].extensions or {}
+    assert extensions["code"] == "INTERNAL_SERVER_ERROR"
+    assert len(extensions["correlationId"]) == 32
+
+
+async def test_our_errors_keep_their_message() -> None:
+    """Errors from our own exception tree are written for users and shown as they are."""
+    result = await schema.execute(
+        '{ market(ticker: "KXNBAGAME-26NOV22ATLTOR-ATL") { ticker } }',
+        context_value=context(FakeService(UpstreamUnavailable("Kalshi: failed 4 times"))),
+    )
+    assert result.errors is not None
+    assert [e.message for e in result.errors] == ["Kalshi: failed 4 times"]
+    assert [(e.extensions or {}).get("code") for e in result.errors] == ["UPSTREAM_UNAVAILABLE"]
+
+
+async def test_depth_limit_applies() -> None:
+    """Queries deeper than the configured depth are refused before execution."""
+    shallow = build_schema(max_depth=1)
+    result = await shallow.execute("{ games(league: NBA) { home { code } } }")
+    assert result.errors is not None
+    assert "exceeds maximum operation depth" in result.errors[0].message
+
+
+class SlowService:
+    def __init__(self) -> None:
+        self.cancelled = asyncio.Event()
+
+    async def market(self, ticker: str) -> Market | None:
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            self.cancelled.set()
+            raise
+        return None
+
+
+async def test_an_operation_over_its_time_budget_gets_a_timeout_error() -> None:
+    """A resolver still running at QUERY_TIMEOUT_S is cancelled and the client gets TIMEOUT."""
+    service = SlowService()
+    result = await build_schema(timeout_s=0.05).execute(
+        '{ market(ticker: "KXNBAGAME-26NOV22ATLTOR-ATL") { ticker } }',
+        context_value=context(service),
+    )
+    assert result.data is None and result.errors is not None
+    assert "longer than 0.05 s" in result.errors[0].message
+    assert isinstance(result.errors[0].original_error, OperationTimeout)
+    assert service.cancelled.is_set()
+
+
+LIMITED = {"max_depth": 2, "max_tokens": 20, "max_aliases": 2, "max_query_bytes": 300}
+
+
+@pytest.mark.parametrize(
+    ("query", "code", "options"),
+    [
+        pytest.param(
+            "{ games(league: NBA) { home { code } markets { ticker } } }", None, {}, id="within"
+        ),
+        pytest.param(
+            "{ games(league: NBA) { prediction { factors { name } } } }",
+            "QUERY_TOO_DEEP",
+            {},
+            id="depth",
+        ),
+        pytest.param(
+            "{ a: __typename b: __typename c: __typename }", "TOO_MANY_ALIASES", {}, id="aliases"
+        ),
+        pytest.param("{ " + "a " * 30 + "}", "TOO_MANY_TOKENS", {}, id="tokens"),
+        pytest.param("{ __typename # " + "x" * 300 + "\n}", "QUERY_TOO_LARGE", {}, id="bytes"),
+        pytest.param("{ __schema { queryType { name } } }", None, {}, id="introspection-on"),
+        pytest.param(
+            "{ __schema { queryType { name } } }",
+            "INTROSPECTION_DISABLED",
+            {"introspection": False},
+            id="introspection-off",
+        ),
+        pytest.param("{ __typename }", None, {"introspection": False}, id="typename-still-ok"),
+    ],
+)
+async def test_each_limit_has_its_code(
+    query: str, code: str | None, options: dict[str, Any]
+) -> None:
+    """Documents past a configured limit are refused before execution with that limit's code."""
+    limited = build_schema(**{**LIMITED, **options})
+    parsed = await limited.execute(query, context_value=context(FakeService(AssertionError())))
+    codes = [(e.extensions or {}).get("code") for e in parsed.errors or ()]
+    if code is None:
+        assert not any(c in errorpolicy.REQUEST_ERROR_CODES for c in codes)
+    else:
+        assert set(codes) == {code}
+        assert parsed.data is None
+
+
+async def test_strawberry_does_not_log_tracebacks_for_expected_errors(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An expected error is one line from the policy; Strawberry's own error log stays quiet."""
+    caplog.set_level(logging.DEBUG)
+    await schema.execute(
+        '{ market(ticker: "KXNBAGAME-26NOV22ATLTOR-ATL") { ticker } }',
+        context_value=context(FakeService(UpstreamUnavailable("Kalshi: failed 4 times"))),
+    )
+    await schema.execute("{ nope }")
+    assert [r.name for r in caplog.records] == ["graph.api.errors"] * 2
+    assert all(r.exc_info is None and r.levelno <= logging.WARNING for r in caplog.records)
+
+
+class _IdleFeed:
+    fatal_error = None
+
+    def set_wanted(self, tickers: frozenset[str]) -> None:
+        pass
+
+
+async def _no_snapshot(tickers: list[str]) -> list[Any]:
+    return []
+
+
+async def test_a_long_subscription_does_not_grow_with_each_event() -> None:
+    """Memory per subscription stays flat over thousands of events (graphql-core 3.3 kept
+    ~1.8 KB of memoised sub-fields per event; see ``SharedExecutor``)."""
+    ticker = "KXNBAGAME-26NOV22ATLTOR-ATL"
+    hub = Hub(_IdleFeed())
+    ctx = context(None, _no_snapshot)
+    ctx.hub = hub
+    query = (
+        f'subscription {{ tickerUpdates(marketTickers: ["{ticker}"]) '
+        "{ marketTicker price yesBid yesAsk volume ts } }"
+    )
+    source = await schema.subscribe(query, context_value=ctx)
+    assert not isinstance(source, ExecutionResult)
+    pending = asyncio.ensure_future(anext(source))
+    await eventually(lambda: hub.subscriber_count == 1)
+
+    async def events(count: int) -> None:
+        nonlocal pending
+        for n in range(count):
+            hub.publish(TickerUpdate(ticker, ts_ms=n, price=0.5, volume=float(n)))
+            result = await asyncio.wait_for(pending, 5)
+            assert not result.errors and result.data is not None
+            assert result.data["tickerUpdates"]["volume"] == n
+            pending = asyncio.ensure_future(anext(source))
+
+    tracemalloc.start()
+    try:
+        await events(EVENT_RESULTS_SIZE + 200)  # warm: first-use caches settle, the LRU fills
+        gc.collect()
+        before = tracemalloc.get_traced_memory()[0]
+        await events(2000)
+        gc.collect()
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+        pending.cancel()
+        await source.aclose()
+    assert grown < 200_000, f"{grown} bytes kept over 2000 events"
+
+
+async def test_subscribers_asking_the_same_share_one_execution_per_update() -> None:
+    """Equal (update, document, variables) run once; other selections get their own fields."""
+    ticker = "KXNBAGAME-26NOV22ATLTOR-ATL"
+    hub = Hub(_IdleFeed())
+    EVENT_RESULTS.clear()
+    documents = [
+        f'subscription {{ tickerUpdates(marketTickers: ["{ticker}"]) {{ marketTicker price }} }}',
+        f'subscription {{ tickerUpdates(marketTickers: ["{ticker}"]) {{ marketTicker price }} }}',
+        f'subscription {{ tickerUpdates(marketTickers: ["{ticker}"]) {{ volume }} }}',
+    ]
+    sources = []
+    for document in documents:
+        ctx = context(None, _no_snapshot)
+        ctx.hub = hub
+        source = await schema.subscribe(document, context_value=ctx)
+        assert not isinstance(source, ExecutionResult)
+        sources.append(source)
+    pending = [asyncio.ensure_future(anext(source)) for source in sources]
+    try:
+        await eventually(lambda: hub.subscriber_count == 3)
+        hub.publish(TickerUpdate(ticker, ts_ms=1, price=0.42, volume=7.0))
+        results = await asyncio.wait_for(asyncio.gather(*pending), 5)
+    finally:
+        for source in sources:
+            await source.aclose()
+    assert [r.data for r in results] == [
+        {"tickerUpdates": {"marketTicker": ticker, "price": 0.42}},
+        {"tickerUpdates": {"marketTicker": ticker, "price": 0.42}},
+        {"tickerUpdates": {"volume": 7.0}},
+    ]
+    assert len(EVENT_RESULTS) == 2
