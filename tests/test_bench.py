@@ -33,16 +33,15 @@ def test_quick_bench_reports_every_section(
         runs = query[n]
         for run in runs.values():
             assert (run["games"], run["predictions"], run["errors"]) == (int(n), int(n), 0)
-        # Ours: one scoreboard and one markets listing whatever N; no per-game request.
-        # (At 200 games the simulator's listing still takes two pages: issue 16.)
-        pages = 1 if n == "5" else 2
-        assert runs["ours"]["requests"] == {"scoreboard": 1, "markets": pages, "summary": 0}
+        # Ours: one scoreboard and one markets listing whatever N (one page: narrowed to the
+        # day by close time); no per-game request.
+        assert runs["ours"]["requests"] == {"scoreboard": 1, "markets": 1, "summary": 0}
         assert runs["ours_warm"]["requests"] == {"scoreboard": 0, "markets": 0, "summary": 0}
         fallback = runs["ours_no_rating_record"]["requests"]
-        assert fallback == {"scoreboard": 1, "markets": pages, "summary": int(n)}
+        assert fallback == {"scoreboard": 1, "markets": 1, "summary": int(n)}
         naive = {"scoreboard": 1, "markets": int(n), "summary": int(n)}
         assert runs["sequential"]["requests"] == runs["gather"]["requests"] == naive
-        assert rows[f"query N={n} ours: markets requests"]["value"] == pages
+        assert rows[f"query N={n} ours: markets requests"]["value"] == 1
         assert (
             rows[f"query N={n} ours: wall"]["baseline"]
             == rows[f"query N={n} sequential (seed): wall"]["value"]

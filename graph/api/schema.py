@@ -23,6 +23,7 @@ from strawberry.extensions import (
     SchemaExtension,
 )
 from strawberry.types import Info
+from strawberry.types.nodes import SelectedField, Selection
 
 from graph import models
 from graph.api import compat
@@ -213,6 +214,22 @@ class TickerUpdateType:
         )
 
 
+# Game fields that need the Kalshi listing (a prediction compares itself with the market).
+_MARKET_FIELDS = frozenset({"markets", "prediction"})
+
+
+def _selects_markets(info: Info[Context, None]) -> bool:
+    """Whether the games' selection asks for a field that needs their markets."""
+
+    def walk(selections: list[Selection]) -> bool:
+        return any(
+            s.name in _MARKET_FIELDS if isinstance(s, SelectedField) else walk(s.selections)
+            for s in selections
+        )
+
+    return any(walk(field.selections) for field in info.selected_fields)
+
+
 TICKER_RE = re.compile(r"^[A-Z0-9][A-Z0-9._-]{0,99}$")
 
 
@@ -240,7 +257,8 @@ class Query:
         sort_by: GameSort = ordering.GameSort.START_TIME,  # type: ignore[valid-type]
     ) -> list[GameType]:
         service = info.context.service
-        games = await service.games(league, date or service.today())
+        with_markets = sort_by is not ordering.GameSort.START_TIME or _selects_markets(info)
+        games = await service.games(league, date or service.today(), with_markets=with_markets)
         if state is not None:
             games = [g for g in games if g.state == state]
         batch = service.game_set(games)
@@ -249,7 +267,7 @@ class Query:
     @_field("One game by the id `games` returned.")
     async def game(self, info: Info[Context, None], id: strawberry.ID) -> GameType | None:
         service = info.context.service
-        found = await service.game(str(id))
+        found = await service.game(str(id), with_markets=_selects_markets(info))
         return GameType.of(found, service.game_set([found])) if found else None
 
     @_field("One Kalshi market by ticker (null if Kalshi has none).")

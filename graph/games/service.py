@@ -5,10 +5,14 @@ How it works:
   through a TTL cache with single-flight, so N identical concurrent queries cost
   one upstream request.
 - Markets for a whole response are one batch (:meth:`GameService.load_markets`):
-  one ``GET /markets?series_ticker=...&status=open`` per league (cached for the
-  price TTL and shared by every query), plus one ``tickers=`` request for games
-  whose events are no longer open (finished games). Games are matched to events
-  by :mod:`graph.games.matching`.
+  one ``GET /markets?series_ticker=...`` per (league, US-Eastern day), narrowed with
+  Kalshi's close-time filters to the markets of that day's games (:func:`close_window`),
+  so it fits one page whatever its status (finished games included); cached for the
+  price TTL and shared by every query. A game whose event it lacks costs one ``tickers=``
+  request more. Games are matched to events by :mod:`graph.games.matching`.
+- The listing does not need the schedule, so a query that will want markets starts it
+  together with the scoreboard request (``games(..., with_markets=True)``): one round
+  trip for both.
 - Predictions (:mod:`graph.games.predictions`), per-operation batches
   (:mod:`graph.games.batches`) and rating upkeep (:mod:`graph.games.upkeep`) are
   separate modules; this class wires them to its caches.
@@ -20,20 +24,21 @@ import asyncio
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time as clock_time, timedelta
 from typing import TYPE_CHECKING, Any
 
 from graph import teams
 from graph.cache import CacheStats, TTLCache
 from graph.errors import UpstreamError
-from graph.espn.parse import eastern_date
+from graph.espn.parse import EASTERN, eastern_date
 from graph.games.batches import GameSet
 from graph.games.ids import parse_public_id
 from graph.games.matching import GameMarkets, event_ticker, market_tickers, match_markets
 from graph.games.predictions import CompleteDays, Predictor
 from graph.games.upkeep import refresh_ratings
+from graph.kalshi.rest import GAME_MARKET_CLOSE_AFTER_START
 from graph.models import Game, League, Market
 
 if TYPE_CHECKING:
@@ -44,8 +49,22 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+Listing = tuple[str, date]  # (series, US-Eastern day)
+Load = Callable[[], Awaitable[dict[str, list[Market]]]]
+
 # Past days do not change; keep them long.
 PAST_SCHEDULE_TTL_S = 3600.0
+# A close time taken from a late game's expected end rather than its start still counts
+# for the game's day.
+CLOSE_SLACK = timedelta(hours=6)
+
+
+def close_window(day: date) -> tuple[int, int]:
+    """Kalshi's ``min_close_ts``/``max_close_ts`` for the game markets of ET ``day``."""
+    midnight = datetime.combine(day, clock_time(), EASTERN).astimezone(UTC)
+    low = midnight + GAME_MARKET_CLOSE_AFTER_START
+    high = low + timedelta(days=1) + CLOSE_SLACK
+    return int(low.timestamp()), int(high.timestamp())
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +91,7 @@ class GameService:
         self._config = config
         self._clock = clock
         self._schedules: TTLCache[tuple[League, date], list[Game]] = TTLCache()
-        self._open_markets: TTLCache[str, dict[str, list[Market]]] = TTLCache()
+        self._listings: TTLCache[tuple[str, date], dict[str, list[Market]]] = TTLCache()
         self._closed_markets: TTLCache[frozenset[str], dict[str, list[Market]]] = TTLCache()
         self._summaries: TTLCache[tuple[League, str], GameSummary] = TTLCache()
         self._markets: TTLCache[str, Market | None] = TTLCache(max_entries=4096)
@@ -91,16 +110,20 @@ class GameService:
     def today(self) -> date:
         return eastern_date(datetime.fromtimestamp(self._clock(), tz=UTC))
 
-    async def games(self, league: League, day: date) -> list[Game]:
+    async def games(self, league: League, day: date, *, with_markets: bool = False) -> list[Game]:
+        """The day's games; ``with_markets`` starts the day's market listing meanwhile."""
+        if with_markets:
+            self._listings.prefetch(*self._listing(league, day))
         past = day < self.today() - timedelta(days=1)
         ttl = PAST_SCHEDULE_TTL_S if past else self._config.schedule_ttl_s
         return await self._schedules.get(
             (league, day), lambda: self._scoreboard.games(league, day), ttl
         )
 
-    async def game(self, game_id: str) -> Game | None:
+    async def game(self, game_id: str, *, with_markets: bool = False) -> Game | None:
         league, day, raw = parse_public_id(game_id)
-        return next((g for g in await self.games(league, day) if g.id == raw), None)
+        games = await self.games(league, day, with_markets=with_markets)
+        return next((g for g in games if g.id == raw), None)
 
     # Markets
 
@@ -117,12 +140,26 @@ class GameService:
             ticker, lambda: self._rest.market(ticker), self._config.prices_ttl_s
         )
 
-    async def _open_events(self, league: League) -> dict[str, list[Market]]:
+    def _listing(self, league: League, day: date) -> tuple[Listing, Load, float]:
+        """The cache key, load and TTL of one league's markets closing on ``day``."""
+        series = teams.SERIES[league]
+
         async def fetch() -> dict[str, list[Market]]:
-            found = await self._rest.markets(series_ticker=teams.SERIES[league], status="open")
+            low, high = close_window(day)
+            found = await self._rest.markets(
+                series_ticker=series, min_close_ts=low, max_close_ts=high
+            )
+            if not found:
+                # Nothing closes in the window: no games on Kalshi that day, or its
+                # close-time convention moved. Every open market tells the two apart.
+                logger.info("No Kalshi markets close with the day league=%s day=%s", league, day)
+                found = await self._rest.markets(series_ticker=series, status="open")
             return _by_event(found)
 
-        return await self._open_markets.get(teams.SERIES[league], fetch, self._config.prices_ttl_s)
+        return (series, day), fetch, self._config.prices_ttl_s
+
+    async def _day_events(self, league: League, day: date) -> dict[str, list[Market]]:
+        return await self._listings.get(*self._listing(league, day))
 
     async def _closed_events(
         self, league: League, events: dict[str, Game]
@@ -147,8 +184,11 @@ class GameService:
         self, league: League, games: list[Game], out: dict[str, GameMarkets]
     ) -> None:
         tickers = {g.id: event_ticker(league, g) for g in games}
+        days = sorted({eastern_date(g.start_time) for g in games})
         try:
-            listing = await self._open_events(league)
+            listing: dict[str, list[Market]] = {}
+            for part in await asyncio.gather(*(self._day_events(league, d) for d in days)):
+                listing.update(part)
             closed = {t: g for g in games if (t := tickers[g.id]) is not None and t not in listing}
             if closed:
                 listing = {**listing, **await self._closed_events(league, closed)}
@@ -208,7 +248,7 @@ class GameService:
         """Each cache's counters by name (read by the metrics collector at scrape time)."""
         return {
             "schedules": self._schedules.stats,
-            "open_markets": self._open_markets.stats,
+            "listings": self._listings.stats,
             "closed_markets": self._closed_markets.stats,
             "summaries": self._summaries.stats,
             "markets": self._markets.stats,
@@ -217,7 +257,7 @@ class GameService:
     def _caches(self) -> tuple[TTLCache[Any, Any], ...]:
         return (
             self._schedules,
-            self._open_markets,
+            self._listings,
             self._closed_markets,
             self._summaries,
             self._markets,

@@ -6,6 +6,7 @@ import asyncio
 import gc
 import logging
 import tracemalloc
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from graph.api.context import Context
 from graph.api.execution import EVENT_RESULTS, EVENT_RESULTS_SIZE
 from graph.api.schema import _check_tickers, build_schema, schema
 from graph.errors import InvalidInput, OperationTimeout, UpstreamUnavailable
+from graph.games.batches import GameSet
 from graph.live.hub import Hub
 from graph.models import Market, TickerUpdate
 from graph.settings import Settings
@@ -66,6 +68,62 @@ def context(service: Any, snapshot: Any = None) -> Context:
         settings=Settings(_env_file=None),  # type: ignore[call-arg]
         snapshot=snapshot,
     )
+
+
+class ListingService:
+    """Records whether each schedule request asked for the market listing to start too."""
+
+    def __init__(self) -> None:
+        self.with_markets: list[bool] = []
+
+    def today(self) -> date:
+        return date(2026, 11, 22)
+
+    async def games(self, league: Any, day: date, *, with_markets: bool = False) -> list[Any]:
+        self.with_markets.append(with_markets)
+        return []
+
+    async def game(self, game_id: str, *, with_markets: bool = False) -> None:
+        self.with_markets.append(with_markets)
+
+    def game_set(self, games: list[Any]) -> GameSet:
+        async def nothing(*args: Any) -> list[Any]:
+            return []
+
+        return GameSet(games, markets=nothing, predictions=nothing)
+
+
+@pytest.mark.parametrize(
+    ("query", "listing"),
+    [
+        pytest.param("{ games(league: NBA) { id home { code } } }", False, id="schedule-only"),
+        pytest.param("{ games(league: NBA) { markets { ticker } } }", True, id="markets"),
+        pytest.param(
+            "{ games(league: NBA) { ...G } } fragment G on Game { prediction { edge } }",
+            True,
+            id="prediction-in-a-fragment",
+        ),
+        pytest.param(
+            "{ games(league: NBA) { ... on Game { id ... on Game { markets { team } } } } }",
+            True,
+            id="markets-in-nested-inline-fragments",
+        ),
+        pytest.param("{ games(league: NBA, sortBy: EDGE) { id } }", True, id="sorted-by-edge"),
+        pytest.param('{ game(id: "NBA.20261122.1") { id } }', False, id="one-game"),
+        pytest.param(
+            '{ game(id: "NBA.20261122.1") { prediction { edge } } }', True, id="one-prediction"
+        ),
+    ],
+)
+async def test_the_listing_starts_with_the_schedule_when_the_selection_needs_it(
+    query: str, listing: bool
+) -> None:
+    """games/game ask the service to start the market listing with the scoreboard exactly
+    when markets or predictions are selected (fragments included) or needed for sorting."""
+    service = ListingService()
+    result = await schema.execute(query, context_value=context(service))
+    assert result.errors is None
+    assert service.with_markets == [listing]
 
 
 async def test_unexpected_exceptions_are_masked() -> None:
