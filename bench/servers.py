@@ -31,7 +31,7 @@ class Contender:
 
     name: str  # "ours", "strawberry", "relay", ...
     module: str  # run as ``python -m <module>``
-    deflate: bool = True  # permessage-deflate offered to clients
+    deflate: bool = False  # permessage-deflate offered to clients (our default: off)
     hub_stats: bool = False  # serves ``GET /bench/stats`` (our hub's counters)
 
 
@@ -83,7 +83,8 @@ class Server:
             "LOG_LEVEL": "WARNING",
             "MAX_TICKERS_PER_SUBSCRIPTION": "50",
             "BENCH_TICKERS": ",".join(tickers),
-            "BENCH_DEFLATE": "1" if contender.deflate else "0",
+            "BENCH_DEFLATE": "1" if contender.deflate else "0",  # the peers
+            "WS_PER_MESSAGE_DEFLATE": "true" if contender.deflate else "false",  # ours
             **(env or {}),
         }
         if profile is not None:

@@ -72,15 +72,17 @@ def create_app(
     tokens = TokenCheck(settings.api_tokens)
     rest_url, ws_url, scoreboard_url = settings.upstream_urls()
     graphiql_assets = graphiql.find_assets()
+    schema = build_schema(
+        max_depth=settings.max_query_depth,
+        max_tokens=settings.max_query_tokens,
+        max_aliases=settings.max_query_aliases,
+        max_query_bytes=settings.max_query_bytes,
+        timeout_s=settings.query_timeout_s,
+        result_ttl_s=settings.result_ttl_s,
+        introspection=settings.introspection,
+    )
     view = GraphQLView(
-        build_schema(
-            max_depth=settings.max_query_depth,
-            max_tokens=settings.max_query_tokens,
-            max_aliases=settings.max_query_aliases,
-            max_query_bytes=settings.max_query_bytes,
-            timeout_s=settings.query_timeout_s,
-            introspection=settings.introspection,
-        ),
+        schema,
         settings=settings,
         tokens=tokens,
         offline_ide=graphiql_assets is not None,
@@ -264,6 +266,7 @@ def create_app(
     ]
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
     app.state.gate, app.state.metrics, app.state.readiness = gate, metrics, readiness
+    app.state.schema = schema
     return app
 
 

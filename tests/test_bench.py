@@ -13,7 +13,7 @@ from bench.deflate import frames
 from bench.fanout.driver import assignments
 from bench.report import Row, percentile
 
-CONTENDERS = ("ours", "strawberry", "relay", "ours, deflate off")
+CONTENDERS = ("ours", "strawberry", "relay", "ours, deflate on")
 
 pytestmark = pytest.mark.bench
 

@@ -5,7 +5,8 @@ at its simulator); ``BENCH_CLOCK=<Unix seconds>`` fixes the app's clock. Beside 
 hooks for the benchmark under ``/bench/``:
 
 - ``GET /bench/stats``: the hub's counters (:attr:`graph.live.hub.Hub.stats`), the feed's state;
-- ``POST /bench/clear``: forget every cached upstream answer, so the next query is cold;
+- ``POST /bench/clear``: forget every cached upstream answer and recent query result, so
+  the next query is cold;
 - ``POST /bench/refresh?league=NBA``: one rating refresh (what the app runs in the
   background), then ``clear``;
 - ``POST /bench/profile?action=start`` / ``?action=stop&out=<file>``: cProfile the
@@ -73,6 +74,7 @@ class _Hooks:
 
     async def clear(self, request: Request) -> dict[str, Any]:
         self.app.state.service.clear_caches()
+        self.app.state.schema.operations.clear()  # recent query results
         return {"cleared": True}
 
     async def refresh(self, request: Request) -> dict[str, Any]:
@@ -108,19 +110,21 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING)
     fixed = os.environ.get("BENCH_CLOCK")
     clock = (lambda: float(fixed)) if fixed else time.time
-    app = _Hooks(create_app(load_settings(), clock=clock, ratings_refresh_s=None))
+    settings = load_settings()
+    app = _Hooks(create_app(settings, clock=clock, ratings_refresh_s=None))
+    deflate = settings.ws_per_message_deflate  # as python -m graph does
     trace_path = os.environ.get("BENCH_TRACEMALLOC")
     if trace_path:
         tracemalloc.start(8)
     on_stop = (lambda: _write_tracemalloc(trace_path)) if trace_path else (lambda: None)
     profile_path = os.environ.get("BENCH_PROFILE")
     if not profile_path:
-        asyncio.run(serve_uvicorn(app, on_stop=on_stop))
+        asyncio.run(serve_uvicorn(app, deflate=deflate, on_stop=on_stop))
         return
     profile = cProfile.Profile()
     profile.enable()
     try:
-        asyncio.run(serve_uvicorn(app, on_stop=on_stop))
+        asyncio.run(serve_uvicorn(app, deflate=deflate, on_stop=on_stop))
     finally:
         profile.disable()
         profile.dump_stats(profile_path)

@@ -13,7 +13,7 @@ import uvicorn
 from starlette.types import ASGIApp
 
 
-def deflate() -> bool:
+def deflate_wanted() -> bool:
     """Whether the benchmark asked for permessage-deflate (``BENCH_DEFLATE=1``)."""
     return os.environ.get("BENCH_DEFLATE", "1") == "1"
 
@@ -33,9 +33,14 @@ class _Server(uvicorn.Server):
 
 
 async def serve_uvicorn(
-    app: ASGIApp, *, lifespan: bool = True, on_stop: Callable[[], None] = lambda: None
+    app: ASGIApp,
+    *,
+    lifespan: bool = True,
+    deflate: bool | None = None,
+    on_stop: Callable[[], None] = lambda: None,
 ) -> None:
-    """Serve ``app`` until SIGTERM; ``on_stop`` runs first, while connections are open."""
+    """Serve ``app`` until SIGTERM; ``on_stop`` runs first, while connections are open.
+    ``deflate`` defaults to the benchmark's choice (``BENCH_DEFLATE``)."""
     config = uvicorn.Config(
         app,
         host="127.0.0.1",
@@ -43,7 +48,7 @@ async def serve_uvicorn(
         log_level="warning",
         lifespan="on" if lifespan else "off",
         ws_ping_interval=None,
-        ws_per_message_deflate=deflate(),
+        ws_per_message_deflate=deflate_wanted() if deflate is None else deflate,
     )
     server = _Server(config)
 

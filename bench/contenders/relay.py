@@ -19,7 +19,7 @@ from websockets.asyncio.server import ServerConnection, broadcast, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
-from bench.contenders.process import announce, deflate, on_sigterm
+from bench.contenders.process import announce, deflate_wanted, on_sigterm
 from bench.contenders.upstream import Tick, Upstream
 
 # market ticker -> operation id -> the connections that subscribed under that id
@@ -96,7 +96,7 @@ async def _serve() -> None:
         "127.0.0.1",
         0,
         subprotocols=[Subprotocol("graphql-transport-ws")],
-        compression="deflate" if deflate() else None,
+        compression="deflate" if deflate_wanted() else None,
         ping_interval=None,
     ) as server:
         announce(next(iter(server.sockets)).getsockname()[1])

@@ -34,7 +34,9 @@ class FanoutConfig:
     per_sub: int = 2
     rate: float = 20.0  # ticks per second per market: 40 messages/s per subscriber
     seconds: float = 8.0
-    deflate: bool = True  # permessage-deflate for ours and both peers
+    deflate: bool = (
+        False  # permessage-deflate for ours and both peers (WS_PER_MESSAGE_DEFLATE default)
+    )
     other_deflate: bool = True  # also ours with the other choice
     peers: bool = True
     rss_subscribers: int = 500

@@ -16,6 +16,7 @@ from typing import Any, TypeVar, cast
 
 import strawberry
 from strawberry.extensions import (
+    AddValidationRules,
     DisableIntrospection,
     MaxAliasesLimiter,
     MaxTokensLimiter,
@@ -28,7 +29,9 @@ from strawberry.types.nodes import SelectedField, Selection
 from graph import models
 from graph.api import compat
 from graph.api.context import Context
-from graph.api.execution import ErrorPolicy, LimitedSchema, SharedExecutor
+from graph.api.execution import ErrorPolicy, LimitedSchema
+from graph.api.fanout import DirectFrames, EventResults, SharedExecutor, context_readers
+from graph.api.sharing import DocumentCache, Documents
 from graph.errors import InvalidInput
 from graph.games import ordering
 from graph.games.batches import GameSet
@@ -287,9 +290,12 @@ class Subscription:
         ctx = info.context
         tickers = _check_tickers(market_tickers, ctx.settings.max_tickers_per_subscription)
         initial = await ctx.snapshot(tickers)
+        frames = DirectFrames.here()  # None unless on graphql-transport-ws (graph.api.fanout)
         async with ctx.hub.subscribe(tickers, initial=initial) as updates:
             async for update in updates:
-                yield TickerUpdateType.of(update)
+                event = TickerUpdateType.of(update)
+                if frames is None or not await frames.send(update, event):
+                    yield event
 
 
 def build_schema(
@@ -299,25 +305,44 @@ def build_schema(
     max_aliases: int = 30,
     max_query_bytes: int = 16_384,
     timeout_s: float = 30.0,
+    result_ttl_s: float = 1.0,
     introspection: bool = True,
-) -> strawberry.Schema:
+) -> LimitedSchema:
     compat.check()
+    documents = Documents()
+    event_results = EventResults()
+    # The limiters' rules, made once: an instance per request would make new rule classes each
+    # time, and a document validated under one set would never be found valid again.
+    rules = [
+        *QueryDepthLimiter(max_depth=max_depth).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=max_aliases).validation_rules,
+    ]
     extensions: list[Callable[[], SchemaExtension]] = [
-        lambda: QueryDepthLimiter(max_depth=max_depth),
+        lambda: AddValidationRules(rules),
         lambda: MaxTokensLimiter(max_token_count=max_tokens),
-        lambda: MaxAliasesLimiter(max_alias_count=max_aliases),
+        lambda: DocumentCache(documents),
         ErrorPolicy,
     ]
     if not introspection:
         extensions.append(DisableIntrospection)
-    return LimitedSchema(
+    built = LimitedSchema(
         query=Query,
         subscription=Subscription,
-        execution_context_class=SharedExecutor,
+        execution_context_class=SharedExecutor.bound_to(event_results),
         extensions=extensions,
         max_query_bytes=max_query_bytes,
+        max_tokens=max_tokens,
         timeout_s=timeout_s,
+        result_ttl_s=result_ttl_s,
+        documents=documents,
+        event_results=event_results,
     )
+    types = {name: t.implementation for name, t in built.schema_converter.type_map.items()}
+    if readers := context_readers(types, ["TickerUpdate"]):
+        # Their results are shared between subscribers (graph.api.fanout): nothing in them
+        # may depend on who asks.
+        raise TypeError(f"subscription event fields must not read the request: {readers}")
+    return built
 
 
 schema = build_schema()

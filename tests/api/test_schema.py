@@ -3,26 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
-import tracemalloc
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
-from strawberry.types import ExecutionResult
 
 from graph.api import errors as errorpolicy
 from graph.api.context import Context
-from graph.api.execution import EVENT_RESULTS, EVENT_RESULTS_SIZE
 from graph.api.schema import _check_tickers, build_schema, schema
 from graph.errors import InvalidInput, OperationTimeout, UpstreamUnavailable
 from graph.games.batches import GameSet
-from graph.live.hub import Hub
-from graph.models import Market, TickerUpdate
+from graph.models import Market
 from graph.settings import Settings
-from tests.e2e import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -240,87 +234,3 @@ async def test_strawberry_does_not_log_tracebacks_for_expected_errors(
     await schema.execute("{ nope }")
     assert [r.name for r in caplog.records] == ["graph.api.errors"] * 2
     assert all(r.exc_info is None and r.levelno <= logging.WARNING for r in caplog.records)
-
-
-class _IdleFeed:
-    fatal_error = None
-
-    def set_wanted(self, tickers: frozenset[str]) -> None:
-        pass
-
-
-async def _no_snapshot(tickers: list[str]) -> list[Any]:
-    return []
-
-
-async def test_a_long_subscription_does_not_grow_with_each_event() -> None:
-    """Memory per subscription stays flat over thousands of events (graphql-core 3.3 kept
-    ~1.8 KB of memoised sub-fields per event; see ``SharedExecutor``)."""
-    ticker = "KXNBAGAME-26NOV22ATLTOR-ATL"
-    hub = Hub(_IdleFeed())
-    ctx = context(None, _no_snapshot)
-    ctx.hub = hub
-    query = (
-        f'subscription {{ tickerUpdates(marketTickers: ["{ticker}"]) '
-        "{ marketTicker price yesBid yesAsk volume ts } }"
-    )
-    source = await schema.subscribe(query, context_value=ctx)
-    assert not isinstance(source, ExecutionResult)
-    pending = asyncio.ensure_future(anext(source))
-    await eventually(lambda: hub.subscriber_count == 1)
-
-    async def events(count: int) -> None:
-        nonlocal pending
-        for n in range(count):
-            hub.publish(TickerUpdate(ticker, ts_ms=n, price=0.5, volume=float(n)))
-            result = await asyncio.wait_for(pending, 5)
-            assert not result.errors and result.data is not None
-            assert result.data["tickerUpdates"]["volume"] == n
-            pending = asyncio.ensure_future(anext(source))
-
-    tracemalloc.start()
-    try:
-        await events(EVENT_RESULTS_SIZE + 200)  # warm: first-use caches settle, the LRU fills
-        gc.collect()
-        before = tracemalloc.get_traced_memory()[0]
-        await events(2000)
-        gc.collect()
-        grown = tracemalloc.get_traced_memory()[0] - before
-    finally:
-        tracemalloc.stop()
-        pending.cancel()
-        await source.aclose()
-    assert grown < 200_000, f"{grown} bytes kept over 2000 events"
-
-
-async def test_subscribers_asking_the_same_share_one_execution_per_update() -> None:
-    """Equal (update, document, variables) run once; other selections get their own fields."""
-    ticker = "KXNBAGAME-26NOV22ATLTOR-ATL"
-    hub = Hub(_IdleFeed())
-    EVENT_RESULTS.clear()
-    documents = [
-        f'subscription {{ tickerUpdates(marketTickers: ["{ticker}"]) {{ marketTicker price }} }}',
-        f'subscription {{ tickerUpdates(marketTickers: ["{ticker}"]) {{ marketTicker price }} }}',
-        f'subscription {{ tickerUpdates(marketTickers: ["{ticker}"]) {{ volume }} }}',
-    ]
-    sources = []
-    for document in documents:
-        ctx = context(None, _no_snapshot)
-        ctx.hub = hub
-        source = await schema.subscribe(document, context_value=ctx)
-        assert not isinstance(source, ExecutionResult)
-        sources.append(source)
-    pending = [asyncio.ensure_future(anext(source)) for source in sources]
-    try:
-        await eventually(lambda: hub.subscriber_count == 3)
-        hub.publish(TickerUpdate(ticker, ts_ms=1, price=0.42, volume=7.0))
-        results = await asyncio.wait_for(asyncio.gather(*pending), 5)
-    finally:
-        for source in sources:
-            await source.aclose()
-    assert [r.data for r in results] == [
-        {"tickerUpdates": {"marketTicker": ticker, "price": 0.42}},
-        {"tickerUpdates": {"marketTicker": ticker, "price": 0.42}},
-        {"tickerUpdates": {"volume": 7.0}},
-    ]
-    assert len(EVENT_RESULTS) == 2

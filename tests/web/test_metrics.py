@@ -22,6 +22,8 @@ from tests.e2e import SUNDAY_NOON_UTC, GraphQLWebSocket, eventually, gql, runnin
 SUNDAY = date(2026, 11, 22)
 SUBSCRIBE = "subscription ($t: [String!]!) { tickerUpdates(marketTickers: $t) { marketTicker } }"
 GAMES = '{ games(league: NBA, date: "2026-11-22") { markets { ticker } prediction { edge } } }'
+# Another document, so it runs (a repeat of GAMES would be answered by its recent result).
+GAMES_AGAIN = GAMES.replace("edge", "edge confidence")
 
 
 class Scrape:
@@ -58,7 +60,7 @@ async def test_metrics_move_with_real_traffic(tmp_path: Path) -> None:
         async with httpx.AsyncClient(base_url=url, timeout=30) as http:
             before = await scrape(http)
             body = await gql(http, GAMES)
-            await gql(http, GAMES)
+            await gql(http, GAMES_AGAIN)
             await http.get("/nowhere")
             after_queries = await scrape(http)
             ticker = sim.markets_for(League.NBA, SUNDAY)[0]["ticker"]

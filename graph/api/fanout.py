@@ -1,0 +1,259 @@
+"""Subscription fan-out: one execution and one encoding per distinct result (edge).
+
+How it works
+------------
+One ticker update goes to every subscriber of its ticker, and most of them sent the same
+document and variables. :class:`EventResults`, which belongs to one schema, keeps the
+result of each recent (update, document, variables, operation name) and, once asked, its
+JSON: the first subscriber of a group executes and encodes it, every other one reuses both.
+That holds only while a ``TickerUpdate`` result depends on nothing but the update, so
+:func:`context_readers` lists the fields reachable from an event type that could read
+anything else (a resolver taking ``info``, hence the context, or with permission classes or
+field extensions, which get it too); ``build_schema`` refuses to build while there is one.
+
+Subscribers on ``graphql-transport-ws`` skip Strawberry's per-event pipeline: the view
+names the socket and operation id before Strawberry starts the operation
+(:func:`target_of_subscribe`), :class:`SharedExecutor` names itself when the subscription
+field resolves, and the resolver then hands each update to a :class:`DirectFrames` that
+builds the ``next`` frame around the shared JSON (only the id differs between subscribers)
+and sends it from the operation's own task: no other task, no per-subscriber execution or
+encoding. A result with errors is never shared: that event takes Strawberry's usual path,
+where the error policy sees it. Legacy ``graphql-ws`` subscribers always take that path.
+
+:class:`SharedExecutor` also works around graphql-core 3.3's sub-field memo, which every
+per-event executor shares with its parent and which grew by ~1.8 KB per event for as long
+as a subscription lived (see :mod:`graph.api.compat`): each event gets a fresh one.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import OrderedDict
+from collections.abc import Awaitable, Iterator, Mapping, Sequence
+from contextvars import ContextVar
+from dataclasses import dataclass
+from inspect import isawaitable
+from typing import Any, Protocol, cast
+
+from graphql import (
+    Executor,
+    GraphQLField,
+    GraphQLInterfaceType,
+    GraphQLNamedType,
+    GraphQLObjectType,
+    GraphQLResolveInfo,
+    GraphQLUnionType,
+    get_named_type,
+)
+from graphql.pyutils import Path
+
+from graph import models
+from graph.api.compat import SUB_FIELDS_MEMO, StrawberryGraphQLCoreExecutionContext
+
+EVENT_RESULTS_SIZE = 1024
+# Where Strawberry keeps a field's own definition on the graphql-core field it builds.
+_DEFINITION = "strawberry-definition"
+
+
+class FrameSink(Protocol):
+    """Where a subscriber's frames go: the view's WebSocket adapter."""
+
+    async def send_text(self, text: str) -> None: ...
+
+
+# The socket and operation id of the graphql-transport-ws subscribe being started, set by
+# the view around Strawberry's handler: the operation's task inherits it.
+_TARGET: ContextVar[tuple[FrameSink, str] | None] = ContextVar("fanout_target", default=None)
+# The executor of the subscription whose field is resolving, set by SharedExecutor.
+_EXECUTOR: ContextVar[SharedExecutor | None] = ContextVar("fanout_executor", default=None)
+
+
+def target_of_subscribe(sink: FrameSink, op_id: str) -> Any:
+    """Name the socket and id of the operation about to start (returns a reset token)."""
+    return _TARGET.set((sink, op_id))
+
+
+def forget_target(token: Any) -> None:
+    _TARGET.reset(token)
+
+
+@dataclass(frozen=True, slots=True)
+class _Shared:
+    result: Any  # graphql-core's ExecutionResult
+    payload: list[str]  # its JSON, once one subscriber asked (a box: the entry is immutable)
+
+
+_EventKey = tuple[models.TickerUpdate, str, str, str | None]
+
+
+class EventResults:
+    """Recent subscription results by (update, document, variables, operation name)."""
+
+    def __init__(self, size: int = EVENT_RESULTS_SIZE) -> None:
+        self._size = size
+        self._entries: OrderedDict[_EventKey, _Shared] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, key: _EventKey) -> _Shared | None:
+        entry = self._entries.get(key)
+        if entry is not None:
+            self._entries.move_to_end(key)
+        return entry
+
+    def remember(self, key: _EventKey, result: Any) -> Any:
+        if getattr(result, "errors", None):
+            return result  # errors carry paths and ids of their own: never shared
+        self._entries[key] = _Shared(result, [])
+        if len(self._entries) > self._size:
+            self._entries.popitem(last=False)
+        return result
+
+    def payload(self, key: _EventKey) -> str | None:
+        """The shared result's ``next`` payload as JSON, encoded once; None if not shared."""
+        entry = self.get(key)
+        if entry is None:
+            return None
+        if not entry.payload:
+            entry.payload.append(json.dumps({"data": entry.result.data}))
+        return entry.payload[0]
+
+
+class SharedExecutor(StrawberryGraphQLCoreExecutionContext):
+    """Strawberry's executor, made fit for fan-out (see the module docstring).
+
+    Each schema uses a subclass bound to its own :class:`EventResults` (:meth:`bound_to`).
+    """
+
+    results: EventResults
+    _event_key: _EventKey | None = None
+
+    @classmethod
+    def bound_to(cls, results: EventResults) -> type[SharedExecutor]:
+        return type(cls.__name__, (cls,), {"results": results})
+
+    def group(self) -> tuple[str, str, str | None] | None:
+        """(document, variables, operation name): what subscribers must share to share."""
+        if self.operation.loc is None:
+            return None
+        variables = json.dumps(self.variable_values.coerced, sort_keys=True, default=str)
+        name = self.operation.name.value if self.operation.name else None
+        return self.operation.loc.source.body, variables, name
+
+    def build_resolve_info(
+        self,
+        field_def: GraphQLField,
+        field_nodes: Any,
+        parent_type: GraphQLObjectType,
+        path: Path,
+    ) -> GraphQLResolveInfo[Any]:
+        if parent_type is self.schema.subscription_type:
+            _EXECUTOR.set(self)  # the subscription's resolver is about to run, in this task
+        return super().build_resolve_info(field_def, field_nodes, parent_type, path)
+
+    def build_per_event_executor(self, payload: Any) -> Executor[Any]:
+        executor = cast(SharedExecutor, super().build_per_event_executor(payload))
+        setattr(executor, SUB_FIELDS_MEMO, {})  # see graph.api.compat
+        update = getattr(payload, "_update", None)
+        group = self.group()
+        if isinstance(update, models.TickerUpdate) and group is not None:
+            executor._event_key = (update, *group)
+        return executor
+
+    def execute_operation(self, serially: bool | None = None) -> Any:
+        key = self._event_key
+        if key is None:
+            return super().execute_operation(serially)
+        if (shared := self.results.get(key)) is not None:
+            return shared.result
+        result = super().execute_operation(serially)
+        if isawaitable(result):
+            return self._remember_later(key, result)
+        return self.results.remember(key, result)
+
+    async def _remember_later(self, key: _EventKey, pending: Awaitable[Any]) -> Any:
+        return self.results.remember(key, await pending)
+
+
+class DirectFrames:
+    """Sends one subscriber's events as ready-made frames (see the module docstring)."""
+
+    def __init__(
+        self,
+        executor: SharedExecutor,
+        group: tuple[str, str, str | None],
+        sink: FrameSink,
+        op_id: str,
+    ) -> None:
+        self._executor = executor
+        self._group = group
+        self._sink = sink
+        # Everything of the frame but the payload: ids are the only difference.
+        self._head = '{"id":' + json.dumps(op_id) + ',"type":"next","payload":'
+
+    @classmethod
+    def here(cls) -> DirectFrames | None:
+        """For the subscription resolving in this task, if its protocol allows (else None)."""
+        target, executor = _TARGET.get(), _EXECUTOR.get()
+        if target is None or executor is None or (group := executor.group()) is None:
+            return None
+        return cls(executor, group, *target)
+
+    async def send(self, update: models.TickerUpdate, event: Any) -> bool:
+        """Send ``update`` (``event`` is its schema object); False if its result has errors,
+        which the caller then yields to Strawberry."""
+        key = (update, *self._group)
+        payload = self._executor.results.payload(key)
+        if payload is None:
+            result = self._executor.build_per_event_executor(event).execute_operation(False)
+            if isawaitable(result):
+                await result
+            payload = self._executor.results.payload(key)
+            if payload is None:
+                return False
+        await self._sink.send_text(self._head + payload + "}")
+        return True
+
+
+def context_readers(types: Mapping[str, Any], type_names: Sequence[str]) -> list[str]:
+    """``Type.field`` of every field reachable from ``type_names`` (in the graphql-core
+    ``types`` of a schema, by name) that could read the request, i.e. its context: a
+    resolver taking ``info``, permission classes, field extensions, or a resolver that is
+    not Strawberry's."""
+    found: list[str] = []
+    for named, name, field in _reachable_fields(types, type_names):
+        definition = field.extensions.get(_DEFINITION)
+        resolver = definition.base_resolver if definition is not None else None
+        if (
+            definition is None
+            or (resolver is not None and resolver.info_parameter is not None)
+            or definition.permission_classes
+            or definition.extensions
+        ):
+            found.append(f"{named.name}.{name}")
+    return found
+
+
+def _reachable_fields(
+    types: Mapping[str, Any], type_names: Sequence[str]
+) -> Iterator[tuple[GraphQLNamedType, str, GraphQLField]]:
+    seen: set[str] = set()
+    pending = list(type_names)
+    while pending:
+        named = types.get(pending.pop())
+        if named is None or named.name in seen:
+            continue
+        seen.add(named.name)
+        if isinstance(named, GraphQLUnionType):
+            pending += [t.name for t in named.types]
+        if isinstance(named, GraphQLInterfaceType):
+            pending += [
+                t.name
+                for t in types.values()
+                if isinstance(t, GraphQLObjectType | GraphQLInterfaceType) and named in t.interfaces
+            ]
+        if isinstance(named, GraphQLObjectType | GraphQLInterfaceType):
+            for name, field in named.fields.items():
+                yield named, name, field
+                pending.append(get_named_type(field.type).name)
