@@ -143,6 +143,7 @@ def test_public_errors_pass_again_unchanged_and_unlogged(caplog: pytest.LogCaptu
         ),
         pytest.param("application/graphql-response+json;q=0", False, id="q-zero"),
         pytest.param("application/graphql-response+json;q=x", False, id="q-garbage"),
+        pytest.param("application/graphql-response+json; charset=utf-8", True, id="other-param"),
     ],
 )
 def test_media_type_negotiation(accept: str, wanted: bool) -> None:

@@ -242,6 +242,14 @@ def _broken(kind: str) -> object:
         del event["status"]
     elif kind == "no-id":
         del event["id"]
+    elif kind == "numeric-id":
+        event["id"] = 401
+    elif kind == "competitors-not-list":
+        competition["competitors"] = {"home": {}}
+    elif kind == "naive-date":
+        event["date"] = "2026-11-22T18:00:00"
+    elif kind == "date-not-string":
+        event["date"] = 1_764_000_000
     return event
 
 
@@ -259,6 +267,8 @@ def _broken(kind: str) -> object:
         "bad-score",
         "no-status",
         "no-id",
+        "competitors-not-list",
+        "date-not-string",
     ],
 )
 def test_one_malformed_event_is_skipped_and_counted(kind: str) -> None:
@@ -389,3 +399,42 @@ def test_status_may_live_on_the_competition() -> None:
     event["competitions"][0]["status"] = event.pop("status")
     [game] = parse_scoreboard(League.NFL, {"events": [event]})
     assert (game.state, game.home_score) == (GameState.FINAL, 3)
+
+
+def test_numeric_ids_and_naive_dates_are_read_as_espn_means_them() -> None:
+    """An integer event id is its string; a start time without an offset is UTC."""
+    payload = {"events": [_broken("numeric-id"), _broken("naive-date")]}
+    numeric, naive = parse_scoreboard(League.NFL, payload)
+    assert numeric.id == "401"
+    assert naive.start_time == datetime(2026, 11, 22, 18, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    "records",
+    [None, "10-2", [{"type": "home", "summary": "5-1"}], ["10-2"]],
+    ids=["missing", "not-a-list", "no-total", "not-objects"],
+)
+def test_a_record_without_a_total_is_unknown(records: object) -> None:
+    """Only the competitor's 'total' record is shown; other shapes give no record."""
+    event = _event(event_id="r")
+    event["competitions"][0]["competitors"][0]["records"] = records
+    (game,) = parse_scoreboard(League.NFL, {"events": [event]})
+    assert game.home.record is None or game.away.record is None
+
+
+@pytest.mark.parametrize(
+    "competitions",
+    [None, [], ["x"], [{"date": "soon"}]],
+    ids=["missing", "empty", "not-an-object", "bad-date"],
+)
+def test_a_summary_without_a_readable_start_keeps_every_earlier_game(competitions: object) -> None:
+    """No usable start time in the header: no game is dropped as 'at or after this one'."""
+    payload = {
+        "header": {"id": "9", "competitions": competitions},
+        "lastFiveGames": [
+            {"team": {"abbreviation": ""}, "events": [{"gameDate": "2024-11-08T03:00Z"}]},
+            {"team": {"abbreviation": "GS"}, "events": [{"gameDate": "2024-11-08T03:00Z"}]},
+        ],
+    }
+    summary = parse_summary(payload)
+    assert summary.last_game_dates == {"GS": datetime(2024, 11, 8, 3, 0, tzinfo=UTC)}

@@ -62,10 +62,6 @@ class HistoricalGame:
         )
 
 
-def has_history(league: League) -> bool:
-    return league in FILES
-
-
 def load_games(league: League) -> tuple[HistoricalGame, ...]:
     """Every shipped game of ``league`` in date order; empty for leagues without history."""
     name = FILES.get(league)
