@@ -83,6 +83,7 @@ class _Shared:
     payload: list[str]  # its JSON, once one subscriber asked (a box: the entry is immutable)
 
 
+_Group = tuple[str, str, str | None]  # document, variables, operation name
 _EventKey = tuple[models.TickerUpdate, str, str, str | None]
 
 
@@ -128,18 +129,21 @@ class SharedExecutor(StrawberryGraphQLCoreExecutionContext):
 
     results: EventResults
     _event_key: _EventKey | None = None
+    _group: _Group | None = None
 
     @classmethod
     def bound_to(cls, results: EventResults) -> type[SharedExecutor]:
         return type(cls.__name__, (cls,), {"results": results})
 
-    def group(self) -> tuple[str, str, str | None] | None:
+    def group(self) -> _Group:
         """(document, variables, operation name): what subscribers must share to share."""
-        if self.operation.loc is None:
-            return None
-        variables = json.dumps(self.variable_values.coerced, sort_keys=True, default=str)
-        name = self.operation.name.value if self.operation.name else None
-        return self.operation.loc.source.body, variables, name
+        if self._group is None:
+            # Strawberry parses with locations; the document's text is the first part of the key.
+            assert self.operation.loc is not None, "a document parsed without locations"
+            variables = json.dumps(self.variable_values.coerced, sort_keys=True, default=str)
+            name = self.operation.name.value if self.operation.name else None
+            self._group = (self.operation.loc.source.body, variables, name)
+        return self._group
 
     def build_resolve_info(
         self,
@@ -156,9 +160,8 @@ class SharedExecutor(StrawberryGraphQLCoreExecutionContext):
         executor = cast(SharedExecutor, super().build_per_event_executor(payload))
         setattr(executor, SUB_FIELDS_MEMO, {})  # see graph.api.compat
         update = getattr(payload, "_update", None)
-        group = self.group()
-        if isinstance(update, models.TickerUpdate) and group is not None:
-            executor._event_key = (update, *group)
+        if isinstance(update, models.TickerUpdate):
+            executor._event_key = (update, *self.group())
         return executor
 
     def execute_operation(self, serially: bool | None = None) -> Any:
@@ -179,15 +182,9 @@ class SharedExecutor(StrawberryGraphQLCoreExecutionContext):
 class DirectFrames:
     """Sends one subscriber's events as ready-made frames (see the module docstring)."""
 
-    def __init__(
-        self,
-        executor: SharedExecutor,
-        group: tuple[str, str, str | None],
-        sink: FrameSink,
-        op_id: str,
-    ) -> None:
+    def __init__(self, executor: SharedExecutor, sink: FrameSink, op_id: str) -> None:
         self._executor = executor
-        self._group = group
+        self._group = executor.group()
         self._sink = sink
         # Everything of the frame but the payload: ids are the only difference.
         self._head = '{"id":' + json.dumps(op_id) + ',"type":"next","payload":'
@@ -196,9 +193,9 @@ class DirectFrames:
     def here(cls) -> DirectFrames | None:
         """For the subscription resolving in this task, if its protocol allows (else None)."""
         target, executor = _TARGET.get(), _EXECUTOR.get()
-        if target is None or executor is None or (group := executor.group()) is None:
+        if target is None or executor is None:
             return None
-        return cls(executor, group, *target)
+        return cls(executor, *target)
 
     async def send(self, update: models.TickerUpdate, event: Any) -> bool:
         """Send ``update`` (``event`` is its schema object); False if its result has errors,

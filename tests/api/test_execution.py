@@ -84,7 +84,7 @@ async def test_errors_are_never_shared_between_requests() -> None:
 
 
 async def test_only_queries_are_shared() -> None:
-    """A subscription, or a request carrying extensions, runs on its own."""
+    """A subscription, a request carrying extensions or odd variables, runs on its own."""
     schema = build_schema()
     service = HeldService()
     service.gate.set()
@@ -93,6 +93,8 @@ async def test_only_queries_are_shared() -> None:
     subscription = 'subscription { tickerUpdates(marketTickers: ["A-B"]) { ts } }'
     refused = await schema.execute(subscription, context_value=ctx)
     assert refused.errors  # Strawberry refuses to execute a subscription
+    # Variables that are not JSON (never the case over HTTP) cannot form a key.
+    await schema.execute(MARKET, variable_values={"x": object()}, context_value=ctx)
     assert schema.operations.stats.executed == 0
 
 

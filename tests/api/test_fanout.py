@@ -8,15 +8,23 @@ import gc
 import json
 import tracemalloc
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 import strawberry
+from graphql import GraphQLField, GraphQLFloat, GraphQLObjectType, GraphQLSchema, parse
 from strawberry.permission import BasePermission
 from strawberry.types import ExecutionResult, Info
 
 from graph.api.context import Context
-from graph.api.fanout import EVENT_RESULTS_SIZE, context_readers
+from graph.api.fanout import (
+    EVENT_RESULTS_SIZE,
+    DirectFrames,
+    EventResults,
+    SharedExecutor,
+    context_readers,
+)
 from graph.api.schema import TickerUpdateType, build_schema, schema
 from graph.live.hub import Hub
 from graph.models import League, TickerUpdate
@@ -158,6 +166,47 @@ class _WithOwner(TickerUpdateType):
     owner: _Owner = strawberry.field(default_factory=_Owner)
 
 
+@strawberry.type(name="Other")
+class _Other:
+    name: str = ""
+
+
+@strawberry.interface(name="Party")
+class _Party:
+    name: str = ""
+
+
+@strawberry.type(name="Host")
+class _Host(_Party):
+    @strawberry.field
+    def secret(self, info: Info[Context, None]) -> str:
+        return str(info.context)
+
+
+@strawberry.type(name="TickerUpdate")
+class _WithUnion(TickerUpdateType):
+    @strawberry.field
+    def either(self) -> _Owner | _Other:
+        return _Other()
+
+
+@strawberry.type(name="TickerUpdate")
+class _WithInterface(TickerUpdateType):
+    @strawberry.field
+    def party(self) -> _Party:
+        return _Host()
+
+
+@strawberry.type(name="Query")
+class _UnionQuery:
+    last: _WithUnion | None = None
+
+
+@strawberry.type(name="Query")
+class _InterfaceQuery:
+    last: _WithInterface | None = None
+
+
 @strawberry.type(name="Query")
 class _InfoQuery:
     last: _WithInfo | None = None
@@ -179,11 +228,13 @@ class _OwnerQuery:
         pytest.param(_InfoQuery, "TickerUpdate.viewer", id="resolver-taking-info"),
         pytest.param(_PermissionQuery, "TickerUpdate.viewer", id="permission-class"),
         pytest.param(_OwnerQuery, "Owner.secret", id="a-type-it-reaches"),
+        pytest.param(_UnionQuery, "Owner.secret", id="a-member-of-a-union"),
+        pytest.param(_InterfaceQuery, "Host.secret", id="an-implementation-of-an-interface"),
     ],
 )
 def test_a_field_that_could_read_the_request_is_found(query: type, field: str) -> None:
     """Adding an event field that may depend on who asks is caught, however deep."""
-    built = strawberry.Schema(query=query)
+    built = strawberry.Schema(query=query, types=[_Host])
     types = {name: t.implementation for name, t in built.schema_converter.type_map.items()}
     assert context_readers(types, ["TickerUpdate"]) == [field]
 
@@ -231,3 +282,105 @@ async def test_one_frame_per_group_on_graphql_transport_ws(tmp_path: Path) -> No
     # Built around the shared JSON, not encoded by Strawberry per subscriber:
     assert raw[one].startswith('{"id":"a","type":"next","payload":{"data"')
     assert raw[one].removeprefix('{"id":"a"') == raw[two].removeprefix('{"id":"b"')
+
+
+class _Sink:
+    def __init__(self) -> None:
+        self.frames: list[str] = []
+
+    async def send_text(self, text: str) -> None:
+        self.frames.append(text)
+
+
+class _Toy:
+    """A bare graphql-core subscription ``{ tick { price } }`` run by a SharedExecutor."""
+
+    def __init__(self, *, asynchronous: bool = False, failing: bool = False) -> None:
+        self.calls = 0
+
+        def price(tick: Any, info: Any) -> Any:
+            self.calls += 1
+            if failing:
+                raise ValueError("no price")
+            if asynchronous:
+
+                async def later() -> float:
+                    return float(tick.price)
+
+                return later()
+            return tick.price
+
+        tick = GraphQLObjectType("Tick", {"price": GraphQLField(GraphQLFloat, resolve=price)})
+        schema = GraphQLSchema(
+            query=GraphQLObjectType("Query", {"a": GraphQLField(GraphQLFloat)}),
+            subscription=GraphQLObjectType("Subscription", {"tick": GraphQLField(tick)}),
+        )
+        self.results = EventResults()
+        built = SharedExecutor.bound_to(self.results).build(
+            schema, parse("subscription { tick { price } }")
+        )
+        assert isinstance(built, SharedExecutor)
+        self.executor = built
+
+    def execute(self, event: Any) -> Any:
+        """One event through a per-event executor (a result, or an awaitable of one)."""
+        return self.executor.build_per_event_executor(event).execute_operation(False)
+
+    @staticmethod
+    def event(price: float, *, update: bool = True) -> SimpleNamespace:
+        event = SimpleNamespace(tick=SimpleNamespace(price=price))
+        if update:
+            event._update = TickerUpdate(TICKER, ts_ms=int(price * 100), price=price)
+        return event
+
+
+async def test_events_not_made_of_a_ticker_update_are_never_shared() -> None:
+    """Only events carrying their TickerUpdate have a key: others run every time."""
+    toy = _Toy()
+    for _ in range(2):
+        assert toy.execute(toy.event(0.5, update=False)).data == {"tick": {"price": 0.5}}
+    assert (toy.calls, len(toy.results)) == (2, 0)
+
+
+async def test_asynchronous_event_results_are_shared_once_they_arrive() -> None:
+    """A result that needs awaiting is remembered when it arrives, then reused as is."""
+    toy = _Toy(asynchronous=True)
+    assert (await toy.execute(toy.event(0.5))).data == {"tick": {"price": 0.5}}
+    again = toy.execute(toy.event(0.5))
+    assert again.data == {"tick": {"price": 0.5}} and (toy.calls, len(toy.results)) == (1, 1)
+
+
+async def test_direct_frames_encode_once_and_differ_only_by_id() -> None:
+    """Subscribers of one group: one execution and one encoding per update, each frame
+    carrying its own id around the same payload."""
+    toy = _Toy(asynchronous=True)
+    sinks = [_Sink(), _Sink()]
+    senders = [DirectFrames(toy.executor, sink, op) for sink, op in zip(sinks, "ab", strict=True)]
+    for sender in senders:
+        event = toy.event(0.25)
+        assert await sender.send(event._update, event)
+    payload = '{"data": {"tick": {"price": 0.25}}}'
+    assert [s.frames for s in sinks] == [
+        ['{"id":"a","type":"next","payload":' + payload + "}"],
+        ['{"id":"b","type":"next","payload":' + payload + "}"],
+    ]
+    assert toy.calls == 1
+
+
+async def test_a_result_with_errors_is_left_to_strawberry() -> None:
+    """An event whose result has errors is neither remembered nor sent as a frame: the
+    caller yields it, so the error policy sees it."""
+    toy = _Toy(failing=True)
+    sink = _Sink()
+    event = toy.event(0.5)
+    assert not await DirectFrames(toy.executor, sink, "a").send(event._update, event)
+    assert (sink.frames, len(toy.results)) == ([], 0)
+
+
+def test_build_schema_refuses_event_fields_that_read_the_request(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The schema is not built while an event field could read the request."""
+    monkeypatch.setattr("graph.api.schema.context_readers", lambda types, names: ["X.y"])
+    with pytest.raises(TypeError, match=r"must not read the request: \['X.y'\]"):
+        build_schema()
