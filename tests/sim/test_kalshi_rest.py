@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import padding
 from graph.kalshi.signing import Signer, load_private_key
 from graph.models import League
 from graph.sim import Simulator
+from tests.e2e import eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -542,6 +543,23 @@ async def test_latency_keeps_requests_in_flight_so_concurrency_shows(
     assert sim.stats.requests["market"] == 8
     assert sim.stats.max_in_flight["market"] == 8
     assert sim.stats.in_flight["market"] == 0
+
+
+async def test_the_answer_is_made_on_arrival_and_sent_after_the_latency(
+    sim: Simulator, client: httpx.AsyncClient
+) -> None:
+    """The latency is the time to the answer, the simulator's own work within it: a price
+    that moves while the request waits out its latency is not in the answer."""
+    sim.faults.latency_s = 1.0
+    ticker = sim.markets_for(League.NBA, MONDAY)[0]["ticker"]
+    pending = asyncio.ensure_future(client.get(f"{sim.rest_url}/markets/{ticker}"))
+    await eventually(lambda: sim.stats.in_flight["market"] == 1)  # answered, now waiting
+    before = sim.markets_for(League.NBA, MONDAY)[0]["yes_bid_dollars"]
+    for _ in range(20):
+        await sim.publish_tick(ticker)
+    moved = sim.markets_for(League.NBA, MONDAY)[0]["yes_bid_dollars"]
+    answer = (await pending).json()["market"]
+    assert moved != before and answer["yes_bid_dollars"] == before
 
 
 async def test_market_queries_are_recorded(sim: Simulator, client: httpx.AsyncClient) -> None:
