@@ -13,8 +13,8 @@ field extensions, which get it too); ``build_schema`` refuses to build while the
 
 Subscribers on ``graphql-transport-ws`` skip Strawberry's per-event pipeline: the view
 names the socket and operation id before Strawberry starts the operation
-(:func:`target_of_subscribe`), :class:`SharedExecutor` names itself when the subscription
-field resolves, and the resolver then hands each update to a :class:`DirectFrames` that
+(:func:`target_of_subscribe`), :class:`SharedExecutor` names itself when it is built for a
+subscription, and the resolver then hands each update to a :class:`DirectFrames` that
 builds the ``next`` frame around the shared JSON (only the id differs between subscribers)
 and sends it from the operation's own task: no other task, no per-subscriber execution or
 encoding. A result with errors is never shared: that event takes Strawberry's usual path,
@@ -41,11 +41,10 @@ from graphql import (
     GraphQLInterfaceType,
     GraphQLNamedType,
     GraphQLObjectType,
-    GraphQLResolveInfo,
     GraphQLUnionType,
+    OperationType,
     get_named_type,
 )
-from graphql.pyutils import Path
 
 from graph import models
 from graph.api.compat import SUB_FIELDS_MEMO, StrawberryGraphQLCoreExecutionContext
@@ -64,7 +63,7 @@ class FrameSink(Protocol):
 # The socket and operation id of the graphql-transport-ws subscribe being started, set by
 # the view around Strawberry's handler: the operation's task inherits it.
 _TARGET: ContextVar[tuple[FrameSink, str] | None] = ContextVar("fanout_target", default=None)
-# The executor of the subscription whose field is resolving, set by SharedExecutor.
+# The executor of the subscription about to resolve, set by SharedExecutor.build.
 _EXECUTOR: ContextVar[SharedExecutor | None] = ContextVar("fanout_executor", default=None)
 
 
@@ -145,16 +144,14 @@ class SharedExecutor(StrawberryGraphQLCoreExecutionContext):
             self._group = (self.operation.loc.source.body, variables, name)
         return self._group
 
-    def build_resolve_info(
-        self,
-        field_def: GraphQLField,
-        field_nodes: Any,
-        parent_type: GraphQLObjectType,
-        path: Path,
-    ) -> GraphQLResolveInfo[Any]:
-        if parent_type is self.schema.subscription_type:
-            _EXECUTOR.set(self)  # the subscription's resolver is about to run, in this task
-        return super().build_resolve_info(field_def, field_nodes, parent_type, path)
+    @classmethod
+    def build(cls, *args: Any, **kwargs: Any) -> Any:
+        built = super().build(*args, **kwargs)
+        if isinstance(built, SharedExecutor) and (
+            built.operation.operation is OperationType.SUBSCRIPTION
+        ):
+            _EXECUTOR.set(built)  # the subscription's resolver runs next, in this task
+        return built
 
     def build_per_event_executor(self, payload: Any) -> Executor[Any]:
         executor = cast(SharedExecutor, super().build_per_event_executor(payload))

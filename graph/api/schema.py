@@ -36,7 +36,7 @@ from graph.errors import InvalidInput
 from graph.games import ordering
 from graph.games.batches import GameSet
 from graph.games.ids import public_id
-from graph.games.matching import outcome_team
+from graph.games.matching import GameMarkets, outcome_team
 
 logger = logging.getLogger(__name__)
 
@@ -181,14 +181,27 @@ class GameType:
     def event_ticker(self, info: Info[Context, None]) -> str | None:
         return info.context.service.event_ticker(self._game)
 
+    # Sync fields: when the resolver readied the batch (the usual case) they answer at once;
+    # else they hand graphql-core an awaitable of the answer.
     @_field("Kalshi game-winner markets (away team's first).")
-    async def markets(self) -> list[MarketType]:
-        found = await self._batch.markets(self._game)
-        return [MarketType.of(m) for m in (found.away, found.home) if m is not None]
+    def markets(self) -> list[MarketType]:
+        found = self._batch.markets_now(self._game)
+        return _market_types(found) if found else cast(Any, self._markets_later())
 
     @_field("Our prediction; null (with an error) if it failed.")
-    async def prediction(self) -> PredictionType | None:
+    def prediction(self) -> PredictionType | None:
+        found = self._batch.prediction_now(self._game)
+        return PredictionType.of(found) if found else cast(Any, self._prediction_later())
+
+    async def _markets_later(self) -> list[MarketType]:
+        return _market_types(await self._batch.markets(self._game))
+
+    async def _prediction_later(self) -> PredictionType:
         return PredictionType.of(await self._batch.prediction(self._game))
+
+
+def _market_types(found: GameMarkets) -> list[MarketType]:
+    return [MarketType.of(m) for m in (found.away, found.home) if m is not None]
 
 
 @strawberry.type(name="TickerUpdate")
@@ -217,20 +230,25 @@ class TickerUpdateType:
         )
 
 
-# Game fields that need the Kalshi listing (a prediction compares itself with the market).
-_MARKET_FIELDS = frozenset({"markets", "prediction"})
+def _needs(
+    info: Info[Context, None], sort_by: ordering.GameSort = ordering.GameSort.START_TIME
+) -> set[str]:
+    """Which batches the games' selection needs ("markets", "prediction"; a prediction
+    compares itself with the markets, and sorting by edge or confidence needs both)."""
 
+    def walk(selections: list[Selection]) -> set[str]:
+        found: set[str] = set()
+        for s in selections:
+            if isinstance(s, SelectedField):
+                found |= {s.name} & {"markets", "prediction"}
+            else:
+                found |= walk(s.selections)
+        return found
 
-def _selects_markets(info: Info[Context, None]) -> bool:
-    """Whether the games' selection asks for a field that needs their markets."""
-
-    def walk(selections: list[Selection]) -> bool:
-        return any(
-            s.name in _MARKET_FIELDS if isinstance(s, SelectedField) else walk(s.selections)
-            for s in selections
-        )
-
-    return any(walk(field.selections) for field in info.selected_fields)
+    needs = set().union(*(walk(field.selections) for field in info.selected_fields))
+    if sort_by is not ordering.GameSort.START_TIME:
+        needs.add("prediction")
+    return needs | {"markets"} if needs else needs
 
 
 TICKER_RE = re.compile(r"^[A-Z0-9][A-Z0-9._-]{0,99}$")
@@ -260,18 +278,27 @@ class Query:
         sort_by: GameSort = ordering.GameSort.START_TIME,  # type: ignore[valid-type]
     ) -> list[GameType]:
         service = info.context.service
-        with_markets = sort_by is not ordering.GameSort.START_TIME or _selects_markets(info)
-        games = await service.games(league, date or service.today(), with_markets=with_markets)
+        needs = _needs(info, sort_by)
+        games = await service.games(league, date or service.today(), with_markets=bool(needs))
         if state is not None:
             games = [g for g in games if g.state == state]
         batch = service.game_set(games)
-        return [GameType.of(g, batch) for g in await batch.ordered(sort_by)]
+        ordered = await batch.ordered(sort_by)
+        if needs:
+            await batch.ready(predictions="prediction" in needs)
+        return [GameType.of(g, batch) for g in ordered]
 
     @_field("One game by the id `games` returned.")
     async def game(self, info: Info[Context, None], id: strawberry.ID) -> GameType | None:
         service = info.context.service
-        found = await service.game(str(id), with_markets=_selects_markets(info))
-        return GameType.of(found, service.game_set([found])) if found else None
+        needs = _needs(info)
+        found = await service.game(str(id), with_markets=bool(needs))
+        if found is None:
+            return None
+        batch = service.game_set([found])
+        if needs:
+            await batch.ready(predictions="prediction" in needs)
+        return GameType.of(found, batch)
 
     @_field("One Kalshi market by ticker (null if Kalshi has none).")
     async def market(self, info: Info[Context, None], ticker: str) -> MarketType | None:

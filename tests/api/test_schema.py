@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,8 @@ from graph.api.context import Context
 from graph.api.schema import _check_tickers, build_schema, schema
 from graph.errors import InvalidInput, OperationTimeout, UpstreamUnavailable
 from graph.games.batches import GameSet
-from graph.models import Market
+from graph.games.matching import GameMarkets
+from graph.models import Game, GameState, League, Market, TeamRef
 from graph.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -234,3 +235,56 @@ async def test_strawberry_does_not_log_tracebacks_for_expected_errors(
     await schema.execute("{ nope }")
     assert [r.name for r in caplog.records] == ["graph.api.errors"] * 2
     assert all(r.exc_info is None and r.levelno <= logging.WARNING for r in caplog.records)
+
+
+class PreparedService(ListingService):
+    """One scheduled game whose markets and prediction come from fixed batches."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scheduled = Game(
+            id="1",
+            league=League.NBA,
+            start_time=datetime(2026, 11, 22, 23, 0, tzinfo=UTC),
+            state=GameState.SCHEDULED,
+            home=TeamRef(code="BOS", name="Boston"),
+            away=TeamRef(code="LAL", name="Los Angeles"),
+        )
+
+    async def games(self, league: Any, day: date, *, with_markets: bool = False) -> list[Any]:
+        self.with_markets.append(with_markets)
+        return [self.scheduled]
+
+    def game_set(self, games: list[Any]) -> GameSet:
+        market = Market(
+            ticker="KXNBAGAME-26NOV22LALBOS-BOS", event_ticker="E", title="t", status="active"
+        )
+
+        async def markets(games: Any) -> list[GameMarkets]:
+            return [GameMarkets(event_ticker="E", home=market)]
+
+        async def predictions(games: Any, pending: Any) -> list[Any]:
+            await pending
+            return [RuntimeError("model down")]
+
+        return GameSet(games, markets=markets, predictions=predictions)
+
+
+@pytest.mark.parametrize("readied", [True, False], ids=["readied-by-the-resolver", "not-readied"])
+async def test_game_fields_answer_whether_or_not_the_batch_was_readied(
+    readied: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """markets and prediction answer from a batch the resolver finished, or await it when it
+    did not; a failed prediction is that game's error either way."""
+    if not readied:
+        monkeypatch.setattr("graph.api.schema._needs", lambda info, sort_by=None: set())
+    service = PreparedService()
+    result = await schema.execute(
+        "{ games(league: NBA) { markets { ticker } prediction { edge } } }",
+        context_value=context(service),
+    )
+    assert result.data == {
+        "games": [{"markets": [{"ticker": "KXNBAGAME-26NOV22LALBOS-BOS"}], "prediction": None}]
+    }
+    assert [e.path for e in result.errors or ()] == [["games", 0, "prediction"]]
+    assert service.with_markets == [readied]
