@@ -21,6 +21,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import asdict
 
 import httpx
 from starlette.applications import Starlette
@@ -184,6 +185,7 @@ def create_app(
                     feed_state=lambda: feed.state,
                     feed_stats=feed.stats,
                     caches=service.cache_stats,
+                    queries=lambda: asdict(schema.operations.stats),
                 )
             )
             probe_s = min(settings.http_timeout_s, PROBE_TIMEOUT_S)

@@ -9,7 +9,8 @@ tests build many apps in one process). Three kinds of numbers feed it:
   (:class:`InstrumentedTransport`, wrapped around each httpx client's transport);
 - state read at scrape time by a collector: WebSocket connections (the
   :class:`~graph.web.wsadmission.ConnectionGate`), subscriptions and distinct upstream tickers
-  and conflated updates (the hub), the feed's state and counters, the caches' counters.
+  and conflated updates (the hub), the feed's state and counters, the caches' counters,
+  how identical queries were shared.
   Those objects keep plain counters; nothing pushes into the registry on hot paths;
 - nothing else: GraphQL errors are part of 200 responses and are not counted here.
 
@@ -59,6 +60,8 @@ class Sources:
     feed_state: Callable[[], FeedState]
     feed_stats: FeedStats
     caches: Callable[[], Mapping[str, CacheStats]]
+    # How HTTP queries were answered, by outcome (graph.api.sharing.SharingStats).
+    queries: Callable[[], Mapping[str, int]] = dict
 
 
 class Metrics:
@@ -186,6 +189,16 @@ class _LiveCollector(Collector):
             for cache, counts in caches.items():
                 family.add_metric([cache], getattr(counts, attr))
             yield family
+        shared = CounterMetricFamily(
+            f"{PREFIX}_shared_queries",
+            "HTTP queries one principal asked while an identical one ran or had just run, by "
+            "outcome: executed, joined (took the running one's result), recent (a recent "
+            "result), unshared (that result had errors: ran alone).",
+            labels=["outcome"],
+        )
+        for outcome, count in sources.queries().items():
+            shared.add_metric([outcome], count)
+        yield shared
 
 
 class InstrumentedTransport(httpx.AsyncBaseTransport):

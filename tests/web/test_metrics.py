@@ -56,11 +56,12 @@ async def scrape(http: httpx.AsyncClient) -> Scrape:
 async def test_metrics_move_with_real_traffic(tmp_path: Path) -> None:
     """Queries, upstream calls, caches, sockets, subscriptions and the feed all show up."""
     sim = Simulator(clock=lambda: SUNDAY_NOON_UTC, tick_interval_s=None)
-    async with sim, running_app(sim, tmp_path) as (app, url):
+    async with sim, running_app(sim, tmp_path, result_cache_ttl_s=60) as (app, url):
         async with httpx.AsyncClient(base_url=url, timeout=30) as http:
             before = await scrape(http)
             body = await gql(http, GAMES)
             await gql(http, GAMES_AGAIN)
+            await gql(http, GAMES)  # within RESULT_CACHE_TTL_S (capped at PRICES_TTL_S, 5 s)
             await http.get("/nowhere")
             after_queries = await scrape(http)
             ticker = sim.markets_for(League.NBA, SUNDAY)[0]["ticker"]
@@ -76,11 +77,16 @@ async def test_metrics_move_with_real_traffic(tmp_path: Path) -> None:
     assert "errors" not in body
     graphql = {"route": "/graphql", "method": "POST", "status": "200"}
     assert before.value("kalshi_graph_http_requests_total", **graphql) == 0
-    assert after_queries.value("kalshi_graph_http_requests_total", **graphql) == 2
+    assert after_queries.value("kalshi_graph_http_requests_total", **graphql) == 3
     assert (
         after_queries.value("kalshi_graph_http_request_duration_seconds_count", route="/graphql")
-        == 2
+        == 3
     )
+    shared = {
+        outcome: after_queries.value("kalshi_graph_shared_queries_total", outcome=outcome)
+        for outcome in ("executed", "joined", "recent", "unshared")
+    }
+    assert shared == {"executed": 2, "joined": 0, "recent": 1, "unshared": 0}
     assert (
         after_queries.value("kalshi_graph_http_requests_total", route="unmatched", status="404")
         == 1
