@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict
-from collections.abc import Awaitable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from inspect import isawaitable
@@ -179,28 +179,37 @@ class SharedExecutor(StrawberryGraphQLCoreExecutionContext):
 class DirectFrames:
     """Sends one subscriber's events as ready-made frames (see the module docstring)."""
 
-    def __init__(self, executor: SharedExecutor, sink: FrameSink, op_id: str) -> None:
+    def __init__(
+        self,
+        executor: SharedExecutor,
+        sink: FrameSink,
+        op_id: str,
+        event_of: Callable[[models.TickerUpdate], Any],
+    ) -> None:
         self._executor = executor
         self._group = executor.group()
         self._sink = sink
+        self._event_of = event_of
         # Everything of the frame but the payload: ids are the only difference.
         self._head = '{"id":' + json.dumps(op_id) + ',"type":"next","payload":'
 
     @classmethod
-    def here(cls) -> DirectFrames | None:
-        """For the subscription resolving in this task, if its protocol allows (else None)."""
+    def here(cls, event_of: Callable[[models.TickerUpdate], Any]) -> DirectFrames | None:
+        """For the subscription resolving in this task, if its protocol allows (else None);
+        ``event_of`` makes the schema's event object of an update (needed only to execute)."""
         target, executor = _TARGET.get(), _EXECUTOR.get()
         if target is None or executor is None:
             return None
-        return cls(executor, *target)
+        return cls(executor, *target, event_of)
 
-    async def send(self, update: models.TickerUpdate, event: Any) -> bool:
-        """Send ``update`` (``event`` is its schema object); False if its result has errors,
-        which the caller then yields to Strawberry."""
+    async def send(self, update: models.TickerUpdate) -> bool:
+        """Send ``update``'s frame; False if its result has errors: the caller then yields
+        the event to Strawberry."""
         key = (update, *self._group)
         payload = self._executor.results.payload(key)
         if payload is None:
-            result = self._executor.build_per_event_executor(event).execute_operation(False)
+            event = self._executor.build_per_event_executor(self._event_of(update))
+            result = event.execute_operation(False)
             if isawaitable(result):
                 await result
             payload = self._executor.results.payload(key)

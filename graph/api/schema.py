@@ -317,12 +317,12 @@ class Subscription:
         ctx = info.context
         tickers = _check_tickers(market_tickers, ctx.settings.max_tickers_per_subscription)
         initial = await ctx.snapshot(tickers)
-        frames = DirectFrames.here()  # None unless on graphql-transport-ws (graph.api.fanout)
+        # None unless on graphql-transport-ws (graph.api.fanout).
+        frames = DirectFrames.here(TickerUpdateType.of)
         async with ctx.hub.subscribe(tickers, initial=initial) as updates:
             async for update in updates:
-                event = TickerUpdateType.of(update)
-                if frames is None or not await frames.send(update, event):
-                    yield event
+                if frames is None or not await frames.send(update):
+                    yield TickerUpdateType.of(update)
 
 
 def build_schema(

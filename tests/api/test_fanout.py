@@ -355,10 +355,13 @@ async def test_direct_frames_encode_once_and_differ_only_by_id() -> None:
     carrying its own id around the same payload."""
     toy = _Toy(asynchronous=True)
     sinks = [_Sink(), _Sink()]
-    senders = [DirectFrames(toy.executor, sink, op) for sink, op in zip(sinks, "ab", strict=True)]
+    update = toy.event(0.25)._update
+    senders = [
+        DirectFrames(toy.executor, sink, op, lambda u: toy.event(u.price or 0.0))
+        for sink, op in zip(sinks, "ab", strict=True)
+    ]
     for sender in senders:
-        event = toy.event(0.25)
-        assert await sender.send(event._update, event)
+        assert await sender.send(update)
     payload = '{"data": {"tick": {"price": 0.25}}}'
     assert [s.frames for s in sinks] == [
         ['{"id":"a","type":"next","payload":' + payload + "}"],
@@ -372,8 +375,8 @@ async def test_a_result_with_errors_is_left_to_strawberry() -> None:
     caller yields it, so the error policy sees it."""
     toy = _Toy(failing=True)
     sink = _Sink()
-    event = toy.event(0.5)
-    assert not await DirectFrames(toy.executor, sink, "a").send(event._update, event)
+    sender = DirectFrames(toy.executor, sink, "a", lambda u: toy.event(u.price or 0.0))
+    assert not await sender.send(toy.event(0.5)._update)
     assert (sink.frames, len(toy.results)) == ([], 0)
 
 
