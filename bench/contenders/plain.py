@@ -19,17 +19,14 @@ from strawberry.asgi import GraphQL
 from bench.contenders.process import serve_uvicorn
 from bench.contenders.upstream import Tick, Upstream
 
-_queues: dict[str, set[asyncio.Queue[Tick]]] = defaultdict(set)
+_queues: dict[str, set[asyncio.Queue[TickerUpdate]]] = defaultdict(set)
 
 
 @strawberry.type
-class TickerUpdate:
-    market_ticker: str
-    price: float | None
-    yes_bid: float | None
-    yes_ask: float | None
-    volume: float | None
-    open_interest: float | None
+class TickerUpdate(Tick):
+    """Kalshi's tick as the schema's type: the upstream's own fields, ``ts`` named again
+    because Strawberry resolves postponed annotations in this module."""
+
     ts: datetime
 
 
@@ -44,34 +41,25 @@ class Query:
 class Subscription:
     @strawberry.subscription
     async def ticker_updates(self, market_tickers: list[str]) -> AsyncGenerator[TickerUpdate, None]:
-        queue: asyncio.Queue[Tick] = asyncio.Queue()
+        queue: asyncio.Queue[TickerUpdate] = asyncio.Queue()
         for ticker in market_tickers:
             _queues[ticker].add(queue)
-            if (latest := _upstream.latest.get(ticker)) is not None:
+            if isinstance(latest := _upstream.latest.get(ticker), TickerUpdate):
                 queue.put_nowait(latest)
         try:
             while True:
-                tick = await queue.get()
-                yield TickerUpdate(
-                    market_ticker=tick.market_ticker,
-                    price=tick.price,
-                    yes_bid=tick.yes_bid,
-                    yes_ask=tick.yes_ask,
-                    volume=tick.volume,
-                    open_interest=tick.open_interest,
-                    ts=tick.ts,
-                )
+                yield await queue.get()
         finally:
             for ticker in market_tickers:
                 _queues[ticker].discard(queue)
 
 
-def _on_tick(tick: Tick) -> None:
+def _on_tick(tick: TickerUpdate) -> None:
     for queue in _queues.get(tick.market_ticker, ()):
         queue.put_nowait(tick)
 
 
-_upstream = Upstream(_on_tick)
+_upstream = Upstream(_on_tick, TickerUpdate)
 
 
 async def _serve() -> None:

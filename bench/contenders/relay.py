@@ -43,7 +43,7 @@ def _on_tick(tick: Tick) -> None:
         broadcast(connections, _frame(op_id, payload))
 
 
-_upstream = Upstream(_on_tick)
+_upstream = Upstream(_on_tick, Tick)
 
 
 def _tickers(payload: object) -> list[str]:

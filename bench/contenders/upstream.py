@@ -16,14 +16,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from websockets.asyncio.client import connect
 
 from graph.kalshi.signing import WS_PATH, Signer, load_private_key
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass
 class Tick:
     """What one ``ticker`` message says, in the schema's names and units."""
 
@@ -51,8 +51,11 @@ def _number(body: dict[str, Any], key: str) -> float | None:
     return None if raw is None else float(raw)
 
 
-def parse_tick(body: dict[str, Any]) -> Tick:
-    return Tick(
+T = TypeVar("T", bound=Tick)
+
+
+def parse_tick(body: dict[str, Any], kind: type[T]) -> T:
+    return kind(
         market_ticker=body["market_ticker"],
         price=_number(body, "price_dollars"),
         yes_bid=_number(body, "yes_bid_dollars"),
@@ -71,8 +74,9 @@ class Upstream:
     has one.
     """
 
-    def __init__(self, on_tick: Callable[[Tick], None]) -> None:
-        self._on_tick = on_tick
+    def __init__(self, on_tick: Callable[[T], None], kind: type[T]) -> None:
+        self._on_tick: Callable[[Any], None] = on_tick
+        self._kind: type[Tick] = kind
         self.tickers: list[str] = []
         self.latest: dict[str, Tick] = {}
         self.ready = asyncio.Event()
@@ -96,7 +100,7 @@ class Upstream:
             async for raw in ws:
                 message = json.loads(raw)
                 if message.get("type") == "ticker":
-                    tick = parse_tick(message["msg"])
+                    tick = parse_tick(message["msg"], self._kind)
                     self.latest[tick.market_ticker] = tick
                     if len(self.latest) == len(self.tickers):
                         self.ready.set()

@@ -28,7 +28,6 @@ as a subscription lived (see :mod:`graph.api.compat`): each event gets a fresh o
 from __future__ import annotations
 
 import json
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -48,6 +47,7 @@ from graphql import (
 
 from graph import models
 from graph.api.compat import SUB_FIELDS_MEMO, StrawberryGraphQLCoreExecutionContext
+from graph.api.sharing import LRU
 
 EVENT_RESULTS_SIZE = 1024
 # Where Strawberry keeps a field's own definition on the graphql-core field it builds.
@@ -90,29 +90,22 @@ class EventResults:
     """Recent subscription results by (update, document, variables, operation name)."""
 
     def __init__(self, size: int = EVENT_RESULTS_SIZE) -> None:
-        self._size = size
-        self._entries: OrderedDict[_EventKey, _Shared] = OrderedDict()
+        self._entries: LRU[_EventKey, _Shared] = LRU(size)
 
     def __len__(self) -> int:
         return len(self._entries)
 
     def get(self, key: _EventKey) -> _Shared | None:
-        entry = self._entries.get(key)
-        if entry is not None:
-            self._entries.move_to_end(key)
-        return entry
+        return self._entries.get(key)
 
     def remember(self, key: _EventKey, result: Any) -> Any:
-        if getattr(result, "errors", None):
-            return result  # errors carry paths and ids of their own: never shared
-        self._entries[key] = _Shared(result, [])
-        if len(self._entries) > self._size:
-            self._entries.popitem(last=False)
+        if not getattr(result, "errors", None):  # errors carry paths and ids: never shared
+            self._entries.put(key, _Shared(result, []))
         return result
 
     def payload(self, key: _EventKey) -> str | None:
         """The shared result's ``next`` payload as JSON, encoded once; None if not shared."""
-        entry = self.get(key)
+        entry = self._entries.get(key)
         if entry is None:
             return None
         if not entry.payload:

@@ -58,10 +58,15 @@ class SharingStats:
     unshared: int = 0  # requests that waited, but the result had errors: they ran their own
 
 
-class _LRU(Generic[K, V]):
+class LRU(Generic[K, V]):
+    """A small least-recently-used map (``get`` refreshes an entry, ``put`` evicts the oldest)."""
+
     def __init__(self, size: int) -> None:
         self._size = size
         self._items: OrderedDict[K, V] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._items)
 
     def get(self, key: K) -> V | None:
         value = self._items.get(key)
@@ -90,7 +95,7 @@ class SharedOperations(Generic[R]):
     ) -> None:
         self._ttl_s = ttl_s
         self._clock = clock
-        self._recent: _LRU[OperationKey, tuple[float, R]] = _LRU(size)
+        self._recent: LRU[OperationKey, tuple[float, R]] = LRU(size)
         self._running: dict[OperationKey, asyncio.Task[R]] = {}
         self.stats = SharingStats()
 
@@ -135,8 +140,8 @@ class Documents:
     """Documents a schema parsed, and those that passed validation (see the module doc)."""
 
     def __init__(self, size: int = 256) -> None:
-        self._parsed: _LRU[_ParseKey, DocumentNode] = _LRU(size)
-        self._valid: _LRU[tuple[_ParseKey, tuple[type, ...]], bool] = _LRU(size)
+        self._parsed: LRU[_ParseKey, DocumentNode] = LRU(size)
+        self._valid: LRU[tuple[_ParseKey, tuple[type, ...]], bool] = LRU(size)
 
     def parse(self, query: str, **options: Any) -> DocumentNode:
         """``query`` parsed (once per text and options); raises ``GraphQLSyntaxError``."""
