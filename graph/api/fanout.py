@@ -76,10 +76,10 @@ def forget_target(token: Any) -> None:
     _TARGET.reset(token)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Shared:
     result: Any  # graphql-core's ExecutionResult
-    payload: list[str]  # its JSON, once one subscriber asked (a box: the entry is immutable)
+    payload: str | None = None  # its JSON, once one subscriber asked
 
 
 _Group = tuple[str, str, str | None]  # document, variables, operation name
@@ -100,7 +100,7 @@ class EventResults:
 
     def remember(self, key: _EventKey, result: Any) -> Any:
         if not getattr(result, "errors", None):  # errors carry paths and ids: never shared
-            self._entries.put(key, _Shared(result, []))
+            self._entries.put(key, _Shared(result))
         return result
 
     def payload(self, key: _EventKey) -> str | None:
@@ -108,9 +108,9 @@ class EventResults:
         entry = self._entries.get(key)
         if entry is None:
             return None
-        if not entry.payload:
-            entry.payload.append(json.dumps({"data": entry.result.data}))
-        return entry.payload[0]
+        if entry.payload is None:
+            entry.payload = json.dumps({"data": entry.result.data})
+        return entry.payload
 
 
 class SharedExecutor(StrawberryGraphQLCoreExecutionContext):
