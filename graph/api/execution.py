@@ -16,6 +16,7 @@ import asyncio
 import json
 from collections.abc import AsyncGenerator, Iterable
 from contextlib import aclosing
+from dataclasses import dataclass
 from typing import Any
 
 import strawberry
@@ -46,6 +47,14 @@ async def _one(result: PreExecutionError) -> AsyncGenerator[Any, None]:
     yield result
 
 
+@dataclass
+class SharedResult(ExecutionResult):
+    """A query's result that identical requests share, with its response body once the first
+    of them encoded it (the view keeps it here: every other request sends the same bytes)."""
+
+    body: str | None = None
+
+
 class LimitedSchema(strawberry.Schema):
     """The schema plus the limits that are not validation rules: the size of the query
     string (checked before parsing) and the time one HTTP operation may take."""
@@ -67,7 +76,7 @@ class LimitedSchema(strawberry.Schema):
         self._timeout_s = timeout_s
         self.documents = documents
         self.event_results = event_results
-        self.operations: SharedOperations[ExecutionResult] = SharedOperations(ttl_s=result_ttl_s)
+        self.operations: SharedOperations[SharedResult] = SharedOperations(ttl_s=result_ttl_s)
 
     def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
         """Strawberry logs every error with its traceback here; ours are logged once,
@@ -108,7 +117,11 @@ class LimitedSchema(strawberry.Schema):
         key = self._shared_key(query, kwargs)
         if key is None:
             return await self._execute(query, kwargs)
-        return await self.operations.run(key, lambda: self._execute(query, kwargs))
+        return await self.operations.run(key, lambda: self._execute_shared(query, kwargs))
+
+    async def _execute_shared(self, query: str | None, kwargs: dict[str, Any]) -> SharedResult:
+        result = await self._execute(query, kwargs)
+        return SharedResult(result.data, result.errors, result.extensions)
 
     async def _execute(self, query: str | None, kwargs: dict[str, Any]) -> ExecutionResult:
         try:

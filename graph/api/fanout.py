@@ -109,7 +109,7 @@ class EventResults:
         if entry is None:
             return None
         if entry.payload is None:
-            entry.payload = json.dumps({"data": entry.result.data})
+            entry.payload = json.dumps({"data": entry.result.data}, separators=(",", ":"))
         return entry.payload
 
 

@@ -28,6 +28,7 @@ from strawberry.types import ExecutionResult
 
 from graph.api import errors as errorpolicy, wsmessages as wsguard
 from graph.api.context import Context
+from graph.api.execution import SharedResult
 from graph.api.fanout import FrameSink, forget_target, target_of_subscribe
 from graph.errors import (
     BadRequest,
@@ -278,7 +279,15 @@ class GraphQLView(GraphQL[Context, None]):
             request.state.request_error = result.data is None and errorpolicy.is_request_error(
                 result.errors
             )
+        elif isinstance(result, SharedResult):
+            # Answered to every identical request: encoded by the first, sent by all.
+            if result.body is None:
+                result.body = self.encode_json_string(await super().process_result(request, result))
+            return _Encoded(result.body)
         return await super().process_result(request, result)
+
+    def encode_json(self, data: object) -> str | bytes:
+        return data if isinstance(data, _Encoded) else super().encode_json(data)
 
     async def on_ws_connect(self, context: Context) -> Any:
         context.principal = self.tokens.connection_principal(context.connection_params)
@@ -306,6 +315,10 @@ class GraphQLView(GraphQL[Context, None]):
 
     async def render_graphql_ide(self, request: Request) -> Response:
         return HTMLResponse(graphiql.page(self.graphql_ide_html, offline=self._offline_ide))
+
+
+class _Encoded(str):
+    """A response body already encoded as JSON."""
 
 
 def _refusal(message: str, code: str, status: int) -> Response:

@@ -362,7 +362,7 @@ async def test_direct_frames_encode_once_and_differ_only_by_id() -> None:
     ]
     for sender in senders:
         assert await sender.send(update)
-    payload = '{"data": {"tick": {"price": 0.25}}}'
+    payload = '{"data":{"tick":{"price":0.25}}}'
     assert [s.frames for s in sinks] == [
         ['{"id":"a","type":"next","payload":' + payload + "}"],
         ['{"id":"b","type":"next","payload":' + payload + "}"],
