@@ -29,7 +29,7 @@ from graph.sim import Simulator
 
 @dataclass(frozen=True, slots=True)
 class FanoutConfig:
-    sizes: Sequence[int] = (10, 100, 500, 1000)
+    sizes: Sequence[int] = (100, 500, 1000)
     markets: int = 50
     per_sub: int = 2
     rate: float = 20.0  # ticks per second per market: 40 messages/s per subscriber
