@@ -11,6 +11,8 @@ import pytest
 from bench.__main__ import main
 from bench.deflate import frames
 from bench.fanout.driver import assignments
+from bench.fanout.measure import Window
+from bench.fanout.section import relay_level_rows
 from bench.report import Row, percentile
 
 CONTENDERS = ("ours", "strawberry", "relay", "ours, deflate on")
@@ -115,3 +117,33 @@ def test_subscribers_spread_over_the_markets() -> None:
     """Each subscriber watches distinct consecutive markets, wrapping around the list."""
     subs = assignments(3, ["a", "b", "c", "d"], 2)
     assert subs == [["a", "b"], ["c", "d"], ["a", "b"]]
+
+
+def _window(offered: int, delivered: int, latency_ms: float) -> Window:
+    return Window(
+        seconds=1.0,
+        offered=offered,
+        delivered=delivered,
+        latencies_ms=[latency_ms] * delivered,
+        hub_dropped=None,
+        hub_delivered=None,
+        cpu_percent=50.0,
+        clients_cpu_percent=10.0,
+        rss_mb=50.0,
+        errors=[],
+    )
+
+
+def test_ours_is_judged_at_the_relays_largest_full_level() -> None:
+    """The yardstick level is the largest where the relay delivered (nearly) all offered."""
+    levels = {
+        100: {"ours": _window(4000, 4000, 3.0), "relay": _window(4000, 3990, 2.0)},
+        500: {"ours": _window(20000, 12000, 80.0), "relay": _window(20000, 19900, 9.0)},
+        1000: {"ours": _window(40000, 15000, 400.0), "relay": _window(40000, 30000, 900.0)},
+    }
+    rows = {r.name: r for r in relay_level_rows(levels)}
+    name = "fan-out at the relay's full-delivery level"
+    assert rows[f"{name}: subscribers"].value == 500
+    assert rows[f"{name}: ours/relay delivered ratio"].value == float(f"{12000 / 19900:.4g}")
+    assert (rows[f"{name}: ours p99"].value, rows[f"{name}: ours p99"].baseline) == (80.0, 9.0)
+    assert relay_level_rows({1000: levels[1000]}) == []
