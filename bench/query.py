@@ -1,11 +1,12 @@
 """What one ``games { markets prediction }`` query costs, next to the naive ways, in one run.
 
 How it works: for each slate size N the simulator (in this process, on loopback)
-serves N NBA games and adds a latency L to every upstream request (requests sleep
-concurrently, like a remote host). Compared on the same simulator:
+serves N NBA games and answers every upstream request L after it came in (requests wait
+concurrently, like a remote host's). Compared on the same simulator:
 
-- ``ours``: the real app on real uvicorn, asked over HTTP, after one rating refresh
-  (what the app runs in the background), with every cache then cleared: a cold query.
+- ``ours``: the real app on real uvicorn, asked over HTTP (:mod:`bench.rawhttp`: a client
+  that costs next to nothing), after one rating refresh (what the app runs in the
+  background), with every cache then cleared: a cold query, the median of several.
   Rest days then come from the rating store, so no per-game request is made;
 - ``ours, no rating record``: a fresh app that has not refreshed yet: rest days from
   one ESPN summary per game (PREDICTION_CONCURRENCY in flight), the fallback path;
@@ -13,20 +14,20 @@ concurrently, like a remote host). Compared on the same simulator:
 
 Wall times are reported in units of L (round trips); upstream requests come from the
 simulator's own statistics, reset before each run. The app runs alone in a process of
-its own (:mod:`bench.servers`); the clients and the simulator share this one. What the
-simulator spends building a response (a 200-game scoreboard, its market listing) comes
-on top of L, as a remote host's would.
+its own (:mod:`bench.servers`); the clients and the simulator share this one. The
+simulator builds its answers within L (a 200-game scoreboard and its listing take it
+~65 ms), as a remote host's work is part of its latency.
 
-Single-flight: 100 identical cold queries at once on one app, each from a client of its
-own; the simulator counts the requests per resource (the target is one each) and we
-report p99 latency.
+Single-flight: 100 identical cold queries at once on one app, each from a connection of
+its own; the simulator counts the requests per resource (the target is one each) and we
+report p99 latency against the same query alone.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
+import json
 import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -35,9 +36,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from bench.naive import naive_games
+from bench.rawhttp import RawClient
 from bench.report import Row, percentile
 from bench.servers import OURS, Server
 from graph.model.ratings import RatingStore
@@ -73,24 +73,35 @@ class Run:
 @asynccontextmanager
 async def app_client(
     sim: Simulator, workdir: Path, *, refreshed: bool
-) -> AsyncIterator[tuple[Server, httpx.AsyncClient]]:
+) -> AsyncIterator[tuple[Server, RawClient]]:
     """A fresh app in its own process (cold caches), after one rating refresh if
-    ``refreshed``; every app of a run shares one ratings file."""
+    ``refreshed``, and a connection to it; every app of a run shares one ratings file."""
     env = {"BENCH_CLOCK": repr(NOON_UTC), "RATINGS_DB_PATH": str(workdir / "ratings.sqlite3")}
     server = await Server.start(OURS, sim, (), workdir, env=env)
     try:
-        async with httpx.AsyncClient(base_url=server.url, timeout=300) as client:
-            if refreshed:
-                await server.control("POST", "/bench/refresh", league=League.NBA.value)
+        if refreshed:
+            await server.control("POST", "/bench/refresh", league=League.NBA.value)
+        client = await RawClient.connect(server.url)
+        try:
             yield server, client
+        finally:
+            await client.close()
     finally:
         await server.stop()
 
 
-async def post(client: httpx.AsyncClient, query: str = QUERY) -> dict[str, Any]:
-    response = await client.post("/graphql", json={"query": query, "variables": VARIABLES})
-    response.raise_for_status()
-    body: dict[str, Any] = response.json()
+def graphql_request(client: RawClient, query: str = QUERY) -> bytes:
+    """The POST asking ``query`` (with the day's variables), ready to send."""
+    return client.post_request(
+        "/graphql", json.dumps({"query": query, "variables": VARIABLES}).encode()
+    )
+
+
+async def post(client: RawClient, query: str = QUERY) -> dict[str, Any]:
+    status, answer = await client.send(graphql_request(client, query))
+    if status != 200:
+        raise RuntimeError(f"HTTP {status}: {answer[:200]!r}")
+    body: dict[str, Any] = json.loads(answer)
     return body
 
 
@@ -98,7 +109,7 @@ def _requests(sim: Simulator) -> dict[str, int]:
     return {k: sim.stats.requests[k] for k in KINDS}
 
 
-async def timed_query(client: httpx.AsyncClient, sim: Simulator) -> Run:
+async def timed_query(client: RawClient, sim: Simulator) -> Run:
     """POST the query once; the simulator's statistics cover exactly this query."""
     sim.stats.reset()
     # Garbage of earlier runs would otherwise be collected inside whichever query
@@ -143,7 +154,7 @@ async def warm_up(workdir: Path) -> None:
         await post(client)
 
 
-async def timed_cold(server: Server, client: httpx.AsyncClient, sim: Simulator, runs: int) -> Run:
+async def timed_cold(server: Server, client: RawClient, sim: Simulator, runs: int) -> Run:
     """The median of ``runs`` cold queries (every cache cleared before each)."""
     done = []
     for _ in range(runs):
@@ -245,36 +256,36 @@ async def singleflight_section(
 ) -> tuple[list[Row], dict[str, Any]]:
     """``clients`` identical cold queries at once: upstream requests per resource and p99.
 
-    Each query comes from a client of its own, connected beforehand: one httpx client
-    with that many requests in flight spends its time scanning its connection pool
-    (quadratic in the requests), in this process, which would be counted against us.
+    Each query comes from a connection of its own, opened beforehand, through the light
+    client of :mod:`bench.rawhttp` (the burst measures the server, not the client).
     """
     async with (
         sim_for(n, latency_s) as sim,
-        app_client(sim, workdir, refreshed=True) as (server, client),
-        contextlib.AsyncExitStack() as stack,
+        app_client(sim, workdir, refreshed=True) as (
+            server,
+            client,
+        ),
     ):
         lone = await timed_cold(server, client, sim, 3)
-        burst = [
-            await stack.enter_async_context(
-                httpx.AsyncClient(base_url=client.base_url, timeout=300)
-            )
-            for _ in range(clients)
-        ]
-        await asyncio.gather(*(c.get("/healthz") for c in burst))  # connect, untimed
-        await server.control("POST", "/bench/clear")
-        sim.stats.reset()
-        gc.collect()
+        burst = [await RawClient.connect(server.url) for _ in range(clients)]
+        request = graphql_request(client)
+        try:
+            await server.control("POST", "/bench/clear")
+            sim.stats.reset()
+            gc.collect()
 
-        async def one(each: httpx.AsyncClient) -> tuple[float, dict[str, Any]]:
-            started = time.perf_counter()
-            body = await post(each)
-            return time.perf_counter() - started, body
+            async def one(each: RawClient) -> tuple[float, bytes]:
+                started = time.perf_counter()
+                status, answer = await each.send(request)
+                assert status == 200, answer[:200]
+                return time.perf_counter() - started, answer
 
-        results = await asyncio.gather(*(one(c) for c in burst))
+            results = await asyncio.gather(*(one(c) for c in burst))
+        finally:
+            await asyncio.gather(*(c.close() for c in burst))
         requests = _requests(sim)
     walls = [wall * 1000 for wall, _ in results]
-    identical = all(body == results[0][1] for _, body in results)
+    identical = all(answer == results[0][1] for _, answer in results)
     rows = [
         Row.of(
             f"single-flight {clients} queries: {kind} requests",

@@ -56,7 +56,9 @@ def test_quick_bench_reports_every_section(
     assert set(level) == set(CONTENDERS)
     for name, run in level.items():
         assert run["errors"] == []
-        assert 0 < run["delivered"] <= run["offered"]
+        # Offered counts ticks by when the driver sent them, delivered by their own ts: a
+        # tick sent microseconds before the window may carry a ts inside it, at either edge.
+        assert 0 < run["delivered"] <= run["offered"] + 2 * 20
         if name.startswith("ours"):
             assert run["hub_delivered"] >= run["delivered"]
         else:
