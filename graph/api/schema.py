@@ -64,9 +64,13 @@ GameSort = strawberry.enum(ordering.GameSort)
 class MarketType:
     ticker: str
     title: str
-    team: str | None = strawberry.field(
-        description="For game winners: the code (as in Team.code) of the team YES pays on."
-    )
+
+    # Worked out only when asked: it parses the ticker.
+    @_field("For game winners: the code (as in Team.code) of the team YES pays on.")
+    def team(self) -> str | None:
+        found = outcome_team(self.ticker)
+        return found.key if found else None
+
     status: str
     yes_bid: float | None
     yes_ask: float | None
@@ -81,7 +85,6 @@ class MarketType:
         return cls(
             ticker=m.ticker,
             title=m.title,
-            team=team.key if (team := outcome_team(m.ticker)) else None,
             status=m.status,
             yes_bid=m.yes_bid,
             yes_ask=m.yes_ask,
