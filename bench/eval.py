@@ -1,9 +1,17 @@
-"""Walk-forward evaluation of our Elo against FiveThirtyEight's published forecasts.
+"""``make eval``: our model against FiveThirtyEight and against the market, and the policy backtest.
 
-How it works. Each shipped data set (graph/data, 538's game files) is replayed in date order: for
-every game the model first forecasts it from what it knew before the game, then learns its
-result. The forecasts are scored (Brier, log loss, accuracy, 10-bin calibration) next to 538's
-published columns on exactly the same games; ties (9 NFL games) are excluded from every score.
+Sections (each module renders its own table; all land in ``bench/results/eval.json``):
+- ``model``: our Elo against 538's published forecasts, NFL and NBA (this module);
+- ``market``: NFL against the no-vig closing line, with a walk-forward blend (``bench.closing``),
+  and a reliability diagram in ``docs/calibration-nfl.svg`` (``bench.calplot``);
+- ``backtest``: the recommendation policy at closing prices, margin included (``bench.backtest``);
+- ``stretch``: attempts to beat the close (``bench.stretch``).
+
+How the 538 comparison works. Each shipped data set (graph/model/data, 538's game files) is replayed
+in date order: for every game the model first forecasts it from what it knew before the game,
+then learns its result. The forecasts are scored (Brier, log loss, accuracy, 10-bin
+calibration) next to 538's published columns on exactly the same games; ties (9 NFL games) are
+excluded from every score here (the market table counts them as half a win instead).
 
 Seeding. 538 rated teams from a century of history; our replay starts in 2014-15. By default
 each team's first rating is 538's published pre-game Elo of its first game in the file (known
@@ -11,7 +19,10 @@ before that game, so no look-ahead). The alternative, every team at 1505 with th
 used as burn-in and excluded, is reported as well.
 
 Fitting. The shipped parameters (graph.model.elo.PARAMS) were fitted on ``FIT_SEASONS`` only; the
-held-out rows show the seasons the fit never saw. ``python -m bench.eval [out.json] [--plot PNG]``.
+held-out rows show the seasons the fit never saw.
+
+``python -m bench.eval [out.json] [--svg docs/calibration-nfl.svg]``; every number is
+deterministic (seeded bootstraps), so two runs write the same file.
 """
 
 from __future__ import annotations
@@ -25,6 +36,10 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
+from bench import backtest, closing, stretch
+from bench.calplot import reliability_svg
+from bench.moneylines import Matched, join, load_lines
+from bench.stats import calibration, score
 from graph.model.data import HistoricalGame, load_games
 from graph.model.elo import PARAMS, EloModel, EloParams, classic_538
 from graph.models import League
@@ -41,6 +56,7 @@ ANCHORS: dict[League, dict[str, float]] = {
 }
 HEADLINE_NAME = {League.NFL: "538 QB-Elo", League.NBA: "538 RAPTOR"}
 DEFAULT_OUT = Path("bench/results/eval.json")
+DEFAULT_SVG = Path("docs/calibration-nfl.svg")
 Seed = Literal["538", "flat"]
 
 
@@ -48,62 +64,6 @@ Seed = Literal["538", "flat"]
 class Forecast:
     game: HistoricalGame
     p_home: float  # ours, made before the game
-
-
-@dataclass(frozen=True, slots=True)
-class Scores:
-    games: int
-    brier: float
-    log_loss: float
-    accuracy: float
-
-
-@dataclass(frozen=True, slots=True)
-class Bin:
-    lower: float
-    upper: float
-    count: int
-    predicted: float  # mean forecast in the bin (nan when empty)
-    observed: float  # home-win share in the bin (nan when empty)
-
-
-def score(pairs: Iterable[tuple[float, bool]]) -> Scores:
-    """Brier, log loss (p clipped to [1e-6, 1 - 1e-6]) and accuracy (p = 0.5 counts half)."""
-    n = 0
-    brier = loss = hits = 0.0
-    for p, won in pairs:
-        y = 1.0 if won else 0.0
-        q = min(max(p, 1e-6), 1 - 1e-6)
-        n += 1
-        brier += (p - y) ** 2
-        loss -= y * math.log(q) + (1 - y) * math.log(1 - q)
-        hits += 0.5 if p == 0.5 else float((p > 0.5) == won)
-    if n == 0:
-        return Scores(0, math.nan, math.nan, math.nan)
-    return Scores(n, brier / n, loss / n, hits / n)
-
-
-def calibration(pairs: Iterable[tuple[float, bool]], bins: int = 10) -> list[Bin]:
-    """Equal-width bins of the forecast: mean forecast vs observed frequency and count."""
-    sums = [[0, 0.0, 0.0] for _ in range(bins)]
-    for p, won in pairs:
-        i = min(int(p * bins), bins - 1)
-        sums[i][0] += 1
-        sums[i][1] += p
-        sums[i][2] += 1.0 if won else 0.0
-    out = []
-    for i, (count, total_p, wins) in enumerate(sums):
-        c = int(count)
-        out.append(
-            Bin(
-                lower=i / bins,
-                upper=(i + 1) / bins,
-                count=c,
-                predicted=total_p / c if c else math.nan,
-                observed=wins / c if c else math.nan,
-            )
-        )
-    return out
 
 
 def replay(league: League, params: EloParams, *, seed: Seed = "538") -> list[Forecast]:
@@ -131,12 +91,12 @@ COLUMNS: dict[str, Column] = {
 }
 
 
-def _pairs(forecasts: Iterable[Forecast], column: Column) -> list[tuple[float, bool]]:
+def _pairs(forecasts: Iterable[Forecast], column: Column) -> list[tuple[float, float]]:
     pairs = []
     for f in forecasts:
         p = column(f)
         if p is not None and not f.game.tie:
-            pairs.append((p, f.game.home_won))
+            pairs.append((p, float(f.game.home_won)))
     return pairs
 
 
@@ -268,45 +228,53 @@ def render(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def plot(reports: Sequence[dict[str, Any]], path: Path) -> bool:
-    """Calibration plot, only when matplotlib happens to be installed."""
-    try:
-        import matplotlib  # type: ignore[import-not-found, unused-ignore]
+def market_games() -> tuple[list[Matched], list[float]]:
+    """NFL games with a closing line, and our walk-forward forecast of each."""
+    forecasts = replay(League.NFL, PARAMS[League.NFL])
+    ours = {id(f.game): f.p_home for f in forecasts}
+    games = join([f.game for f in forecasts], load_lines())
+    return games, [ours[id(m.game)] for m in games]
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt  # type: ignore[import-not-found, unused-ignore]
-    except ImportError:
-        return False
-    fig, axes = plt.subplots(1, len(reports), figsize=(5 * len(reports), 5))
-    for ax, report in zip(axes, reports, strict=True):
-        ax.plot([0, 1], [0, 1], color="grey", linewidth=0.5)
-        for name in ("ours", "538_elo"):
-            bins = [b for b in report["calibration"][name] if b["count"]]
-            ax.plot([b["predicted"] for b in bins], [b["observed"] for b in bins], "o-", label=name)
-        ax.set_title(report["league"])
-        ax.legend()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    return True
+
+def build() -> dict[str, Any]:
+    """Every section of eval.json."""
+    games, model = market_games()
+    return {
+        "model": {league.value.lower(): evaluate(league) for league in LEAGUES},
+        "market": {"nfl": closing.compare(games, model)},
+        "backtest": {"nfl": backtest.backtest(games, model)},
+        "stretch": {"nfl": stretch.attempts(games, model)},
+    }
+
+
+def calibration_svg(market: dict[str, Any]) -> str:
+    return reliability_svg(
+        {closing.NAMES[k]: v for k, v in market["calibration"].items()},
+        f"NFL {market['seasons']}: reliability, {market['model']['n']} games",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", nargs="?", type=Path, default=DEFAULT_OUT, help="JSON output")
-    parser.add_argument("--plot", type=Path, help="calibration PNG (needs matplotlib)")
+    parser.add_argument("--svg", type=Path, default=DEFAULT_SVG, help="reliability diagram")
     args = parser.parse_args(argv)
-    reports = [evaluate(league) for league in LEAGUES]
-    for report in reports:
-        print(render(report))
+    report = build()
+    for league in report["model"].values():
+        print(render(league))
         print()
+    print(closing.render(report["market"]["nfl"]))
+    print()
+    print(backtest.render(report["backtest"]["nfl"]))
+    print()
+    print(stretch.render(report["stretch"]["nfl"]))
+    print()
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(_finite(reports), indent=2, allow_nan=False))
+    args.out.write_text(json.dumps(_finite(report), indent=1, allow_nan=False) + "\n")
     print(f"wrote {args.out}")
-    if args.plot is not None:
-        if plot(reports, args.plot):
-            print(f"wrote {args.plot}")
-        else:
-            print("matplotlib is not installed; skipping the plot")
+    args.svg.parent.mkdir(parents=True, exist_ok=True)
+    args.svg.write_text(calibration_svg(report["market"]["nfl"]))
+    print(f"wrote {args.svg}")
     return 0
 
 
@@ -316,7 +284,7 @@ def _finite(obj: Any) -> Any:
         return None
     if isinstance(obj, dict):
         return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, list):
+    if isinstance(obj, list | tuple):
         return [_finite(v) for v in obj]
     return obj
 

@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import asdict
 
@@ -42,8 +42,9 @@ from graph.kalshi.rest import KalshiAuth, KalshiRest
 from graph.kalshi.signing import Signer, load_private_key
 from graph.live.hub import Hub
 from graph.live.snapshot import Snapshot
+from graph.model.policy import DEFAULT_POLICIES, LeaguePolicy
 from graph.model.ratings import RatingStore
-from graph.models import TickerUpdate
+from graph.models import League, TickerUpdate
 from graph.settings import Settings, load_settings
 from graph.web import graphiql, livepage as live
 from graph.web.auth import BearerAuth, TokenCheck
@@ -66,8 +67,10 @@ def create_app(
     scoreboard_transport: httpx.AsyncBaseTransport | None = None,
     clock: Callable[[], float] = time.time,
     ratings_refresh_s: float | None = 600.0,
+    policies: Mapping[League, LeaguePolicy] = DEFAULT_POLICIES,
 ) -> Starlette:
-    """The ASGI app. ``ratings_refresh_s=None`` turns off the background rating upkeep."""
+    """The ASGI app. ``ratings_refresh_s=None`` turns off the background upkeep (ratings and
+    the track record); ``policies`` replaces the backtested recommendation policies (tests)."""
     settings = settings or load_settings()
     signer = settings.credentials()
     tokens = TokenCheck(settings.api_tokens)
@@ -159,6 +162,7 @@ def create_app(
                     max_games_per_query=settings.max_games_per_query,
                 ),
                 clock=clock,
+                policies=policies,
             )
             stack.push_async_callback(service.aclose)
             hub: Hub
@@ -296,6 +300,7 @@ async def drain(app: Starlette, timeout_s: float) -> None:
 
 
 async def _refresh_forever(service: GameService, settings: Settings, every_s: float) -> None:
+    """Rating upkeep (which also settles the track record), then today's track snapshots."""
     while True:
         try:
             applied = await service.refresh_ratings(settings.default_leagues)
@@ -303,6 +308,11 @@ async def _refresh_forever(service: GameService, settings: Settings, every_s: fl
         except Exception:
             # Upkeep must outlive a bad pass (a locked database, an odd upstream answer).
             logger.exception("Ratings refresh failed; retrying in %.0f s", every_s)
+        try:
+            recorded = await service.record_track(settings.default_leagues)
+            logger.info("Track record updated snapshots=%d", recorded)
+        except Exception:
+            logger.exception("Track record pass failed; retrying in %.0f s", every_s)
         await asyncio.sleep(every_s)
 
 

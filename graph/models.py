@@ -124,6 +124,39 @@ class Factor:
     value: float
 
 
+class BetSide(enum.StrEnum):
+    HOME = "home"
+    AWAY = "away"
+
+
+@dataclass(frozen=True, slots=True)
+class Bet:
+    """Buy YES on ``code`` at no more than ``price``, staking ``stake`` of the bankroll."""
+
+    side: BetSide
+    code: str
+    price: float
+    probability: float  # ours, for this side
+    stake: float
+
+    @property
+    def text(self) -> str:
+        stake = f"{100 * self.stake:.1f}% of bankroll"
+        return f"BUY YES {self.code} at <= {self.price:.2f} (stake {stake})"
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """What a league's recommendations rest on, for a frontend to show beside them."""
+
+    validated: bool  # False: no market history to test the model against
+    summary: str
+    bets: int | None = None  # bets the backtested policy placed
+    roi: float | None = None  # their return per unit staked (0.05 = +5%)
+    roi_ci95: tuple[float, float] | None = None
+    seasons: str | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class Prediction:
     """Our model's view of one game next to the market's."""
@@ -136,3 +169,8 @@ class Prediction:
     edge: float | None = None
     recommendation: str | None = None
     factors: tuple[Factor, ...] = field(default_factory=tuple)
+    # Why there is no recommendation (None when there is one), the bet behind the text, and
+    # what the league's recommendations rest on (graph.model.policy).
+    recommendation_reason: str | None = None
+    bet: Bet | None = None
+    evidence: Evidence | None = None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -15,6 +15,8 @@ from starlette.applications import Starlette
 from websockets.asyncio.client import ClientConnection
 
 from graph.app import create_app
+from graph.model.policy import DEFAULT_POLICIES, LeaguePolicy
+from graph.models import League
 from graph.settings import Settings
 from graph.sim import Simulator
 from graph.sim.loopback import serve_app
@@ -41,6 +43,7 @@ async def running_app(
     tmp_path: Path,
     *,
     clock: Callable[[], float] | None = None,
+    policies: Mapping[League, LeaguePolicy] = DEFAULT_POLICIES,
     **overrides: Any,
 ) -> AsyncIterator[tuple[Starlette, str]]:
     """The real app, served over loopback against ``sim``; yields it and its base URL."""
@@ -48,6 +51,7 @@ async def running_app(
         sim_settings(sim, tmp_path, **overrides),
         clock=clock or (lambda: SUNDAY_NOON_UTC),
         ratings_refresh_s=None,
+        policies=policies,
     )
     async with serve(app) as url:
         yield app, url

@@ -16,7 +16,8 @@ from pydantic import SecretStr
 
 from graph.app import _cancel, _refresh_forever, create_app, drain
 from graph.games.service import close_window
-from graph.models import League
+from graph.model.policy import LeaguePolicy, Thresholds
+from graph.models import Evidence, League
 from graph.settings import Settings
 from graph.sim import Faults, Simulator
 from tests.e2e import (
@@ -40,7 +41,9 @@ query ($league: League!, $date: Date) {
     id home { code rating } away { code } eventTicker
     markets { ticker team yesBid yesAsk }
     prediction { homeWinProbability awayWinProbability marketHomeWinProbability edge
-                 confidence recommendation model factors { name value } }
+                 confidence recommendation recommendationReason model factors { name value }
+                 bet { side marketTicker price probability stake }
+                 evidence { validated summary backtestRoi } }
   }
 }
 """
@@ -157,8 +160,30 @@ async def test_prediction_fields_are_consistent(tmp_path: Path) -> None:
         assert isinstance(g["home"]["rating"], float)
         assert g["eventTicker"].startswith("KXNBAGAME-26NOV22")
         assert [m["team"] for m in g["markets"]] == [g["away"]["code"], g["home"]["code"]]
-        if p["recommendation"]:
-            assert p["recommendation"].split()[2] in {m["ticker"] for m in g["markets"]}
+        # NBA has no market history: no stake, the reason, and the evidence saying so.
+        assert p["recommendation"] is None and p["bet"] is None
+        assert p["recommendationReason"].startswith("not validated: no NBA market history")
+        assert p["evidence"]["validated"] is False and p["evidence"]["backtestRoi"] is None
+
+
+async def test_a_betting_policy_names_a_market_at_its_ask(tmp_path: Path) -> None:
+    """Given thresholds, a recommendation buys one of the game's markets at its ask, and the
+    bet carries what the text says."""
+    policies = {league: LeaguePolicy(Thresholds(), Evidence(True, "test")) for league in League}
+    async with fixed_sim() as sim, app_on(sim, tmp_path, policies=policies) as client:
+        body = await gql(client, GAMES, {"league": "NBA", "date": SUNDAY.isoformat()})
+    bets = [g for g in body["data"]["games"] if g["prediction"]["bet"]]
+    assert bets
+    for g in bets:
+        p, bet = g["prediction"], g["prediction"]["bet"]
+        market = next(m for m in g["markets"] if m["ticker"] == bet["marketTicker"])
+        assert bet["price"] == market["yesAsk"]
+        assert p["recommendation"].startswith(
+            f"BUY YES {market['ticker']} at <= {bet['price']:.2f}"
+        )
+        assert p["recommendationReason"] is None and 0 < bet["stake"] <= 0.05
+        side = p["homeWinProbability"] if bet["side"] == "HOME" else p["awayWinProbability"]
+        assert bet["probability"] == pytest.approx(side)
 
 
 async def test_sorting_and_state_filter(tmp_path: Path) -> None:
@@ -291,8 +316,10 @@ async def test_sim_mode_signs_with_the_simulators_key_even_when_one_is_configure
 
 
 async def test_rating_upkeep_survives_a_failing_pass(caplog: pytest.LogCaptureFixture) -> None:
-    """An unexpected error in one refresh pass is logged and the loop goes on."""
+    """An unexpected error in one pass (ratings or track record) is logged; the loop goes on,
+    and a failed rating refresh does not skip the track record's pass."""
     calls = 0
+    recorded = 0
     second = asyncio.Event()
 
     class Flaky:
@@ -301,8 +328,16 @@ async def test_rating_upkeep_survives_a_failing_pass(caplog: pytest.LogCaptureFi
             calls += 1
             if calls == 1:
                 raise sqlite3.OperationalError("database is locked")
-            second.set()
             return 3
+
+        async def record_track(self, leagues: object) -> int:
+            nonlocal recorded
+            recorded += 1
+            if recorded == 2:
+                raise sqlite3.OperationalError("disk I/O error")
+            if recorded == 3:
+                second.set()
+            return 1
 
     task = asyncio.create_task(
         _refresh_forever(Flaky(), Settings(_env_file=None), 0)  # type: ignore[arg-type, call-arg]
@@ -311,7 +346,8 @@ async def test_rating_upkeep_survives_a_failing_pass(caplog: pytest.LogCaptureFi
     await _cancel(task)
     assert "Ratings refresh failed" in caplog.text
     assert "database is locked" in caplog.text
-    assert task.cancelled()
+    assert "Track record pass failed" in caplog.text and "disk I/O error" in caplog.text
+    assert calls >= 3 and task.cancelled()
 
 
 async def test_cors_lets_listed_origins_query(tmp_path: Path) -> None:

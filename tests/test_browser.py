@@ -17,6 +17,7 @@ import re
 import shutil
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,9 @@ from playwright.async_api import (
     async_playwright,
 )
 
+from graph.model.ratings import RatingStore
+from graph.model.track import TrackEntry
+from graph.models import League
 from graph.sim import Simulator
 from tests.e2e import SUNDAY_NOON_UTC, eventually, running_app
 
@@ -72,6 +76,7 @@ def chromium_path() -> str:
 @dataclass
 class Server:
     url: str
+    ratings: Path  # the app's SQLite file (ratings and the track record)
 
     @property
     def ws_url(self) -> str:
@@ -105,8 +110,9 @@ class Session:
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Server]:
     sim = Simulator(clock=lambda: SUNDAY_NOON_UTC, tick_interval_s=TICK_S)
-    async with sim, running_app(sim, tmp_path_factory.mktemp("browser")) as (_, url):
-        yield Server(url)
+    folder = tmp_path_factory.mktemp("browser")
+    async with sim, running_app(sim, folder) as (_, url):
+        yield Server(url, folder / "ratings.sqlite3")
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -363,6 +369,63 @@ async def test_live_page_renders_games_and_prices_change(
     await page.wait_for_function(f"before => {QUOTES}.some((q, i) => q !== before[i])", arg=before)
     assert await page.locator("#games .market.changed").count() > 0
     await screenshot(page, "live.png", tmp_path)
+    session.assert_offline_and_clean()
+
+
+def settled_games(path: Path, league: League, n: int) -> list[TrackEntry]:
+    """Write n finished games into the app's track record, as the upkeep would have."""
+    start = datetime.fromtimestamp(SUNDAY_NOON_UTC, UTC) - timedelta(days=1)
+    entries = [
+        TrackEntry(
+            league=league,
+            game_id=f"{league}.20261121.{i}",
+            start_time=start,
+            recorded_at=start - timedelta(hours=1),
+            model="elo",
+            p_model=0.3 + 0.05 * i,
+            p_market=0.35 + 0.04 * i,
+            outcome=float(i % 2),
+        )
+        for i in range(n)
+    ]
+    with RatingStore(path) as store:
+        for e in entries:
+            assert store.track.record(e, start.date())
+            assert store.track.settle(league, e.game_id, e.outcome or 0.0, start)
+    return entries
+
+
+async def test_live_page_shows_evidence_and_the_simulated_track_record(
+    session: Session, server: Server, tmp_path: Path
+) -> None:
+    """Each row says why there is no bet and what the league's evidence is; the track record
+    shows model and Kalshi scores, a reliability chart, and says the numbers are simulated."""
+    entries = settled_games(server.ratings, League.NBA, 8)
+    page = await open_live(session, server)
+    for rec in await page.locator("#games tbody .rec").all_text_contents():
+        assert "no bet: not validated: no NBA market history" in rec
+        assert re.search(r"elo-nba v\S+ · not validated$", rec)
+    await page.wait_for_selector("#track:not([hidden])")
+    assert await page.locator("#track-simulated").is_visible()
+    assert "Simulated" in (await page.locator("#track-summary").text_content() or "")
+    model = page.locator("#track-scores tr.model td")
+    assert (await model.nth(1).text_content()) == "8"
+    brier = sum((e.p_model - (e.outcome or 0.0)) ** 2 for e in entries) / len(entries)
+    assert (await model.nth(2).text_content()) == f"{brier:.4f}"
+    assert await page.locator("#track-chart circle.dot.model").count() > 0
+    assert await page.locator("#track-chart circle.dot.kalshi").count() > 0
+    assert "no recommendations were made" in (await page.locator("#track-pnl").text_content() or "")
+    await page.locator("#track").scroll_into_view_if_needed()
+    await screenshot(page, "live-track.png", tmp_path)
+
+    await page.select_option("#league", "NFL")
+    await page.wait_for_function(
+        "() => [...document.querySelectorAll('#games .evidence')]"
+        ".some(e => e.textContent.includes('backtest NFL'))"
+    )
+    nfl = await page.locator("#games tbody .rec").first.text_content() or ""
+    assert "no bet: no evidence of an edge over the closing line" in nfl
+    assert "ROI −2.4% [−10.2%, +5.4%] on 1400 bets" in nfl
     session.assert_offline_and_clean()
 
 

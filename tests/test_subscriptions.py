@@ -18,6 +18,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.typing import Origin, Subprotocol
 
 from graph.app import create_app
+from graph.kalshi.feed import FeedState
 from graph.live.hub import Hub
 from graph.models import League
 from graph.settings import load_settings
@@ -170,6 +171,9 @@ async def test_subscription_cycles_leave_nothing_behind(tmp_path: Path) -> None:
             await drain(client, "warm", 1)
             await client.complete("warm")
             await eventually(lambda: hub.subscriber_count == 0)
+            # The first price came from the REST snapshot: the upstream connection (its reader,
+            # writer and keep-alive tasks) may still be opening. Count tasks once it is up.
+            await eventually(lambda: app.state.feed.state is FeedState.CONNECTED)
             tasks_before = len(asyncio.all_tasks())
             for i in range(300):
                 await client.subscribe(str(i), TICKERS, {"t": [a, b]})

@@ -24,13 +24,14 @@ from strawberry.extensions import (
     SchemaExtension,
 )
 from strawberry.types import Info
-from strawberry.types.nodes import SelectedField, Selection
 
 from graph import models
 from graph.api import compat
 from graph.api.context import Context
+from graph.api.evidence import BetType, EvidenceType, TrackRecordType
 from graph.api.execution import ErrorPolicy, LimitedSchema
 from graph.api.fanout import DirectFrames, EventResults, SharedExecutor, context_readers
+from graph.api.selection import batches_needed
 from graph.api.sharing import DocumentCache, Documents
 from graph.errors import InvalidInput
 from graph.games import ordering
@@ -111,9 +112,19 @@ class PredictionType:
     )
     edge: float | None = strawberry.field(description="Model minus market.")
     confidence: Confidence  # type: ignore[valid-type]
-    recommendation: str | None
+    recommendation: str | None = strawberry.field(
+        description="A bet to place, as text; null when the policy says no bet "
+        "(recommendationReason says why)."
+    )
+    recommendation_reason: str | None = strawberry.field(
+        description="Why there is no recommendation (null when there is one)."
+    )
+    bet: BetType | None = strawberry.field(description="The recommendation as data.")
+    evidence: EvidenceType = strawberry.field(
+        description="What the league's recommendations rest on: the backtest, or not validated."
+    )
     factors: list[FactorType]
-    model: str
+    model: str = strawberry.field(description="Which model produced the probability.")
 
     @classmethod
     def of(cls, p: models.Prediction) -> PredictionType:
@@ -124,9 +135,15 @@ class PredictionType:
             edge=p.edge,
             confidence=p.confidence,
             recommendation=p.recommendation,
+            recommendation_reason=p.recommendation_reason,
+            bet=BetType.of(p.bet) if p.bet else None,
+            evidence=EvidenceType.of(p.evidence or _UNKNOWN),
             factors=[FactorType(name=f.name, value=f.value) for f in p.factors],
             model=p.model,
         )
+
+
+_UNKNOWN = models.Evidence(validated=False, summary="not validated")
 
 
 @strawberry.type(name="Team")
@@ -233,27 +250,6 @@ class TickerUpdateType:
         )
 
 
-def _needs(
-    info: Info[Context, None], sort_by: ordering.GameSort = ordering.GameSort.START_TIME
-) -> set[str]:
-    """Which batches the games' selection needs ("markets", "prediction"; a prediction
-    compares itself with the markets, and sorting by edge or confidence needs both)."""
-
-    def walk(selections: list[Selection]) -> set[str]:
-        found: set[str] = set()
-        for s in selections:
-            if isinstance(s, SelectedField):
-                found |= {s.name} & {"markets", "prediction"}
-            else:
-                found |= walk(s.selections)
-        return found
-
-    needs = set().union(*(walk(field.selections) for field in info.selected_fields))
-    if sort_by is not ordering.GameSort.START_TIME:
-        needs.add("prediction")
-    return needs | {"markets"} if needs else needs
-
-
 TICKER_RE = re.compile(r"^[A-Z0-9][A-Z0-9._-]{0,99}$")
 
 
@@ -281,7 +277,7 @@ class Query:
         sort_by: GameSort = ordering.GameSort.START_TIME,  # type: ignore[valid-type]
     ) -> list[GameType]:
         service = info.context.service
-        needs = _needs(info, sort_by)
+        needs = batches_needed(info.selected_fields, sort_by)
         games = await service.games(league, date or service.today(), with_markets=bool(needs))
         if state is not None:
             games = [g for g in games if g.state == state]
@@ -294,7 +290,7 @@ class Query:
     @_field("One game by the id `games` returned.")
     async def game(self, info: Info[Context, None], id: strawberry.ID) -> GameType | None:
         service = info.context.service
-        needs = _needs(info)
+        needs = batches_needed(info.selected_fields)
         found = await service.game(str(id), with_markets=bool(needs))
         if found is None:
             return None
@@ -309,6 +305,20 @@ class Query:
             raise InvalidInput(f"not a Kalshi market ticker: {ticker[:40]!r}")
         found = await info.context.service.market(ticker)
         return MarketType.of(found) if found else None
+
+    @_field(
+        "Our model against Kalshi on this league's finished games: each game's probabilities "
+        "as they stood before it started (games on or after `since`, a US-Eastern date)."
+    )
+    async def track_record(
+        self,
+        info: Info[Context, None],
+        league: League,  # type: ignore[valid-type]
+        since: date | None = None,
+    ) -> TrackRecordType:
+        ctx = info.context
+        found = await ctx.service.track_record(league, since)
+        return TrackRecordType.of(found, since=since, simulated=ctx.settings.environment == "sim")
 
 
 @strawberry.type

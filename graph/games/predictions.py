@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
@@ -28,6 +28,7 @@ from graph.errors import GraphError, InvalidInput
 from graph.espn.parse import eastern_date, rest_days
 from graph.games.ids import public_id
 from graph.games.matching import GameMarkets
+from graph.model.policy import DEFAULT_POLICIES, LeaguePolicy
 from graph.model.predict import build_prediction
 from graph.models import Game, League, Prediction
 
@@ -60,8 +61,10 @@ class Predictor:
         concurrency: int,
         max_games: int,
         clock: Callable[[], float],
+        policies: Mapping[League, LeaguePolicy] = DEFAULT_POLICIES,
     ) -> None:
         self._ratings = ratings
+        self._policies = policies
         self._summary = summary
         self._complete_days = complete_days
         self._concurrency = concurrency
@@ -154,6 +157,7 @@ class Predictor:
             p_home=p_home,
             factors=factors,
             model=self._ratings.model_name(game.league),
+            policy=self._policies[game.league],
             # Bets name the exact market: team codes differ between Kalshi and the scoreboard.
             home_code=home_market.ticker if home_market else game.home.code,
             away_code=markets.away.ticker if markets and markets.away else game.away.code,

@@ -14,8 +14,9 @@ How it works:
   together with the scoreboard request (``games(..., with_markets=True)``): one round
   trip for both.
 - Predictions (:mod:`graph.games.predictions`), per-operation batches
-  (:mod:`graph.games.batches`) and rating upkeep (:mod:`graph.games.upkeep`) are
-  separate modules; this class wires them to its caches.
+  (:mod:`graph.games.batches`), rating upkeep (:mod:`graph.games.upkeep`) and the
+  live track record (:mod:`graph.games.track`) are separate modules; this class
+  wires them to its caches.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import asyncio
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time as clock_time, timedelta
 from typing import TYPE_CHECKING, Any
@@ -33,12 +34,14 @@ from graph import teams
 from graph.cache import CacheStats, TTLCache
 from graph.errors import UpstreamError
 from graph.espn.parse import EASTERN, eastern_date
+from graph.games import track
 from graph.games.batches import GameSet
 from graph.games.ids import parse_public_id
 from graph.games.matching import GameMarkets, event_ticker, market_tickers, match_markets
 from graph.games.predictions import CompleteDays, Predictor
 from graph.games.upkeep import refresh_ratings
 from graph.kalshi.rest import GAME_MARKET_CLOSE_AFTER_START
+from graph.model.policy import DEFAULT_POLICIES, LeaguePolicy
 from graph.models import Game, League, Market
 
 if TYPE_CHECKING:
@@ -46,6 +49,7 @@ if TYPE_CHECKING:
     from graph.espn.parse import GameSummary
     from graph.kalshi.rest import KalshiRest
     from graph.model.ratings import RatingStore
+    from graph.model.track import TrackSummary
 
 logger = logging.getLogger(__name__)
 
@@ -84,6 +88,7 @@ class GameService:
         ratings: RatingStore,
         config: ServiceConfig = ServiceConfig(),
         clock: Callable[[], float] = time.time,
+        policies: Mapping[League, LeaguePolicy] = DEFAULT_POLICIES,
     ) -> None:
         self._rest = rest
         self._scoreboard = scoreboard
@@ -103,12 +108,16 @@ class GameService:
             concurrency=config.prediction_concurrency,
             max_games=config.max_games_per_query,
             clock=clock,
+            policies=policies,
         )
 
     # Schedules
 
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self._clock(), tz=UTC)
+
     def today(self) -> date:
-        return eastern_date(datetime.fromtimestamp(self._clock(), tz=UTC))
+        return eastern_date(self.now())
 
     async def games(self, league: League, day: date, *, with_markets: bool = False) -> list[Game]:
         """The day's games; ``with_markets`` starts the day's market listing meanwhile."""
@@ -242,7 +251,22 @@ class GameService:
             ratings=self._ratings,
             rest_window=self.predictor.rest_window,
             complete_days=self._complete_days,
+            now=self.now(),
         )
+
+    async def record_track(self, leagues: Iterable[League]) -> int:
+        """Snapshot today's games before they start (:mod:`graph.games.track`)."""
+        return await track.record_upcoming(
+            leagues,
+            now=self.now(),
+            schedule=self.games,
+            game_set=self.game_set,
+            track=self._ratings.track,
+        )
+
+    async def track_record(self, league: League, since: date | None) -> TrackSummary:
+        """The league's live track record against Kalshi, scored."""
+        return await track.summary(self._ratings.track, league, since)
 
     def cache_stats(self) -> dict[str, CacheStats]:
         """Each cache's counters by name (read by the metrics collector at scrape time)."""

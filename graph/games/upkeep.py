@@ -2,9 +2,10 @@
 
 How it works: for each league, read the schedules of the last few days (at least the league's
 rest window, so the store also knows every team's last game) and apply each FINAL game exactly
-once (the store remembers applied game ids). While doing so, note the unbroken run of past days
-whose games were all over: :class:`graph.games.predictions.Predictor` trusts the store's rest
-days only inside that run.
+once (the store remembers applied game ids), and write its result into the live track record
+(:mod:`graph.games.track`; a game recorded before its start is settled once). While doing so,
+note the unbroken run of past days whose games were all over:
+:class:`graph.games.predictions.Predictor` trusts the store's rest days only inside that run.
 """
 
 from __future__ import annotations
@@ -12,12 +13,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from graph.errors import UpstreamError
 from graph.espn.parse import eastern_date
+from graph.games.ids import public_id
 from graph.games.predictions import CompleteDays
+from graph.games.track import outcome
 from graph.models import Game, GameState, League
 
 if TYPE_CHECKING:
@@ -39,6 +42,7 @@ async def refresh_ratings(
     ratings: RatingStore,
     rest_window: Callable[[League], int],
     complete_days: CompleteDays,
+    now: datetime,
 ) -> int:
     """Apply completed games of the last ``days`` days (default: see module doc); returns count."""
     applied = 0
@@ -57,8 +61,10 @@ async def refresh_ratings(
                 over = all(g.state in _OVER for g in games)
                 run = ((run[0] if run else day), day) if over else None
             for g in games:
-                if g.state is not GameState.FINAL or g.home_score is None or g.away_score is None:
+                result = outcome(g)
+                if result is None or g.home_score is None or g.away_score is None:
                     continue
+                await asyncio.to_thread(ratings.track.settle, league, public_id(g), result, now)
                 applied += await asyncio.to_thread(
                     ratings.apply_result,
                     league,

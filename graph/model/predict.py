@@ -1,12 +1,12 @@
-"""Prediction math: our probability next to the market's, edge, confidence and a sized bet.
+"""Prediction math: our probability next to the market's, edge, confidence, and the policy's call.
 
 How it works. The market's home probability is the mid price of the home team's Kalshi market,
 or, when both teams' markets are priced, the pair normalised to sum to 1 (removes the spread's
-overround). ``edge`` is ours minus the market's. A recommendation is made only when one side's
-model probability beats that side's *ask* by at least ``min_edge`` and that market's price is
-fresh; it is sized by fractional Kelly: a YES contract bought at price a that wins with
-probability p has Kelly fraction (p - a) / (1 - a), of which we bet ``kelly_fraction``, capped at
-``max_stake`` of the bankroll. Core module: pure, time comes in as ``now_ms``.
+overround). ``edge`` is ours minus the market's. Whether to recommend a bet is the league's
+policy's decision (:func:`graph.model.policy.decide`: thresholds, fractional Kelly, caps, or no
+stake at all where the backtest gave no evidence); the prediction carries the bet, or the reason
+there is none, and the evidence the policy rests on. Core module: pure, time comes in as
+``now_ms``.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+from graph.model.policy import LeaguePolicy, decide
 from graph.models import Confidence, Factor, Market, Prediction
 
 # Confidence thresholds on |p - 0.5| and on the model-market disagreement.
@@ -41,23 +42,6 @@ def market_home_probability(home: Market | None, away: Market | None) -> float |
     return None
 
 
-def is_fresh(market: Market | None, now_ms: int, stale_after_ms: int) -> bool:
-    """A price we may trade against: known age, no older than ``stale_after_ms``."""
-    seen = market.observed_at or market.updated_at if market is not None else None
-    if seen is None:
-        return False
-    age_ms = now_ms - seen.timestamp() * 1000
-    return age_ms <= stale_after_ms
-
-
-def kelly_stake(p: float, price: float, *, fraction: float, cap: float) -> float:
-    """Share of bankroll to put on a YES at ``price`` that wins with probability ``p``."""
-    if not 0.0 < price < 1.0 or p <= price:
-        return 0.0
-    full = (p - price) / (1.0 - price)
-    return min(cap, max(0.0, fraction * full))
-
-
 def confidence(p_home: float, market: float | None) -> Confidence:
     """By distance from a coin flip; one level lower when the market clearly disagrees."""
     distance = abs(p_home - 0.5)
@@ -70,76 +54,43 @@ def confidence(p_home: float, market: float | None) -> Confidence:
     return levels[level]
 
 
-def recommend(
-    *,
-    p: float,
-    code: str,
-    market: Market | None,
-    now_ms: int,
-    stale_after_ms: int,
-    kelly_fraction: float,
-    min_edge: float,
-    max_stake: float,
-) -> tuple[str, float] | None:
-    """("BUY YES <code> at <= ask (stake x%)", stake) for one side, or None."""
-    if market is None or market.yes_ask is None or not is_fresh(market, now_ms, stale_after_ms):
-        return None
-    ask = market.yes_ask
-    if p - ask < min_edge:
-        return None
-    stake = kelly_stake(p, ask, fraction=kelly_fraction, cap=max_stake)
-    if stake <= 0.0:
-        return None
-    return f"BUY YES {code} at <= {ask:.2f} (stake {100 * stake:.1f}% of bankroll)", stake
-
-
 def build_prediction(
     *,
     p_home: float,
     factors: Sequence[Factor],
     model: str,
+    policy: LeaguePolicy,
     home_code: str,
     home_market: Market | None,
     away_market: Market | None,
     now_ms: int,
     away_code: str | None = None,
     stale_after_ms: int = 120_000,
-    kelly_fraction: float = 0.25,
-    min_edge: float = 0.03,
-    max_stake: float = 0.05,
 ) -> Prediction:
     """Our probability, the market's, the edge, a confidence level and at most one bet."""
     home_p = _clamp01(p_home)
-    away_p = 1.0 - home_p
     market = market_home_probability(home_market, away_market)
-    edge = None if market is None else home_p - market
-
-    def bet(p: float, code: str, market_: Market | None) -> str | None:
-        made = recommend(
-            p=p,
-            code=code,
-            market=market_,
-            now_ms=now_ms,
-            stale_after_ms=stale_after_ms,
-            kelly_fraction=kelly_fraction,
-            min_edge=min_edge,
-            max_stake=max_stake,
-        )
-        return made[0] if made else None
-
-    recommendation = None
-    if edge is not None and edge > 0:
-        recommendation = bet(home_p, home_code, home_market)
-    elif edge is not None and edge < 0:
-        code = away_code or (away_market.outcome if away_market is not None else "AWAY")
-        recommendation = bet(away_p, code, away_market)
+    decision = decide(
+        policy=policy,
+        p_home=home_p,
+        market_home=market,
+        home_code=home_code,
+        away_code=away_code or (away_market.outcome if away_market is not None else "AWAY"),
+        home_market=home_market,
+        away_market=away_market,
+        now_ms=now_ms,
+        stale_after_ms=stale_after_ms,
+    )
     return Prediction(
         home_win_probability=home_p,
-        away_win_probability=away_p,
+        away_win_probability=1.0 - home_p,
         confidence=confidence(home_p, market),
         model=model,
         market_home_win_probability=market,
-        edge=edge,
-        recommendation=recommendation,
+        edge=None if market is None else home_p - market,
+        recommendation=decision.bet.text if decision.bet else None,
         factors=tuple(factors),
+        recommendation_reason=decision.reason,
+        bet=decision.bet,
+        evidence=policy.evidence,
     )

@@ -6,7 +6,9 @@ the shipped parameters; other leagues start at the default rating. Later starts 
 state and replay nothing. ``apply_result`` applies a completed game exactly once: the game id,
 the two new ratings (all of a league's ratings when a new season regressed them) and the league's
 season marker are written in one transaction, and only after the commit does the in-memory
-model change, so a failed write leaves both unchanged.
+model change, so a failed write leaves both unchanged. The same file holds the live track record
+(``track``, :mod:`graph.model.trackstore`): its table survives a model rebuild, which clears only
+the ratings.
 
 Thread-safety: one connection opened with ``check_same_thread=False`` and every database call
 under one lock, so the service may call it from ``asyncio.to_thread`` workers. ``model_for``
@@ -27,6 +29,7 @@ from pathlib import Path
 from graph import teams
 from graph.model.data import HistoricalGame, load_games
 from graph.model.elo import MODEL_NAME, MODEL_VERSION, PARAMS, EloModel, GameResult, season_of
+from graph.model.trackstore import SCHEMA as TRACK_SCHEMA, TrackStore
 from graph.models import League
 
 logger = logging.getLogger(__name__)
@@ -86,6 +89,8 @@ class RatingStore:
         self._conn: sqlite3.Connection | None = None
         self._models: dict[League, EloModel] = {}
         self._version = model_version()
+        # The track record lives in the same file, under the same lock (one database).
+        self.track = TrackStore(self._connection, self._lock)
 
     # Lifecycle
 
@@ -96,7 +101,7 @@ class RatingStore:
                 return
             conn = sqlite3.connect(self._path, check_same_thread=False, isolation_level=None)
             self._conn = conn
-            conn.executescript(_SCHEMA)
+            conn.executescript(_SCHEMA + TRACK_SCHEMA)
             row = conn.execute("SELECT value FROM meta WHERE key = 'model_version'").fetchone()
             if row is not None and row[0] == self._version:
                 self._models = self._load()

@@ -277,7 +277,7 @@ async def test_game_fields_answer_whether_or_not_the_batch_was_readied(
     """markets and prediction answer from a batch the resolver finished, or await it when it
     did not; a failed prediction is that game's error either way."""
     if not readied:
-        monkeypatch.setattr("graph.api.schema._needs", lambda info, sort_by=None: set())
+        monkeypatch.setattr("graph.api.schema.batches_needed", lambda *args: set())
     service = PreparedService()
     result = await schema.execute(
         "{ games(league: NBA) { markets { ticker } prediction { edge } } }",

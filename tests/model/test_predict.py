@@ -6,18 +6,16 @@ from datetime import UTC, datetime
 import pytest
 from hypothesis import given, strategies as st
 
-from graph.model.predict import (
-    build_prediction,
-    confidence,
-    kelly_stake,
-    market_home_probability,
-)
-from graph.models import Confidence, Factor, Market, Prediction
+from graph.model.policy import LeaguePolicy, Thresholds, not_validated
+from graph.model.predict import build_prediction, confidence, market_home_probability
+from graph.models import BetSide, Confidence, Evidence, Factor, League, Market, Prediction
 
 NOW = datetime(2025, 1, 5, 18, 0, tzinfo=UTC)
 NOW_MS = int(NOW.timestamp() * 1000)
 prices = st.floats(min_value=0.01, max_value=0.99, allow_nan=False)
 probs = st.floats(min_value=0.0, max_value=1.0, allow_nan=False)
+EVIDENCE = Evidence(validated=True, summary="backtest: +1.0% ROI")
+BETTING = LeaguePolicy(Thresholds(), EVIDENCE)  # edge >= 3 points, 1/4 Kelly, cap 5%
 
 
 def market(
@@ -41,11 +39,14 @@ def market(
     )
 
 
-def predict(p: float, home: Market | None, away: Market | None) -> Prediction:
+def predict(
+    p: float, home: Market | None, away: Market | None, policy: LeaguePolicy = BETTING
+) -> Prediction:
     return build_prediction(
         p_home=p,
         factors=[Factor("rating_diff", 10.0)],
         model="elo-nba v1",
+        policy=policy,
         home_code="BOS",
         home_market=home,
         away_market=away,
@@ -83,13 +84,14 @@ def test_recommends_fractional_kelly_on_the_home_side() -> None:
     assert pred.recommendation == "BUY YES BOS at <= 0.62 (stake 3.9% of bankroll)"
     assert pred.market_home_win_probability == pytest.approx(0.61)
     assert pred.edge == pytest.approx(0.07)
+    assert pred.bet is not None and pred.bet.side is BetSide.HOME and pred.bet.price == 0.62
+    assert (pred.recommendation_reason, pred.evidence) == (None, EVIDENCE)
 
 
 def test_stake_is_capped_at_max_stake() -> None:
     """A large edge still risks at most max_stake of the bankroll."""
     pred = predict(0.90, market("BOS", 0.60, 0.62), None)
     assert pred.recommendation == "BUY YES BOS at <= 0.62 (stake 5.0% of bankroll)"
-    assert kelly_stake(0.90, 0.62, fraction=0.25, cap=0.05) == 0.05
 
 
 def test_recommends_the_away_side_when_the_market_overrates_home() -> None:
@@ -97,26 +99,41 @@ def test_recommends_the_away_side_when_the_market_overrates_home() -> None:
     pred = predict(0.40, market("BOS", 0.58, 0.60), market("NYK", 0.40, 0.42))
     assert pred.recommendation is not None
     assert pred.recommendation.startswith("BUY YES NYK at <= 0.42")
+    away_by_code = predict(0.40, market("BOS", 0.58, 0.60), None)
+    assert away_by_code.recommendation_reason == "no ask for away side"
 
 
 @pytest.mark.parametrize(
     ("home", "reason"),
     [
-        pytest.param(market("BOS", 0.60, 0.62, age_ms=300_000), "stale", id="stale"),
-        pytest.param(market("BOS", 0.60, 0.62, age_ms=None), "unknown age", id="no-timestamp"),
-        pytest.param(market("BOS", None, None, last=0.5), "no ask", id="no-ask"),
-        pytest.param(market("BOS", 0.66, 0.68), "edge below min", id="small-edge"),
+        pytest.param(market("BOS", 0.60, 0.62, age_ms=300_000), "price is stale", id="stale"),
+        pytest.param(market("BOS", 0.60, 0.62, age_ms=None), "price is stale", id="no-timestamp"),
+        pytest.param(market("BOS", None, None, last=0.5), "no ask for home side", id="no-ask"),
+        pytest.param(
+            market("BOS", 0.66, 0.68), "edge over the ask below 3 points", id="small-edge"
+        ),
     ],
 )
 def test_no_recommendation(home: Market, reason: str) -> None:
-    """No bet on a stale, undated or ask-less market, or below the minimum edge."""
-    assert predict(0.70, home, None).recommendation is None, reason
+    """No bet on a stale, undated or ask-less market, or below the minimum edge; says why."""
+    pred = predict(0.70, home, None)
+    assert (pred.recommendation, pred.bet, pred.recommendation_reason) == (None, None, reason)
+
+
+def test_a_league_without_evidence_gets_no_stake_and_its_evidence() -> None:
+    """Not validated: no recommendation however large the edge, the reason and the evidence."""
+    policy = not_validated(League.NBA)
+    pred = predict(0.95, market("BOS", 0.40, 0.42), None, policy)
+    assert pred.recommendation is None and pred.bet is None
+    assert pred.recommendation_reason == policy.reason
+    assert pred.evidence == policy.evidence and pred.evidence.validated is False
 
 
 def test_no_recommendation_without_market() -> None:
     """Without any market there is no market probability, edge or bet."""
     pred = predict(0.9, None, None)
     assert (pred.market_home_win_probability, pred.edge, pred.recommendation) == (None,) * 3
+    assert pred.recommendation_reason == "no market price"
     assert pred.confidence is Confidence.HIGH
 
 
@@ -145,15 +162,6 @@ def test_probabilities_are_valid(p: float, bid: float, ask: float) -> None:
     assert pred.home_win_probability + pred.away_win_probability == pytest.approx(1.0, abs=1e-12)
     if pred.market_home_win_probability is not None:
         assert 0.0 <= pred.market_home_win_probability <= 1.0
-
-
-@given(p=probs, price=probs, fraction=st.floats(0, 1), cap=st.floats(0, 1))
-def test_kelly_stake_is_bounded(p: float, price: float, fraction: float, cap: float) -> None:
-    """The stake is always within [0, cap] and zero without an edge."""
-    stake = kelly_stake(p, price, fraction=fraction, cap=cap)
-    assert 0.0 <= stake <= cap
-    if p <= price:
-        assert stake == 0.0
 
 
 @given(bid=prices, spread=st.floats(0, 0.1))

@@ -1,9 +1,11 @@
 // The live page: today's games for a league, model vs market, prices streamed live.
 //
-// How it works: a `games` query over HTTP fills the table; then one tickerUpdates
-// subscription per 50 market tickers (the server's per-subscription limit) streams prices
-// over a single WebSocket. Each update rewrites that market's cells, flashes them, and
-// recomputes the game's market probability and edge the way graph/predict.py does.
+// How it works: one query over HTTP fills the table (`games`, each recommendation with the
+// evidence it rests on) and the track record panel (`trackRecord`: our model against Kalshi on
+// finished games, with a small reliability chart); then one tickerUpdates subscription per 50
+// market tickers (the server's per-subscription limit) streams prices over a single WebSocket.
+// Each update rewrites that market's cells, flashes them, and recomputes the game's market
+// probability and edge the way graph/model/predict.py does.
 
 import { GraphQLWsClient } from "./gqlws.js";
 
@@ -13,7 +15,18 @@ query LiveGames($league: League!, $date: Date) {
     id startTime state homeScore awayScore
     home { code name } away { code name }
     markets { ticker team yesBid yesAsk lastPrice }
-    prediction { homeWinProbability marketHomeWinProbability edge confidence recommendation }
+    prediction {
+      homeWinProbability marketHomeWinProbability edge confidence model
+      recommendation recommendationReason
+      evidence { validated summary backtestBets backtestRoi backtestRoiCi95 backtestSeasons }
+    }
+  }
+  trackRecord(league: $league) {
+    simulated settled pending unpriced
+    model { n brier logLoss } kalshi { n brier logLoss }
+    modelCalibration { count predicted observed }
+    kalshiCalibration { count predicted observed }
+    pnl { bets wins staked profit roi }
   }
 }`;
 
@@ -100,6 +113,33 @@ function startLabel(game) {
   return new Date(game.startTime).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
 }
 
+function signedPct(x) {
+  return `${x >= 0 ? "+" : "−"}${Math.abs(x * 100).toFixed(1)}%`;
+}
+
+// One short line: which model made the number, and what the league's recommendations rest on
+// (graph/model/policy.py): its backtest at real closing prices, or nothing yet.
+function evidenceText(p) {
+  const e = p.evidence;
+  if (!e?.validated) return `${p.model} · not validated`;
+  if (e.backtestRoi === null || e.backtestRoi === undefined) return `${p.model} · ${e.summary}`;
+  const [lo, hi] = e.backtestRoiCi95 ?? [null, null];
+  const interval = lo === null ? "" : ` [${signedPct(lo)}, ${signedPct(hi)}]`;
+  return `${p.model} · backtest ${e.backtestSeasons ?? ""}: ROI ${signedPct(e.backtestRoi)}${interval} on ${e.backtestBets} bets`;
+}
+
+function recommendationCell(p) {
+  const cell = el("td", { class: "rec" });
+  if (!p) return cell;
+  cell.append(
+    p.recommendation
+      ? el("div", { class: "bet" }, p.recommendation)
+      : el("div", { class: "no-bet muted" }, `no bet: ${p.recommendationReason ?? "no reason given"}`),
+    el("div", { class: "evidence muted", title: p.evidence?.summary ?? "" }, evidenceText(p)),
+  );
+  return cell;
+}
+
 function edgeClass(edge) {
   if (edge === null || edge === undefined) return "num";
   return edge > 0 ? "num pos" : edge < 0 ? "num neg" : "num";
@@ -141,7 +181,7 @@ function row(game) {
     el("td", { class: "num market-p" }, pct(p ? p.marketHomeWinProbability : marketHome(game))),
     el("td", { class: `${edgeClass(p?.edge)} edge` }, signedPts(p?.edge)),
     marketCell(game),
-    el("td", { class: "rec" }, p?.recommendation ?? ""),
+    recommendationCell(p),
   );
 }
 
@@ -178,6 +218,75 @@ function applyUpdate(update) {
     cell.className = `${edgeClass(edge)} edge`;
     cell.textContent = signedPts(edge);
   }
+}
+
+// The page's own <svg> (index.html) gives the SVG namespace for the elements drawn into it.
+function svg(tag, attrs = {}, ...children) {
+  const node = document.createElementNS($("#track-chart").namespaceURI, tag);
+  for (const [key, value] of Object.entries(attrs)) node.setAttribute(key, String(value));
+  node.append(...children);
+  return node;
+}
+
+// Reliability chart: each bin's mean forecast (x) against how often the home team won (y).
+function drawCalibration(chart, series) {
+  const size = 160;
+  const pad = 22;
+  const at = (p) => pad + p * size;
+  const up = (q) => pad + (1 - q) * size;
+  chart.replaceChildren(
+    svg("rect", { x: pad, y: pad, width: size, height: size, class: "frame" }),
+    svg("line", { x1: at(0), y1: up(0), x2: at(1), y2: up(1), class: "diagonal" }),
+    svg("text", { x: pad, y: pad + size + 16, class: "axis" }, "0"),
+    svg("text", { x: pad + size - 6, y: pad + size + 16, class: "axis" }, "1"),
+  );
+  for (const [name, bins] of series) {
+    for (const b of bins.filter((b) => b.count > 0)) {
+      const r = 2 + Math.min(6, Math.sqrt(b.count));
+      chart.append(
+        svg(
+          "circle",
+          { cx: at(b.predicted), cy: up(b.observed), r, class: `dot ${name}` },
+          svg("title", {}, `${name}: ${b.count} games, forecast ${pct(b.predicted)}, won ${pct(b.observed)}`),
+        ),
+      );
+    }
+  }
+}
+
+function scoreRow(name, s) {
+  return el(
+    "tr",
+    { class: name },
+    el("td", {}, name === "model" ? "our model" : "Kalshi"),
+    el("td", { class: "num" }, s ? String(s.n) : "–"),
+    el("td", { class: "num" }, s ? s.brier.toFixed(4) : "–"),
+    el("td", { class: "num" }, s ? s.logLoss.toFixed(4) : "–"),
+  );
+}
+
+function renderTrack(league, t) {
+  const box = $("#track");
+  if (!t) {
+    box.hidden = true;
+    return;
+  }
+  box.hidden = false;
+  $("#track-simulated").hidden = !t.simulated;
+  $("#track-summary").textContent =
+    `${league}: ${t.settled} finished game${t.settled === 1 ? "" : "s"} recorded before the start ` +
+    `(${t.unpriced} without a Kalshi price), ${t.pending} to come.` +
+    (t.simulated ? " Simulated: games and prices come from the built-in simulator." : "");
+  $("#track-scores tbody").replaceChildren(scoreRow("model", t.model), scoreRow("kalshi", t.kalshi));
+  const pnl = t.pnl;
+  $("#track-pnl").textContent = pnl.bets
+    ? `Paper P&L of the recommendations at the asks on offer: ${pnl.bets} bets, ${pnl.wins} won, ` +
+      `${signedPct(pnl.profit)} of bankroll on ${(pnl.staked * 100).toFixed(1)}% staked (ROI ${signedPct(pnl.roi)}).`
+    : "Paper P&L: no recommendations were made.";
+  drawCalibration($("#track-chart"), [
+    ["model", t.modelCalibration],
+    ["kalshi", t.kalshiCalibration],
+  ]);
 }
 
 function showMessage(text) {
@@ -232,6 +341,7 @@ async function load() {
   $("#games tbody").replaceChildren(...games.map(row));
   const day = date ?? "today";
   $("#summary").textContent = `${games.length} ${league} game${games.length === 1 ? "" : "s"} ${day === "today" ? "today" : `on ${day}`}`;
+  renderTrack(league, body.data?.trackRecord);
   subscribeAll([...markets.keys()]);
 }
 
