@@ -75,11 +75,12 @@ test-fast: $(DEV_STAMP) $(ASSETS)
 screenshots: $(DEV_STAMP) $(ASSETS) $(CHROMIUM)
 	UPDATE_SCREENSHOTS=1 $(BIN)/pytest -q -p no:cacheprovider tests/test_browser.py
 
-# Everything of issue 7 (< 10 min on 2 cores); writes bench/results/latest.json.
+# Every benchmark, ours next to the peers (< 10 min on 2 cores); writes bench/results/latest.json.
 bench: $(STAMP)
 	$(BIN)/python -m bench
 
-# The reduced set (< 60 s), written outside the repository; tests/test_bench.py runs it too.
+# The reduced set (about a minute; query N=200 included), written outside the repository;
+# tests/test_bench.py runs it too.
 bench-quick: $(STAMP)
 	$(BIN)/python -m bench --quick --out $${TMPDIR:-/tmp}/kalshi-graph-bench-quick.json
 

@@ -1,10 +1,10 @@
 """Scale-out on Redis: fan-out with 1 and 2 workers, failover gap, upstream connections and reads.
 
-How it works: this process runs the simulator (its feed driven by :class:`bench.fanout.Driver`)
-and a private ``redis-server``; the service runs as ``python -m graph --workers N`` (one port,
-N processes, ``REDIS_URL`` set), started afresh for each measurement with Redis flushed.
-Subscribers are :mod:`bench.fanout`'s client processes, connecting through the shared port
-(the kernel spreads them over the workers).
+How it works: this process runs the simulator (its feed driven by
+:class:`bench.fanout.driver.Driver`) and a private ``redis-server``; the service runs as
+``python -m graph --workers N`` (one port, N processes, ``REDIS_URL`` set), started afresh
+for each measurement with Redis flushed. Subscribers are :mod:`bench.fanout`'s client
+processes, connecting through the shared port (the kernel spreads them over the workers).
 
 - Throughput: S subscribers, offered load above what one worker delivers; delivered
   messages/s (client side, ``ts`` in the window) with 1 worker, then 2, in the same run. The
@@ -37,7 +37,8 @@ from typing import Any
 
 import httpx
 
-from bench.fanout import Clients, Driver, assignments
+from bench.fanout.clients import Clients
+from bench.fanout.driver import Driver, assignments
 from bench.report import Row, percentile
 from graph.cluster.local import RedisServer
 from graph.espn.parse import eastern_date

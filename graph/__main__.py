@@ -112,6 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ws_ping_timeout=settings.ws_keepalive_s,
         # Refuse oversized frames while reading them, not after buffering up to 16 MiB.
         ws_max_size=settings.max_body_bytes,
+        ws_per_message_deflate=settings.ws_per_message_deflate,
     )
     timeout_s = settings.shutdown_timeout_s
     server = GracefulServer(config, drain=lambda: drain(app, timeout_s), timeout_s=timeout_s)

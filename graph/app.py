@@ -23,6 +23,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import asdict
 
 import httpx
 from starlette.applications import Starlette
@@ -82,15 +83,17 @@ def create_app(
     tokens = TokenCheck(settings.api_tokens)
     rest_url, ws_url, scoreboard_url = settings.upstream_urls()
     graphiql_assets = graphiql.find_assets()
+    schema = build_schema(
+        max_depth=settings.max_query_depth,
+        max_tokens=settings.max_query_tokens,
+        max_aliases=settings.max_query_aliases,
+        max_query_bytes=settings.max_query_bytes,
+        timeout_s=settings.query_timeout_s,
+        result_ttl_s=settings.result_ttl_s,
+        introspection=settings.introspection,
+    )
     view = GraphQLView(
-        build_schema(
-            max_depth=settings.max_query_depth,
-            max_tokens=settings.max_query_tokens,
-            max_aliases=settings.max_query_aliases,
-            max_query_bytes=settings.max_query_bytes,
-            timeout_s=settings.query_timeout_s,
-            introspection=settings.introspection,
-        ),
+        schema,
         settings=settings,
         tokens=tokens,
         offline_ide=graphiql_assets is not None,
@@ -242,6 +245,7 @@ def create_app(
                     caches=service.cache_stats,
                     cluster=view,
                     matching=service.match_stats,
+                    queries=lambda: asdict(schema.operations.stats),
                 )
             )
             probe_s = min(settings.http_timeout_s, PROBE_TIMEOUT_S)
@@ -326,6 +330,7 @@ def create_app(
     ]
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
     app.state.gate, app.state.metrics, app.state.readiness = gate, metrics, readiness
+    app.state.schema = schema
     return app
 
 

@@ -74,6 +74,7 @@ class Settings(BaseSettings):
     # Caches (seconds)
     prices_ttl_s: float = 5.0
     schedule_ttl_s: float = 60.0
+    result_cache_ttl_s: float = Field(default=1.0, ge=0)
 
     # Limits
     prediction_concurrency: int = Field(default=16, ge=1)
@@ -85,6 +86,7 @@ class Settings(BaseSettings):
     max_subscriptions_per_connection: int = Field(default=20, ge=1)
     connection_init_timeout_s: float = 10.0
     ws_keepalive_s: float = 15.0
+    ws_per_message_deflate: bool = False
 
     # Operations
     log_format: Literal["text", "json"] = "text"
@@ -181,6 +183,12 @@ class Settings(BaseSettings):
         if self.kalshi_env is not None:
             return self.kalshi_env
         return "prod" if self.has_key_material else "sim"
+
+    @property
+    def result_ttl_s(self) -> float:
+        """How long a query's result answers identical repeats: RESULT_CACHE_TTL_S, never
+        longer than PRICES_TTL_S (the result holds prices)."""
+        return min(self.result_cache_ttl_s, self.prices_ttl_s)
 
     @property
     def ratings_file(self) -> str:

@@ -16,6 +16,7 @@ import websockets
 from pydantic import SecretStr
 
 from graph.app import _cancel, _refresh_forever, create_app, drain
+from graph.games.markets import close_window
 from graph.model.policy import LeaguePolicy, Thresholds
 from graph.models import Evidence, League
 from graph.settings import Settings
@@ -79,7 +80,8 @@ async def test_unknown_market_is_null(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("n", [10, 50, 200])
 async def test_games_query_costs_constant_upstream_requests(tmp_path: Path, n: int) -> None:
-    """One games query of N games: one scoreboard request, one markets listing (plus pages)."""
+    """One games query of N games: one scoreboard request, one markets request (the day's
+    listing, narrowed by close time to one page), whatever N."""
     async with fixed_sim(slate_size={League.NBA: n}) as sim, app_on(sim, tmp_path) as client:
         body = await gql(client, GAMES, {"league": "NBA", "date": SUNDAY.isoformat()})
         first = dict(sim.stats.requests)
@@ -91,23 +93,19 @@ async def test_games_query_costs_constant_upstream_requests(tmp_path: Path, n: i
     assert len(games) == n
     assert all(len(g["markets"]) == 2 for g in games)
     assert first["scoreboard"] == 1
-    # Pages of one listing: the first without a cursor, every later one continuing it.
-    assert [q.get("series_ticker") for q in queries] == ["KXNBAGAME"] * len(queries)
-    assert sum("cursor" not in q for q in queries) == 1
-    assert first["markets"] == len(queries) == -(-len({*_open_listing(sim)}) // 1000)
+    low, high = close_window(SUNDAY)
+    assert first["markets"] == 1
+    assert queries == [
+        {
+            "series_ticker": "KXNBAGAME",
+            "min_close_ts": str(low),
+            "max_close_ts": str(high),
+            "limit": "1000",
+        }
+    ]
     assert first["summary"] == n
     assert again == body
     assert second == first  # within the TTL nothing goes upstream again
-
-
-def _open_listing(sim: Simulator) -> list[str]:
-    days = [date.fromordinal(SUNDAY.toordinal() + d) for d in range(-1, 4)]
-    return [
-        m["ticker"]
-        for day in days
-        for m in sim.markets_for(League.NBA, day)
-        if m["status"] == "active"
-    ]
 
 
 async def test_predictions_run_concurrently_under_the_semaphore(tmp_path: Path) -> None:

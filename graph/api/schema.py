@@ -16,6 +16,7 @@ from typing import Any, TypeVar, cast
 
 import strawberry
 from strawberry.extensions import (
+    AddValidationRules,
     DisableIntrospection,
     MaxAliasesLimiter,
     MaxTokensLimiter,
@@ -28,11 +29,15 @@ from graph import models
 from graph.api import compat
 from graph.api.context import Context
 from graph.api.evidence import BetType, EvidenceType, TrackRecordType
-from graph.api.execution import ErrorPolicy, LimitedSchema, SharedExecutor
+from graph.api.execution import ErrorPolicy, LimitedSchema
+from graph.api.fanout import DirectFrames, EventResults, SharedExecutor, context_readers
+from graph.api.selection import batches_needed
+from graph.api.sharing import DocumentCache, Documents
 from graph.errors import InvalidInput
 from graph.games import ordering
 from graph.games.batches import GameSet
 from graph.games.ids import public_id
+from graph.games.matching import GameMarkets
 
 logger = logging.getLogger(__name__)
 
@@ -197,15 +202,28 @@ class GameType:
     async def event_ticker(self) -> str | None:
         return (await self._batch.markets(self._game)).event_ticker
 
+    # Sync fields: when the resolver readied the batch (the usual case) they answer at once;
+    # else they hand graphql-core an awaitable of the answer.
     @_field("Kalshi game-winner markets (away team's first).")
-    async def markets(self) -> list[MarketType]:
-        found = await self._batch.markets(self._game)
-        sides = ((found.away, self._game.away.code), (found.home, self._game.home.code))
-        return [MarketType.of(m, code) for m, code in sides if m is not None]
+    def markets(self) -> list[MarketType]:
+        found = self._batch.markets_now(self._game)
+        return _market_types(self._game, found) if found else cast(Any, self._markets_later())
 
     @_field("Our prediction; null (with an error) if it failed.")
-    async def prediction(self) -> PredictionType | None:
+    def prediction(self) -> PredictionType | None:
+        found = self._batch.prediction_now(self._game)
+        return PredictionType.of(found) if found else cast(Any, self._prediction_later())
+
+    async def _markets_later(self) -> list[MarketType]:
+        return _market_types(self._game, await self._batch.markets(self._game))
+
+    async def _prediction_later(self) -> PredictionType:
         return PredictionType.of(await self._batch.prediction(self._game))
+
+
+def _market_types(game: models.Game, found: GameMarkets) -> list[MarketType]:
+    sides = ((found.away, game.away.code), (found.home, game.home.code))
+    return [MarketType.of(m, code) for m, code in sides if m is not None]
 
 
 @strawberry.type(name="TickerUpdate")
@@ -266,17 +284,27 @@ class Query:
         sort_by: GameSort = ordering.GameSort.START_TIME,  # type: ignore[valid-type]
     ) -> list[GameType]:
         service = info.context.service
-        games = await service.games(league, date or service.today())
+        needs = batches_needed(info.selected_fields, sort_by)
+        games = await service.games(league, date or service.today(), with_markets=bool(needs))
         if state is not None:
             games = [g for g in games if g.state == state]
         batch = service.game_set(games)
-        return [GameType.of(g, batch) for g in await batch.ordered(sort_by)]
+        ordered = await batch.ordered(sort_by)
+        if needs:
+            await batch.ready(predictions="prediction" in needs)
+        return [GameType.of(g, batch) for g in ordered]
 
     @_field("One game by the id `games` returned.")
     async def game(self, info: Info[Context, None], id: strawberry.ID) -> GameType | None:
         service = info.context.service
-        found = await service.game(str(id))
-        return GameType.of(found, service.game_set([found])) if found else None
+        needs = batches_needed(info.selected_fields)
+        found = await service.game(str(id), with_markets=bool(needs))
+        if found is None:
+            return None
+        batch = service.game_set([found])
+        if needs:
+            await batch.ready(predictions="prediction" in needs)
+        return GameType.of(found, batch)
 
     @_field("One Kalshi market by ticker (null if Kalshi has none).")
     async def market(self, info: Info[Context, None], ticker: str) -> MarketType | None:
@@ -310,9 +338,12 @@ class Subscription:
         ctx = info.context
         tickers = _check_tickers(market_tickers, ctx.settings.max_tickers_per_subscription)
         initial = await ctx.snapshot(tickers)
+        # None unless on graphql-transport-ws (graph.api.fanout).
+        frames = DirectFrames.here(TickerUpdateType.of)
         async with ctx.hub.subscribe(tickers, initial=initial) as updates:
             async for update in updates:
-                yield TickerUpdateType.of(update)
+                if frames is None or not await frames.send(update):
+                    yield TickerUpdateType.of(update)
 
 
 def build_schema(
@@ -322,25 +353,44 @@ def build_schema(
     max_aliases: int = 30,
     max_query_bytes: int = 16_384,
     timeout_s: float = 30.0,
+    result_ttl_s: float = 1.0,
     introspection: bool = True,
-) -> strawberry.Schema:
+) -> LimitedSchema:
     compat.check()
+    documents = Documents()
+    event_results = EventResults()
+    # The limiters' rules, made once: an instance per request would make new rule classes each
+    # time, and a document validated under one set would never be found valid again.
+    rules = [
+        *QueryDepthLimiter(max_depth=max_depth).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=max_aliases).validation_rules,
+    ]
     extensions: list[Callable[[], SchemaExtension]] = [
-        lambda: QueryDepthLimiter(max_depth=max_depth),
+        lambda: AddValidationRules(rules),
         lambda: MaxTokensLimiter(max_token_count=max_tokens),
-        lambda: MaxAliasesLimiter(max_alias_count=max_aliases),
+        lambda: DocumentCache(documents),
         ErrorPolicy,
     ]
     if not introspection:
         extensions.append(DisableIntrospection)
-    return LimitedSchema(
+    built = LimitedSchema(
         query=Query,
         subscription=Subscription,
-        execution_context_class=SharedExecutor,
+        execution_context_class=SharedExecutor.bound_to(event_results),
         extensions=extensions,
         max_query_bytes=max_query_bytes,
+        max_tokens=max_tokens,
         timeout_s=timeout_s,
+        result_ttl_s=result_ttl_s,
+        documents=documents,
+        event_results=event_results,
     )
+    types = {name: t.implementation for name, t in built.schema_converter.type_map.items()}
+    if readers := context_readers(types, ["TickerUpdate"]):
+        # Their results are shared between subscribers (graph.api.fanout): nothing in them
+        # may depend on who asks.
+        raise TypeError(f"subscription event fields must not read the request: {readers}")
+    return built
 
 
 schema = build_schema()

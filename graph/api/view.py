@@ -11,7 +11,7 @@ from typing import Any, cast
 
 import strawberry
 from cross_web import HTTPException
-from graphql import GraphQLError, GraphQLSyntaxError, get_operation_ast, parse
+from graphql import GraphQLError, GraphQLSyntaxError, get_operation_ast
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.types import Receive, Scope, Send
@@ -28,6 +28,8 @@ from strawberry.types import ExecutionResult
 
 from graph.api import errors as errorpolicy, wsmessages as wsguard
 from graph.api.context import Context
+from graph.api.execution import SharedResult
+from graph.api.fanout import FrameSink, forget_target, target_of_subscribe
 from graph.errors import (
     BadRequest,
     BatchingNotSupported,
@@ -55,12 +57,12 @@ def _limit_error(op_id: str, cap: int) -> GraphQLError:
     )
 
 
-def _unrunnable(payload: Mapping[str, Any]) -> GraphQLError | None:
+def _unrunnable(schema: Any, payload: Mapping[str, Any]) -> GraphQLError | None:
     """Why a subscribe message cannot start (its document does not parse, or names no
     operation it holds), as a public error; else None. Strawberry would close the socket
     with 4400 on these; we answer with an ``error`` message and keep the socket."""
     try:
-        document = parse(payload["query"])
+        document = schema.parse(payload["query"])
     except GraphQLSyntaxError as exc:
         return errorpolicy.public(exc)
     if get_operation_ast(document, payload.get("operationName")) is None:
@@ -96,10 +98,15 @@ class _TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         ):
             await self._send_error(op_id, _limit_error(op_id, cap))
             return
-        if self.connection_acknowledged and (error := _unrunnable(message["payload"])):
+        if self.connection_acknowledged and (error := _unrunnable(self.schema, message["payload"])):
             await self._send_error(op_id, error)
             return
-        await super().handle_subscribe(message)
+        # The operation's task, created in there, learns where its frames go (graph.api.fanout).
+        token = target_of_subscribe(cast(FrameSink, self.websocket), op_id)
+        try:
+            await super().handle_subscribe(message)
+        finally:
+            forget_target(token)
 
     async def _send_error(self, op_id: str, error: GraphQLError) -> None:
         await self.send_message(
@@ -171,6 +178,11 @@ class _WebSocketAdapter(ASGIWebSocketAdapter):
             await super().send_json(message)
         if message.get("type") in _SERVER_ENDS and isinstance(op_id := message.get("id"), str):
             self.operations.ended(op_id)
+
+    async def send_text(self, text: str) -> None:
+        """A ``next`` frame made elsewhere (graph.api.fanout): it ends no operation."""
+        if self.ws.application_state != WebSocketState.DISCONNECTED:
+            await self.ws.send_text(text)
 
     async def close(self, code: int, reason: str) -> None:
         if self.ws.application_state != WebSocketState.DISCONNECTED:
@@ -267,10 +279,19 @@ class GraphQLView(GraphQL[Context, None]):
             request.state.request_error = result.data is None and errorpolicy.is_request_error(
                 result.errors
             )
+        elif isinstance(result, SharedResult):
+            # Answered to every identical request: encoded by the first, sent by all.
+            if result.body is None:
+                result.body = self.encode_json_string(await super().process_result(request, result))
+            return _Encoded(result.body)
         return await super().process_result(request, result)
 
+    def encode_json(self, data: object) -> str | bytes:
+        return data if isinstance(data, _Encoded) else super().encode_json(data)
+
     async def on_ws_connect(self, context: Context) -> Any:
-        if not self.tokens.connection_params_ok(context.connection_params):
+        context.principal = self.tokens.connection_principal(context.connection_params)
+        if context.principal is None:
             logger.info("WebSocket refused reason=missing or invalid API token")
             raise ConnectionRejectionError({"message": TOKEN_REQUIRED})
         return await super().on_ws_connect(context)
@@ -284,10 +305,20 @@ class GraphQLView(GraphQL[Context, None]):
             snapshot=state.snapshot,
             request=request,
             response=response,
+            # HTTP: BearerAuth let the request in; a WebSocket's comes with connection_init.
+            principal=(
+                None
+                if isinstance(request, WebSocket)
+                else self.tokens.principal(request.headers.get("authorization"))
+            ),
         )
 
     async def render_graphql_ide(self, request: Request) -> Response:
         return HTMLResponse(graphiql.page(self.graphql_ide_html, offline=self._offline_ide))
+
+
+class _Encoded(str):
+    """A response body already encoded as JSON."""
 
 
 def _refusal(message: str, code: str, status: int) -> Response:

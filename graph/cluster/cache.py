@@ -138,15 +138,23 @@ class SharedCache(Generic[K, V]):
 
     async def get(self, key: K, load: Callable[[], Awaitable[V]], ttl_s: float) -> V:
         """The value for ``key``: in-process, else Redis, else ``load()`` once for everyone."""
+        # ttl 0: the local cache must not store again; the loader puts it with the right TTL.
+        return await self._local.get(key, self._loader(key, load, ttl_s), 0)
 
+    def prefetch(self, key: K, load: Callable[[], Awaitable[V]], ttl_s: float) -> None:
+        """Start :meth:`get`'s work for ``key`` unless it is fresh or loading; never waits."""
+        self._local.prefetch(key, self._loader(key, load, ttl_s), 0)
+
+    def _loader(
+        self, key: K, load: Callable[[], Awaitable[V]], ttl_s: float
+    ) -> Callable[[], Awaitable[V]]:
         async def shared() -> V:
             value, left_s = await self._shared(key, load, ttl_s)
             if left_s > 0:
                 self._local.put(key, value, left_s)
             return value
 
-        # ttl 0: the local cache must not store again; ``shared`` put it with the right TTL.
-        return await self._local.get(key, shared, 0)
+        return shared
 
     async def _shared(
         self, key: K, load: Callable[[], Awaitable[V]], ttl_s: float

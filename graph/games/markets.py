@@ -1,11 +1,15 @@
 """Kalshi markets for games: listings, matching, learned codes, unmatched reports (adapter).
 
 How it works: a batch of games is split by (league, US-Eastern date). For each day, the league's
-open listing (one ``GET /markets?series_ticker=...&status=open``, cached for the price TTL and
-shared by every query) is matched against *all* of the day's scoreboard games, not just the ones
-asked for: whether an event fits one game only is a question about the whole day
-(:func:`graph.games.matching.match_day`). Finished games have left the open listing; for those
-still unmatched, one ``tickers=`` request asks for the tickers their events likely have
+markets that close with the day's games (one ``GET /markets?series_ticker=...`` narrowed by
+Kalshi's ``min_close_ts``/``max_close_ts`` to :func:`close_window`, so it fits one page; cached
+for the price TTL and shared by every query; a query that wants markets starts it together with
+the scoreboard, :meth:`MarketBook.prefetch`) are matched against *all* of the day's scoreboard
+games, not just the ones asked for: whether an event fits one game only is a question about the
+whole day (:func:`graph.games.matching.match_day`). If no event of today or a later day
+closes in its window, Kalshi's close times may have moved: the open listing is read instead.
+A market closes early once its game's result is known, which takes it out of the window; for
+those still unmatched, one ``tickers=`` request asks for the tickers their events likely have
 (:func:`~graph.games.matching.guess_tickers`), and, if some are still missing (a code not
 learned yet), the day's closed and settled listings are read (``min_close_ts`` /
 ``min_settled_ts`` from the day's start); the day is matched again with what came back.
@@ -24,7 +28,7 @@ import logging
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
 from graph import teams
@@ -43,6 +47,7 @@ from graph.games.matching import (
     match_day,
     outcome_team,
 )
+from graph.kalshi.rest import GAME_MARKET_CLOSE_AFTER_START
 from graph.model.elo import season_of
 from graph.models import Game, GameState, League, Market
 
@@ -56,6 +61,9 @@ KALSHI_UNAVAILABLE = "kalshi_unavailable"
 _SERIES_LEAGUE = {series: league for league, series in teams.SERIES.items()}
 
 Schedule = Callable[[League, date], Awaitable[list[Game]]]
+# A close time taken from a late game's expected end rather than its start still counts for
+# the game's day.
+CLOSE_SLACK = timedelta(hours=6)
 # Makes a named cache holding values of a declared type: in process, or shared through Redis
 # by the service (:meth:`graph.games.service.GameService._cache`).
 CacheFactory = Callable[[str, Any], Any]
@@ -82,6 +90,14 @@ def event_day(event_ticker: str) -> date | None:
         return None
 
 
+def close_window(day: date) -> tuple[int, int]:
+    """Kalshi's ``min_close_ts``/``max_close_ts`` for the game markets of ET ``day``."""
+    midnight = datetime.combine(day, time(), EASTERN).astimezone(UTC)
+    low = midnight + GAME_MARKET_CLOSE_AFTER_START
+    high = low + timedelta(days=1) + CLOSE_SLACK
+    return int(low.timestamp()), int(high.timestamp())
+
+
 class MarketBook:
     """Markets for batches of games, and what matching them taught (see the module docstring)."""
 
@@ -103,8 +119,9 @@ class MarketBook:
         self._ttl_s = ttl_s
         self._caches: dict[str, Cache[Any, list[Market]]] = {
             name: cache(name, list[Market])
-            for name in ("open_markets", "closed_markets", "finished_markets")
+            for name in ("listings", "open_markets", "closed_markets", "finished_markets")
         }
+        self._days: Cache[tuple[str, date], list[Market]] = self._caches["listings"]
         self._open: Cache[str, list[Market]] = self._caches["open_markets"]
         self._closed: Cache[frozenset[str], list[Market]] = self._caches["closed_markets"]
         self._finished_days: Cache[tuple[str, date], list[Market]] = self._caches[
@@ -149,9 +166,34 @@ class MarketBook:
         )
         return [found[g.id] for g in games]
 
-    async def _listing(self, league: League) -> list[Market]:
+    def prefetch(self, league: League, day: date) -> None:
+        """Start reading the day's listing (a schedule request is on its way); never waits."""
+        self._days.prefetch(*self._day_listing(league, day))
+
+    def _day_listing(
+        self, league: League, day: date
+    ) -> tuple[tuple[str, date], Callable[[], Awaitable[list[Market]]], float]:
+        """The cache key, load and TTL of the league's markets closing with ``day``'s games."""
         series = teams.SERIES[league]
 
+        async def fetch() -> list[Market]:
+            low, high = close_window(day)
+            found = await self._rest.markets(
+                series_ticker=series, min_close_ts=low, max_close_ts=high
+            )
+            if day >= self._today() and not any(event_day(m.event_ticker) == day for m in found):
+                # No event of the day closes in the window: no games on Kalshi that day, or its
+                # close-time convention moved. Every open market tells the two apart.
+                logger.info("No Kalshi markets close with the day league=%s day=%s", league, day)
+                found = await self._open_listing(series)
+            return found
+
+        return (series, day), fetch, self._ttl_s
+
+    async def _listing(self, league: League, day: date) -> list[Market]:
+        return await self._days.get(*self._day_listing(league, day))
+
+    async def _open_listing(self, series: str) -> list[Market]:
         async def fetch() -> list[Market]:
             return await self._rest.markets(series_ticker=series, status="open")
 
@@ -188,7 +230,7 @@ class MarketBook:
         self, league: League, day: date, games: list[Game], out: dict[str, GameMarkets]
     ) -> None:
         try:
-            listing = await self._listing(league)
+            listing = await self._listing(league, day)
         except UpstreamError as exc:
             # Kalshi being down must not take the schedule with it: no markets, logged.
             logger.warning("Kalshi markets unavailable league=%s error=%s", league, exc)

@@ -9,6 +9,9 @@ How it works:
   per league (cached for the price TTL and shared by every query), plus one ``tickers=``
   request for finished games whose events are no longer open. Games are matched to events
   by the evidence the listing carries (:mod:`graph.games.matching`).
+- The day's listing does not need the schedule, so a query that will want markets starts it
+  together with the scoreboard request (``games(..., with_markets=True)``): one round trip
+  for both.
 - With Redis (``link``), schedules, market listings and summaries are shared by every
   replica (:class:`~graph.cluster.cache.SharedCache`: same TTLs, single-flight across
   replicas); single markets stay per process. Without it, or while Redis is down, the
@@ -125,16 +128,20 @@ class GameService:
     def today(self) -> date:
         return eastern_date(self.now())
 
-    async def games(self, league: League, day: date) -> list[Game]:
+    async def games(self, league: League, day: date, *, with_markets: bool = False) -> list[Game]:
+        """The day's games; ``with_markets`` starts the day's market listing meanwhile."""
+        if with_markets:
+            self.markets.prefetch(league, day)
         past = day < self.today() - timedelta(days=1)
         ttl = PAST_SCHEDULE_TTL_S if past else self._config.schedule_ttl_s
         return await self._schedules.get(
             (league, day), lambda: self._scoreboard.games(league, day), ttl
         )
 
-    async def game(self, game_id: str) -> Game | None:
+    async def game(self, game_id: str, *, with_markets: bool = False) -> Game | None:
         league, day, raw = parse_public_id(game_id)
-        return next((g for g in await self.games(league, day) if g.id == raw), None)
+        games = await self.games(league, day, with_markets=with_markets)
+        return next((g for g in games if g.id == raw), None)
 
     # Markets
 

@@ -12,7 +12,7 @@ from collections import Counter, deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from graph.models import League
@@ -50,6 +50,9 @@ class Faults:
     """First US-Eastern game date the renames apply to (``None``: every date)."""
     title_style: str | None = None
     """Every market title in one style ("at", "vs" or "wins") instead of its series' own."""
+    close_after_start: timedelta | None = None
+    """Markets of unfinished games close this long after the start instead of two weeks (a
+    close-time convention changed without notice)."""
 
     def mangle_market(self, market: dict[str, Any]) -> dict[str, Any]:
         """``market`` as the overrides for its ticker say (unchanged without any)."""

@@ -1,8 +1,11 @@
 """Kalshi REST endpoints of the simulator (``/trade-api/v2/...``, kalshi-api.md §3).
 
 Markets resolve lazily from their ticker's date, so any date works; list calls
-without an event or ticker filter cover yesterday to three days ahead (ET), or, with
-``min_close_ts``/``min_settled_ts``, every game over since then (at most 60 days back).
+without an event or ticker filter cover yesterday to three days ahead (ET). With
+``min_close_ts``/``max_close_ts`` (status ``closed`` or none) or ``min_settled_ts``/
+``max_settled_ts`` (status ``settled`` or none) they cover every market whose close (settle)
+time falls in that range instead, looking at most 60 days back. A market closes two weeks
+after its game, or when the game ends (then it also settles).
 Cursors are opaque strings (an encoded offset); the last page answers ``""``.
 ``event_ticker`` takes a single ticker like the current API (a comma is a 400).
 """
@@ -10,7 +13,7 @@ Cursors are opaque strings (an encoded offset); the last page answers ``""``.
 from __future__ import annotations
 
 import base64
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from starlette.requests import Request
@@ -20,16 +23,19 @@ from starlette.routing import BaseRoute, Route
 from graph.models import League
 from graph.sim.guard import BadRequest, Handler, guarded, kalshi_error
 from graph.sim.kalshi_shapes import (
+    CLOSE_AFTER_START,
     STATUS_FILTER,
     event_dict,
     event_markets,
+    market_close_time,
     market_dict,
     market_status,
+    rfc3339,
     series_dict,
 )
 from graph.sim.listing import Listed
-from graph.sim.slate import GAME_LENGTH
-from graph.sim.state import SimState
+from graph.sim.slate import SimGame, et_date
+from graph.sim.state import LIST_WINDOW_DAYS, SINCE_MAX_DAYS, SimState
 from graph.sim.teams import SERIES
 
 PREFIX = "/trade-api/v2"
@@ -85,19 +91,60 @@ def _status_set(request: Request) -> frozenset[str] | None:
     return STATUS_FILTER[status]
 
 
-def _since(request: Request) -> datetime | None:
-    """``min_close_ts`` (with status closed) or ``min_settled_ts`` (with settled), as on Kalshi."""
+Window = tuple[str, datetime | None, datetime | None]  # (close | settled, low, high)
+_WINDOWS = (("close", "closed"), ("settled", "settled"))
+
+
+def _window(request: Request) -> Window | None:
+    """The close- or settle-time range asked for (Unix seconds, inclusive), as Kalshi takes it:
+    ``*_close_ts`` with status closed or none, ``*_settled_ts`` with settled or none."""
     status = request.query_params.get("status", "")
-    for name, allowed in (("min_close_ts", "closed"), ("min_settled_ts", "settled")):
-        raw = request.query_params.get(name)
-        if raw is None:
-            continue
-        if status not in ("", allowed):
-            raise BadRequest(f"{name} combines only with status {allowed}")
-        if not raw.isdigit():
-            raise BadRequest(f"{name} must be Unix seconds")
-        return datetime.fromtimestamp(min(int(raw), 2**40), UTC)
+    for kind, allowed in _WINDOWS:
+        bounds: list[datetime | None] = []
+        for edge in ("min", "max"):
+            name = f"{edge}_{kind}_ts"
+            raw = request.query_params.get(name, "")
+            if raw and not raw.isdigit():
+                raise BadRequest(f"{name} must be Unix seconds")
+            bounds.append(datetime.fromtimestamp(min(int(raw), 2**40), UTC) if raw else None)
+        if bounds != [None, None]:
+            if status not in ("", allowed):
+                raise BadRequest(f"{kind} time filters combine only with status {allowed} or none")
+            return kind, bounds[0], bounds[1]
     return None
+
+
+def _in_window(state: SimState, leagues: list[League], window: Window) -> list[SimGame]:
+    """Games of ``leagues`` whose markets close (settle) within ``window``."""
+    kind, low, high = window
+    now, today = state.now(), state.today()
+    first = today - timedelta(SINCE_MAX_DAYS) if low is None else et_date(low - CLOSE_AFTER_START)
+    last = today + timedelta(LIST_WINDOW_DAYS[-1]) if high is None else et_date(high)
+    first = max(first - timedelta(days=1), today - timedelta(SINCE_MAX_DAYS))
+    days = [first + timedelta(days=i) for i in range(max((last - first).days + 1, 0))]
+    return [
+        game
+        for league in leagues
+        for day in days[: SINCE_MAX_DAYS + CLOSE_AFTER_START.days]
+        for game in state.slates.games(league, day)
+        if _between(_closes(game, now, kind, state.faults.close_after_start), low, high)
+    ]
+
+
+def _closes(
+    game: SimGame, now: datetime, kind: str, after_start: timedelta | None
+) -> datetime | None:
+    """When ``game``'s markets close, or settle (None: not settled yet)."""
+    closes = market_close_time(game, now, after_start)
+    if kind == "close":
+        return closes
+    return closes if market_status(game, now) == "finalized" else None
+
+
+def _between(moment: datetime | None, low: datetime | None, high: datetime | None) -> bool:
+    if moment is None:
+        return False
+    return (low is None or low <= moment) and (high is None or moment <= high)
 
 
 def _leagues(request: Request) -> list[League]:
@@ -114,6 +161,9 @@ def routes(state: SimState) -> list[BaseRoute]:
 
     def market_body(entry: Listed, home: bool, now_ms: int) -> dict[str, Any]:
         body = market_dict(entry, home, prices, now_ms, state.faults.title_style)
+        if state.faults.close_after_start is not None:
+            closes = market_close_time(entry.game, state.now(), state.faults.close_after_start)
+            body["close_time"] = rfc3339(closes)
         return state.faults.mangle_market(body)
 
     async def markets(request: Request) -> Response:
@@ -130,10 +180,13 @@ def routes(state: SimState) -> list[BaseRoute]:
             entry = state.find_event(event_ticker)
             found = [(entry, False), (entry, True)] if entry is not None else []
         else:
-            since = _since(request)
-            games = state.window_games(_leagues(request), since)
-            if since is not None:  # only what closed (settled) at or after that time
-                games = [g for g in games if g.start + GAME_LENGTH >= since]
+            window = _window(request)
+            leagues = _leagues(request)
+            games = (
+                state.window_games(leagues)
+                if window is None
+                else _in_window(state, leagues, window)
+            )
             found = [(state.listed(game), home) for game in games for home in (False, True)]
         if series := query.get("series_ticker"):
             found = [(e, home) for e, home in found if SERIES[e.game.league] == series]

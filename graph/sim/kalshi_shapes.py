@@ -18,7 +18,7 @@ from typing import Any
 from graph.models import GameState, League
 from graph.sim.listing import Listed
 from graph.sim.prices import PriceBook
-from graph.sim.slate import SimGame
+from graph.sim.slate import GAME_LENGTH, SimGame
 from graph.sim.teams import SERIES, TITLE_STYLE
 
 _COMPETITION: dict[League, str] = {
@@ -72,6 +72,20 @@ def market_status(game: SimGame, now: datetime) -> str:
     return "finalized" if game.phase(now)[0] is GameState.FINAL else "active"
 
 
+# A game-winner market is set to close two weeks after the game (kalshi-api.md §3.4's example)
+# and closes early once the result is known, which moves ``close_time`` to that moment: what
+# the close-time filters of ``GET /markets`` select by.
+CLOSE_AFTER_START = timedelta(days=14)
+
+
+def market_close_time(
+    game: SimGame, now: datetime, after_start: timedelta | None = None
+) -> datetime:
+    if game.phase(now)[0] is GameState.FINAL:
+        return game.start + GAME_LENGTH
+    return game.start + (CLOSE_AFTER_START if after_start is None else after_start)
+
+
 def series_dict(league: League) -> dict[str, Any]:
     return {
         "ticker": SERIES[league],
@@ -115,7 +129,7 @@ def market_dict(
     settled = status == "finalized"
     won = game.home_wins == home
     open_time = game.start - timedelta(days=7)
-    close_time = game.start + timedelta(days=14)
+    close_time = market_close_time(game, now)
     matchup = f"{game.away.sub_title} at {game.home.sub_title}"
     return {
         "ticker": entry.ticker(home),

@@ -14,7 +14,8 @@ from graph.sim.listing import Listed, Listing, listed
 from graph.sim.prices import PriceBook
 from graph.sim.slate import SimGame, Slates, et_date
 
-# GET /markets and /events without an event or ticker filter list this window of ET days.
+# GET /markets and /events without an event or ticker filter list this window of ET days;
+# with a close- or settle-time filter they look at most SINCE_MAX_DAYS back.
 LIST_WINDOW_DAYS = (-1, 0, 1, 2, 3)
 SINCE_MAX_DAYS = 60
 
@@ -52,20 +53,12 @@ class SimState:
         """Today's US-Eastern date by the simulator's clock."""
         return et_date(self.now())
 
-    def window_games(
-        self, leagues: Iterable[League], since: datetime | None = None
-    ) -> list[SimGame]:
-        """Every game of ``leagues`` from yesterday to three days ahead (ET), in order; with
-        ``since``, from that moment's ET date (at most 60 days back) to today instead."""
+    def window_games(self, leagues: Iterable[League]) -> list[SimGame]:
+        """Every game of ``leagues`` from yesterday to three days ahead (ET), in order."""
         today = self.today()
-        if since is None:
-            offsets: Iterable[int] = LIST_WINDOW_DAYS
-        else:
-            back = min(max((today - et_date(since)).days, 0), SINCE_MAX_DAYS)
-            offsets = range(-back, 1)
         return [
             game
             for league in leagues
-            for offset in offsets
+            for offset in LIST_WINDOW_DAYS
             for game in self.slates.games(league, today + timedelta(days=offset))
         ]

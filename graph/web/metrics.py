@@ -11,8 +11,8 @@ tests build many apps in one process). Three kinds of numbers feed it:
   :class:`~graph.web.wsadmission.ConnectionGate`), subscriptions and distinct upstream tickers
   and conflated updates (the hub), the feed's state and counters, the caches' counters,
   the games left without Kalshi markets and today's match rate per league (the games
-  service's :class:`~graph.games.markets.MatchStats`). Those objects keep plain counters;
-  nothing pushes into the registry on hot paths;
+  service's :class:`~graph.games.markets.MatchStats`), how identical queries were shared.
+  Those objects keep plain counters; nothing pushes into the registry on hot paths;
 - nothing else: GraphQL errors are part of 200 responses and are not counted here.
 
 The collector's sources are attached by the lifespan (:meth:`Metrics.watch`); before
@@ -67,6 +67,8 @@ class Sources:
     feed_stats: FeedStats
     caches: Callable[[], Mapping[str, CacheStats]]
     matching: Callable[[], MatchStats]
+    # How HTTP queries were answered, by outcome (graph.api.sharing.SharingStats).
+    queries: Callable[[], Mapping[str, int]] = dict
     cluster: ClusterView | None = None  # with REDIS_URL only
 
 
@@ -192,6 +194,16 @@ class _LiveCollector(Collector):
             ("coalesced", "joined", "Cache lookups that joined a load already running."),
             ("load_failures", "failures", "Cache loads that failed (not stored)."),
         )
+        shared = CounterMetricFamily(
+            f"{PREFIX}_shared_queries",
+            "HTTP queries one principal asked while an identical one ran or had just run, by "
+            "outcome: executed, joined (took the running one's result), recent (a recent "
+            "result), unshared (that result had errors: ran alone).",
+            labels=["outcome"],
+        )
+        for outcome, count in sources.queries().items():
+            shared.add_metric([outcome], count)
+        yield shared
         yield from _matching(sources.matching())
         if sources.cluster is not None:
             yield from sources.cluster.families()

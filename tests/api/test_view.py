@@ -36,6 +36,7 @@ async def test_nothing_is_sent_on_a_socket_already_closed() -> None:
     """Operations finishing after a close do not raise in their tasks (nothing to tell)."""
     adapter = _adapter()
     await adapter.send_json({"type": "complete", "id": "1"})
+    await adapter.send_text('{"id":"1","type":"next","payload":{}}')  # a fan-out frame
     await adapter.close(4400, "again")
 
 

@@ -28,7 +28,9 @@ NO_RETRY = RetryPolicy(attempts=1)
 async def service_on(
     sim: Simulator, tmp_path: Path, ratings: Any = None, link: RedisLink | None = None
 ) -> AsyncIterator[GameService]:
-    store = RatingStore(tmp_path / f"ratings-{id(link)}.sqlite3")
+    # Replicas (one link each) keep files of their own, as workers do.
+    name = "ratings.sqlite3" if link is None else f"ratings-{id(link)}.sqlite3"
+    store = RatingStore(tmp_path / name)
     store.open()
     async with httpx.AsyncClient() as http:
         service = GameService(

@@ -92,7 +92,7 @@ def _event(event: str, *sides: tuple[str, str]) -> list[Market]:
 
 
 class FakeRest:
-    """Answers the open listing and ticker look-ups from a fixed list; counts the requests."""
+    """Answers the day's listing and ticker look-ups from fixed lists; counts the requests."""
 
     def __init__(self, listing: Sequence[Market], closed: Sequence[Market] = ()) -> None:
         self.listing, self.closed = list(listing), list(closed)
@@ -105,10 +105,13 @@ class FakeRest:
         tickers: Sequence[str] | None = None,
         series_ticker: str | None = None,
         status: str | None = None,
+        **since: int,
     ) -> list[Market]:
         if self.down:
             raise UpstreamError("Kalshi is down")
         if tickers is None:
+            if status in ("closed", "settled"):
+                return []  # finished games are found by ticker here
             return [m for m in self.listing if m.ticker.startswith(f"{series_ticker}-")]
         self.asked.append(list(tickers))
         return [m for m in self.closed if m.ticker in tickers]

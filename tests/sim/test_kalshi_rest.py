@@ -22,6 +22,7 @@ from graph.models import League
 from graph.sim import Faults, Simulator
 from graph.sim.slate import SimGame, Slates
 from graph.sim.teams import teams
+from tests.e2e import eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -234,6 +235,45 @@ async def test_tickers_and_series_filters(sim: Simulator, client: httpx.AsyncCli
     assert unknown.json() == {"markets": [], "cursor": ""}
 
 
+def _closes(market: dict[str, Any]) -> int:
+    return int(datetime.fromisoformat(market["close_time"].replace("Z", "+00:00")).timestamp())
+
+
+async def test_close_time_filters_select_by_each_markets_close_time(
+    sim: Simulator, client: httpx.AsyncClient
+) -> None:
+    """min_close_ts/max_close_ts keep exactly the markets whose close_time is in range, for
+    dates far outside the default listing too (here: markets of twelve days ago)."""
+    nearby = [
+        m
+        for offset in range(-40, 20)
+        for m in sim.markets_for(League.NBA, MONDAY + timedelta(days=offset))
+    ]
+    closing = sorted(_closes(m) for m in sim.markets_for(League.NBA, MONDAY - timedelta(days=12)))
+    low, high = closing[0], closing[-1]
+    expected = {m["ticker"] for m in nearby if low <= _closes(m) <= high}
+    found = await _all_pages(
+        client,
+        f"{sim.rest_url}/markets",
+        "markets",
+        series_ticker="KXNBAGAME",
+        min_close_ts=str(low),
+        max_close_ts=str(high),
+        limit="7",
+    )
+    assert len(expected) >= 2 and {m["ticker"] for m in found} == expected
+    assert all(low <= _closes(m) <= high for m in found)
+    later = await _all_pages(
+        client, f"{sim.rest_url}/markets", "markets", min_close_ts=str(high), limit="1000"
+    )
+    assert later and all(_closes(m) >= high for m in later)
+    closed = await client.get(
+        f"{sim.rest_url}/markets", params={"status": "closed", "max_close_ts": str(high)}
+    )
+    # Allowed with status=closed, which still applies (simulated markets are active or final).
+    assert closed.status_code == 200 and closed.json()["markets"] == []
+
+
 async def test_markets_resolve_lazily_for_any_date(
     sim: Simulator, client: httpx.AsyncClient
 ) -> None:
@@ -267,6 +307,11 @@ async def test_unknown_market_is_a_wrapped_404(sim: Simulator, client: httpx.Asy
         pytest.param({"cursor": "eDo1"}, id="foreign-cursor"),
         pytest.param({"status": "active"}, id="status-field-word-not-filter-word"),
         pytest.param({"event_ticker": "KXA-1,KXB-2"}, id="several-event-tickers"),
+        # Close-time filters take Unix seconds and go with status closed or none only.
+        pytest.param({"status": "open", "min_close_ts": "1764000000"}, id="open-with-close-time"),
+        pytest.param({"status": "settled", "max_close_ts": "1764000000"}, id="settled-too"),
+        pytest.param({"min_close_ts": "yesterday"}, id="close-time-not-a-timestamp"),
+        pytest.param({"max_close_ts": "-5"}, id="close-time-negative"),
     ],
 )
 async def test_bad_market_queries_are_400(
@@ -499,6 +544,23 @@ async def test_latency_keeps_requests_in_flight_so_concurrency_shows(
     assert sim.stats.in_flight["market"] == 0
 
 
+async def test_the_answer_is_made_on_arrival_and_sent_after_the_latency(
+    sim: Simulator, client: httpx.AsyncClient
+) -> None:
+    """The latency is the time to the answer, the simulator's own work within it: a price
+    that moves while the request waits out its latency is not in the answer."""
+    sim.faults.latency_s = 1.0
+    ticker = sim.markets_for(League.NBA, MONDAY)[0]["ticker"]
+    pending = asyncio.ensure_future(client.get(f"{sim.rest_url}/markets/{ticker}"))
+    await eventually(lambda: sim.stats.in_flight["market"] == 1)  # answered, now waiting
+    before = sim.markets_for(League.NBA, MONDAY)[0]["yes_bid_dollars"]
+    for _ in range(20):
+        await sim.publish_tick(ticker)
+    moved = sim.markets_for(League.NBA, MONDAY)[0]["yes_bid_dollars"]
+    answer = (await pending).json()["market"]
+    assert moved != before and answer["yes_bid_dollars"] == before
+
+
 async def test_market_queries_are_recorded(sim: Simulator, client: httpx.AsyncClient) -> None:
     """Each /markets call's query params are kept so tests can see how many tickers were asked."""
     tickers = [m["ticker"] for m in sim.markets_for(League.NBA, MONDAY)[:4]]
@@ -667,12 +729,16 @@ async def test_finished_markets_since_a_time_reach_back_past_the_window(
     sim: Simulator, client: httpx.AsyncClient
 ) -> None:
     """status=settled with min_settled_ts lists every game settled since then (days before the
-    default window too); each time filter goes with its own status only."""
+    default window too, and a game of the day before that ended after it); each time filter
+    goes with its own status only."""
     since = int(datetime(2025, 11, 21, 5, 0, tzinfo=UTC).timestamp())  # Friday 00:00 ET
     query = {"status": "settled", "min_settled_ts": str(since), "limit": "1000"}
     body = (await client.get(f"{sim.rest_url}/markets", params=query)).json()
     dates = {m["event_ticker"].split("-")[1][:7] for m in body["markets"]}
-    assert dates == {"25NOV21", "25NOV22", "25NOV23", "25NOV24"}
+    assert {"25NOV21", "25NOV22", "25NOV23", "25NOV24"} <= dates
+    assert dates <= {"25NOV20", "25NOV21", "25NOV22", "25NOV23", "25NOV24"}
+    closes = [datetime.fromisoformat(m["close_time"]).timestamp() for m in body["markets"]]
+    assert min(closes) >= since
     assert {m["status"] for m in body["markets"]} == {"finalized"}
     closed = {"status": "closed", "min_close_ts": str(since)}
     assert (await client.get(f"{sim.rest_url}/markets", params=closed)).json()["markets"] == []

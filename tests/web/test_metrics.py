@@ -26,6 +26,8 @@ from tests.e2e import SUNDAY_NOON_UTC, GraphQLWebSocket, eventually, gql, runnin
 SUNDAY = date(2026, 11, 22)
 SUBSCRIBE = "subscription ($t: [String!]!) { tickerUpdates(marketTickers: $t) { marketTicker } }"
 GAMES = '{ games(league: NBA, date: "2026-11-22") { markets { ticker } prediction { edge } } }'
+# Another document, so it runs (a repeat of GAMES would be answered by its recent result).
+GAMES_AGAIN = GAMES.replace("edge", "edge confidence")
 
 
 class Scrape:
@@ -58,11 +60,12 @@ async def scrape(http: httpx.AsyncClient) -> Scrape:
 async def test_metrics_move_with_real_traffic(tmp_path: Path) -> None:
     """Queries, upstream calls, caches, sockets, subscriptions and the feed all show up."""
     sim = Simulator(clock=lambda: SUNDAY_NOON_UTC, tick_interval_s=None)
-    async with sim, running_app(sim, tmp_path) as (app, url):
+    async with sim, running_app(sim, tmp_path, result_cache_ttl_s=60) as (app, url):
         async with httpx.AsyncClient(base_url=url, timeout=30) as http:
             before = await scrape(http)
             body = await gql(http, GAMES)
-            await gql(http, GAMES)
+            await gql(http, GAMES_AGAIN)
+            await gql(http, GAMES)  # within RESULT_CACHE_TTL_S (capped at PRICES_TTL_S, 5 s)
             await http.get("/nowhere")
             after_queries = await scrape(http)
             ticker = sim.markets_for(League.NBA, SUNDAY)[0]["ticker"]
@@ -78,11 +81,16 @@ async def test_metrics_move_with_real_traffic(tmp_path: Path) -> None:
     assert "errors" not in body
     graphql = {"route": "/graphql", "method": "POST", "status": "200"}
     assert before.value("kalshi_graph_http_requests_total", **graphql) == 0
-    assert after_queries.value("kalshi_graph_http_requests_total", **graphql) == 2
+    assert after_queries.value("kalshi_graph_http_requests_total", **graphql) == 3
     assert (
         after_queries.value("kalshi_graph_http_request_duration_seconds_count", route="/graphql")
-        == 2
+        == 3
     )
+    shared = {
+        outcome: after_queries.value("kalshi_graph_shared_queries_total", outcome=outcome)
+        for outcome in ("executed", "joined", "recent", "unshared")
+    }
+    assert shared == {"executed": 2, "joined": 0, "recent": 1, "unshared": 0}
     assert (
         after_queries.value("kalshi_graph_http_requests_total", route="unmatched", status="404")
         == 1
