@@ -35,9 +35,9 @@ import httpx
 from websockets.asyncio.client import connect
 from websockets.typing import Subprotocol
 
-from bench.fanout import Server
 from bench.query import NOON_UTC
 from bench.report import Row, percentile
+from bench.servers import OURS, Server
 from graph.models import League
 from graph.sim import Simulator
 
@@ -68,7 +68,8 @@ def bomb(levels: int) -> str:
 
 @asynccontextmanager
 async def _server(sim: Simulator, workdir: Path, **settings: str) -> AsyncIterator[Server]:
-    server = await Server.start(sim, workdir, settings={"RATE_LIMIT_PER_S": "0", **settings})
+    env = {"RATE_LIMIT_PER_S": "0", **settings}
+    server = await Server.start(OURS, sim, (), workdir, env=env)
     try:
         yield server
     finally:

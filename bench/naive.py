@@ -18,9 +18,9 @@ from datetime import date
 
 import httpx
 
+from bench.exact_matcher import event_ticker
 from graph.espn.client import ScoreboardClient
 from graph.espn.parse import rest_days
-from graph.games.matching import event_ticker
 from graph.kalshi.rest import KalshiAuth, KalshiRest
 from graph.kalshi.signing import Signer, load_private_key
 from graph.model.ratings import RatingStore

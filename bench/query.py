@@ -1,28 +1,33 @@
 """What one ``games { markets prediction }`` query costs, next to the naive ways, in one run.
 
 How it works: for each slate size N the simulator (in this process, on loopback)
-serves N NBA games and adds a latency L to every upstream request (requests sleep
-concurrently, like a remote host). Compared on the same simulator:
+serves N NBA games and answers every upstream request L after it came in (requests wait
+concurrently, like a remote host's). Compared on the same simulator:
 
-- ``ours``: the real app on real uvicorn, asked over HTTP, after one rating refresh
-  (what the app runs in the background), with every cache then cleared: a cold query.
+- ``ours``: the real app on real uvicorn, asked over HTTP (:mod:`bench.rawhttp`: a client
+  that costs next to nothing), after one rating refresh (what the app runs in the
+  background), with every cache then cleared: a cold query, the median of several.
   Rest days then come from the rating store, so no per-game request is made;
 - ``ours, no rating record``: a fresh app that has not refreshed yet: rest days from
   one ESPN summary per game (PREDICTION_CONCURRENCY in flight), the fallback path;
 - ``sequential`` and ``gather``: the naive clients of :mod:`bench.naive`.
 
 Wall times are reported in units of L (round trips); upstream requests come from the
-simulator's own statistics, reset before each run. Client, app and simulator share one
-process and one event loop, so our CPU time and the simulator's count in full.
+simulator's own statistics, reset before each run. The app runs alone in a process of
+its own (:mod:`bench.servers`); the clients and the simulator share this one. The
+simulator builds its answers within L (a 200-game scoreboard and its listing take it
+~65 ms), as a remote host's work is part of its latency.
 
-Single-flight: 100 identical cold queries at once on one app; the simulator counts the
-requests per resource (the target is one each) and we report p99 latency.
+Single-flight: 100 identical cold queries at once on one app, each from a connection of
+its own; the simulator counts the requests per resource (the target is one each) and we
+report p99 latency against the same query alone.
 """
 
 from __future__ import annotations
 
 import asyncio
 import gc
+import json
 import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -31,17 +36,13 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import httpx
-from starlette.applications import Starlette
-
 from bench.naive import naive_games
+from bench.rawhttp import RawClient
 from bench.report import Row, percentile
-from graph.app import create_app
+from bench.servers import OURS, Server
 from graph.model.ratings import RatingStore
 from graph.models import League
-from graph.settings import Settings
 from graph.sim import Faults, Simulator
-from graph.sim.loopback import serve_app
 
 DAY = date(2026, 11, 22)  # a Sunday: the NBA plays
 NOON_UTC = 1_795_348_800.0  # DAY at 12:00 UTC; a fixed clock keeps every game scheduled
@@ -69,37 +70,38 @@ class Run:
     requests: dict[str, int]
 
 
-def bench_settings(sim: Simulator, workdir: Path, **overrides: Any) -> Settings:
-    """The simulator's settings, with one ratings file for every app of a run."""
-    # No per-client rate limit: every benchmark client is 127.0.0.1, and the limit is not
-    # what is measured.
-    values = {"ratings_db_path": str(workdir / "ratings.sqlite3"), "rate_limit_per_s": 0}
-    return sim.app_settings(**{**values, **overrides})
-
-
 @asynccontextmanager
 async def app_client(
-    sim: Simulator, workdir: Path, *, refreshed: bool, **overrides: Any
-) -> AsyncIterator[tuple[Starlette, httpx.AsyncClient]]:
-    """A fresh app on loopback (cold caches), after one rating refresh if ``refreshed``."""
-    app = create_app(
-        bench_settings(sim, workdir, **overrides), clock=lambda: NOON_UTC, ratings_refresh_s=None
-    )
-    limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
-    async with (
-        serve_app(app) as url,
-        httpx.AsyncClient(base_url=url, timeout=300, limits=limits) as client,
-    ):
+    sim: Simulator, workdir: Path, *, refreshed: bool
+) -> AsyncIterator[tuple[Server, RawClient]]:
+    """A fresh app in its own process (cold caches), after one rating refresh if
+    ``refreshed``, and a connection to it; every app of a run shares one ratings file."""
+    env = {"BENCH_CLOCK": repr(NOON_UTC), "RATINGS_DB_PATH": str(workdir / "ratings.sqlite3")}
+    server = await Server.start(OURS, sim, (), workdir, env=env)
+    try:
         if refreshed:
-            await app.state.service.refresh_ratings([League.NBA])
-            app.state.service.clear_caches()
-        yield app, client
+            await server.control("POST", "/bench/refresh", league=League.NBA.value)
+        client = await RawClient.connect(server.url)
+        try:
+            yield server, client
+        finally:
+            await client.close()
+    finally:
+        await server.stop()
 
 
-async def post(client: httpx.AsyncClient, query: str = QUERY) -> dict[str, Any]:
-    response = await client.post("/graphql", json={"query": query, "variables": VARIABLES})
-    response.raise_for_status()
-    body: dict[str, Any] = response.json()
+def graphql_request(client: RawClient, query: str = QUERY) -> bytes:
+    """The POST asking ``query`` (with the day's variables), ready to send."""
+    return client.post_request(
+        "/graphql", json.dumps({"query": query, "variables": VARIABLES}).encode()
+    )
+
+
+async def post(client: RawClient, query: str = QUERY) -> dict[str, Any]:
+    status, answer = await client.send(graphql_request(client, query))
+    if status != 200:
+        raise RuntimeError(f"HTTP {status}: {answer[:200]!r}")
+    body: dict[str, Any] = json.loads(answer)
     return body
 
 
@@ -107,7 +109,7 @@ def _requests(sim: Simulator) -> dict[str, int]:
     return {k: sim.stats.requests[k] for k in KINDS}
 
 
-async def timed_query(client: httpx.AsyncClient, sim: Simulator) -> Run:
+async def timed_query(client: RawClient, sim: Simulator) -> Run:
     """POST the query once; the simulator's statistics cover exactly this query."""
     sim.stats.reset()
     # Garbage of earlier runs would otherwise be collected inside whichever query
@@ -152,10 +154,21 @@ async def warm_up(workdir: Path) -> None:
         await post(client)
 
 
+async def timed_cold(server: Server, client: RawClient, sim: Simulator, runs: int) -> Run:
+    """The median of ``runs`` cold queries (every cache cleared before each)."""
+    done = []
+    for _ in range(runs):
+        await server.control("POST", "/bench/clear")
+        done.append(await timed_query(client, sim))
+    return sorted(done, key=lambda run: run.wall_s)[len(done) // 2]
+
+
 async def query_section(
-    sizes: Sequence[int], latency_s: float, workdir: Path
+    sizes: Sequence[int], latency_s: float, workdir: Path, *, cold_runs: int = 1
 ) -> tuple[list[Row], dict[str, Any]]:
-    """Rows for every N, plus the raw runs (checked by tests) keyed by N and approach."""
+    """Rows for every N, plus the raw runs (checked by tests) keyed by N and approach.
+
+    Our cold answers are the median of ``cold_runs`` each; the naive ways run once."""
     rows: list[Row] = []
     raw: dict[str, Any] = {}
     store = RatingStore(workdir / "ratings.sqlite3")
@@ -163,11 +176,11 @@ async def query_section(
     try:
         for n in sizes:
             async with sim_for(n, latency_s) as sim:
-                async with app_client(sim, workdir, refreshed=True) as (_, client):
-                    ours = await timed_query(client, sim)
+                async with app_client(sim, workdir, refreshed=True) as (server, client):
+                    ours = await timed_cold(server, client, sim, cold_runs)
                     warm = await timed_query(client, sim)
-                async with app_client(sim, workdir, refreshed=False) as (_, client):
-                    fallback = await timed_query(client, sim)
+                async with app_client(sim, workdir, refreshed=False) as (server, client):
+                    fallback = await timed_cold(server, client, sim, cold_runs)
                 # The naive clients read the rating store the apps filled.
                 await asyncio.to_thread(store.close)
                 await asyncio.to_thread(store.open)
@@ -241,22 +254,38 @@ def _query_rows(n: int, latency_s: float, runs: dict[str, Run]) -> list[Row]:
 async def singleflight_section(
     n: int, latency_s: float, workdir: Path, *, clients: int = 100
 ) -> tuple[list[Row], dict[str, Any]]:
-    """``clients`` identical cold queries at once: upstream requests per resource and p99."""
-    async with sim_for(n, latency_s) as sim:
-        async with app_client(sim, workdir, refreshed=True) as (app, client):
-            lone = await timed_query(client, sim)
-            app.state.service.clear_caches()
+    """``clients`` identical cold queries at once: upstream requests per resource and p99.
+
+    Each query comes from a connection of its own, opened beforehand, through the light
+    client of :mod:`bench.rawhttp` (the burst measures the server, not the client).
+    """
+    async with (
+        sim_for(n, latency_s) as sim,
+        app_client(sim, workdir, refreshed=True) as (
+            server,
+            client,
+        ),
+    ):
+        lone = await timed_cold(server, client, sim, 3)
+        burst = [await RawClient.connect(server.url) for _ in range(clients)]
+        request = graphql_request(client)
+        try:
+            await server.control("POST", "/bench/clear")
             sim.stats.reset()
+            gc.collect()
 
-            async def one() -> tuple[float, dict[str, Any]]:
+            async def one(each: RawClient) -> tuple[float, bytes]:
                 started = time.perf_counter()
-                body = await post(client)
-                return time.perf_counter() - started, body
+                status, answer = await each.send(request)
+                assert status == 200, answer[:200]
+                return time.perf_counter() - started, answer
 
-            results = await asyncio.gather(*(one() for _ in range(clients)))
-            requests = _requests(sim)
+            results = await asyncio.gather(*(one(c) for c in burst))
+        finally:
+            await asyncio.gather(*(c.close() for c in burst))
+        requests = _requests(sim)
     walls = [wall * 1000 for wall, _ in results]
-    identical = all(body == results[0][1] for _, body in results)
+    identical = all(answer == results[0][1] for _, answer in results)
     rows = [
         Row.of(
             f"single-flight {clients} queries: {kind} requests",

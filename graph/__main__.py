@@ -16,12 +16,13 @@ it).
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import logging
 import signal
 import socket
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from types import FrameType
 
 import uvicorn
@@ -31,6 +32,7 @@ from graph.errors import ConfigError
 from graph.settings import load_settings
 from graph.web.logs import configure_logging
 from graph.web.serving import ExitDeadline, header_deadline_protocol
+from graph.workers import check_workers, exit_with_parent, serve_workers
 
 # Seconds a graceful shutdown may overrun SHUTDOWN_TIMEOUT_S before the process is ended.
 EXIT_GRACE_S = 2.0
@@ -72,16 +74,49 @@ class GracefulServer(uvicorn.Server):
         await super().shutdown(sockets)
 
 
-def main() -> int:
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m graph", description="Serve kalshi-graph.")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        help="server processes sharing HOST:PORT, supervised (more than 1 needs REDIS_URL)",
+    )
+    # A worker started by the supervisor: serve on this inherited listening socket.
+    parser.add_argument("--fd", type=int, help=argparse.SUPPRESS)
+    # ...whose supervisor has this pid: when it is gone, shut down (no orphan keeps the port).
+    parser.add_argument("--supervisor", type=int, help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args([] if argv is None else argv)
     try:
         settings = load_settings()
-        app = create_app(settings)
+        problem = check_workers(args.workers, settings.redis) if args.workers is not None else None
+        if problem is not None:
+            print(f"kalshi-graph: {problem}", file=sys.stderr)
+            return 2
+        app = create_app(settings, ratings_refresh_s=settings.ratings_refresh_s or None)
     except ConfigError as exc:
         print(f"kalshi-graph: configuration error: {exc}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level, settings.log_format)
-    base = f"http://{settings.host}:{settings.port}"
-    print(f"kalshi-graph: GraphiQL at {base}/graphql, live prices at {base}/", flush=True)
+    if args.workers is not None:
+        grace_s = settings.shutdown_timeout_s + 5  # each worker drains within its own timeout
+        return serve_workers(
+            settings.host,
+            settings.port,
+            args.workers,
+            grace_s=grace_s,
+            ratings_file=settings.ratings_file,
+        )
+    # A worker serves on the socket its supervisor bound (and printed) for every worker.
+    sockets = [socket.socket(fileno=args.fd)] if args.fd is not None else None
+    if args.supervisor is not None:
+        exit_with_parent(args.supervisor)
+    if sockets is None:
+        base = f"http://{settings.host}:{settings.port}"
+        print(f"kalshi-graph: GraphiQL at {base}/graphql, live prices at {base}/", flush=True)
     config = uvicorn.Config(
         app,
         host=settings.host,
@@ -95,6 +130,7 @@ def main() -> int:
         ws_max_size=settings.max_body_bytes,
         http=header_deadline_protocol(settings.http_header_timeout_s),
         limit_concurrency=settings.max_connections,
+        ws_per_message_deflate=settings.ws_per_message_deflate,
     )
     timeout_s = settings.shutdown_timeout_s
     server = GracefulServer(config, drain=lambda: drain(app, timeout_s), timeout_s=timeout_s)
@@ -102,7 +138,7 @@ def main() -> int:
     # SIGTERM's default action would then kill the process after a clean shutdown.
     signal.signal(signal.SIGTERM, _exit_cleanly)
     try:
-        server.run()
+        server.run(sockets=sockets)
     except KeyboardInterrupt:
         pass  # Ctrl-C: the shutdown already ran
     except SystemExit as exc:
@@ -118,4 +154,4 @@ def _exit_cleanly(sig: int, frame: FrameType | None) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

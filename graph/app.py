@@ -4,7 +4,9 @@ Run with ``uvicorn --factory graph.app:create_app`` or ``python -m graph``. The
 lifespan opens the HTTP clients, the rating store, the in-process simulator
 (when ``KALSHI_ENV=sim`` and no URLs are overridden), the Kalshi feed and hub,
 and closes all of them on shutdown. Credentials are checked in ``create_app``
-itself, so a bad key stops startup with one clear message.
+itself, so a bad key stops startup with one clear message. With ``REDIS_URL`` the
+hub's control is :class:`~graph.live.shared.SharedLive` (one Kalshi feed per
+deployment), the games caches are shared, and Kalshi reads pass a shared token bucket.
 
 Operations: ``/healthz`` (alive), ``/readyz`` (:mod:`graph.web.readiness`), ``/metrics``
 (:mod:`graph.web.metrics`), request ids (:mod:`graph.web.logs`), the WebSocket cap and drain
@@ -16,11 +18,11 @@ sockets; the lifespan runs it again (a no-op then) for servers that do not.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import asdict
 from typing import Any
 
 import httpx
@@ -32,18 +34,20 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 
 from graph import __version__
-from graph.api.cost import Limits
 from graph.api.schema import build_schema
 from graph.api.view import GraphQLView
-from graph.budget import BudgetedTransport
+from graph.assembly import cancel, feed_state, query_limits, refresh_forever, shared_live, upstream
+from graph.cluster.link import RedisLink
+from graph.cluster.ratelimit import RateLimitedTransport, ReadLimiter
+from graph.errors import FeedFatalError
 from graph.espn.client import ScoreboardClient
 from graph.games.service import GameService, ServiceConfig
 from graph.http import RetryPolicy
-from graph.kalshi.feed import KalshiFeed
+from graph.kalshi.feed import FeedStats, KalshiFeed
 from graph.kalshi.rest import KalshiAuth, KalshiRest
 from graph.kalshi.signing import Signer, load_private_key
 from graph.live import wiring
-from graph.live.hub import Hub
+from graph.live.hub import FeedControl, Hub
 from graph.live.snapshot import Snapshot
 from graph.model.policy import DEFAULT_POLICIES, LeaguePolicy
 from graph.model.ratings import RatingStore
@@ -53,6 +57,7 @@ from graph.tracing import Tracing, from_settings
 from graph.web import graphiql, livepage as live
 from graph.web.auth import BearerAuth, TokenCheck
 from graph.web.bodylimit import BodyLimit
+from graph.web.clustermetrics import ClusterView
 from graph.web.hosts import TrustedHosts
 from graph.web.logs import RequestId, install_filters
 from graph.web.metrics import CONTENT_TYPE, HttpMetrics, Metrics, Sources
@@ -91,21 +96,23 @@ def create_app(
     limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
     gate = ConnectionGate(settings.max_ws_connections)
     metrics = Metrics(gate, limiter=limiter)
-    view = GraphQLView(
-        build_schema(
-            limits=query_limits(settings),
-            max_tokens=settings.max_query_tokens,
-            max_query_bytes=settings.max_query_bytes,
-            timeout_s=settings.query_timeout_s,
-            introspection=settings.introspection,
-            observe=lambda r: metrics.observe_operation(
-                r.kind, r.name, r.seconds, r.codes, r.upstream_requests, r.budget_refusals
-            ),
-            operation_names=frozenset(settings.metrics_operation_names),
-            max_upstream_requests=settings.max_upstream_requests,
-            max_games=settings.max_games_per_query,
-            tracer_provider=tracing.provider,
+    schema = build_schema(
+        limits=query_limits(settings),
+        max_tokens=settings.max_query_tokens,
+        max_query_bytes=settings.max_query_bytes,
+        timeout_s=settings.query_timeout_s,
+        introspection=settings.introspection,
+        observe=lambda r: metrics.observe_operation(
+            r.kind, r.name, r.seconds, r.codes, r.upstream_requests, r.budget_refusals
         ),
+        operation_names=frozenset(settings.metrics_operation_names),
+        max_upstream_requests=settings.max_upstream_requests,
+        max_games=settings.max_games_per_query,
+        tracer_provider=tracing.provider,
+        result_ttl_s=settings.result_ttl_s,
+    )
+    view = GraphQLView(
+        schema,
         settings=settings,
         tokens=tokens,
         offline_ide=graphiql_assets is not None,
@@ -145,19 +152,34 @@ def create_app(
             )
             timeout = httpx.Timeout(settings.http_timeout_s)
             headers = {"User-Agent": f"kalshi-graph/{__version__}"}
+            url, prefix = settings.redis, settings.redis_prefix
+            link = (
+                RedisLink.from_url(url, timeout_s=settings.redis_timeout_s, prefix=prefix)
+                if url
+                else None
+            )
+            reads: ReadLimiter | None = None
+            if link is not None:
+                stack.push_async_callback(link.aclose)
+                reads = ReadLimiter(
+                    link, rate=settings.kalshi_read_rate, max_wait_s=settings.kalshi_read_max_wait_s
+                )
+            kalshi_transport_ = upstream("kalshi", kalshi_transport, metrics, tracing)
+            if reads is not None:  # outside the metrics: only real requests are counted
+                kalshi_transport_ = RateLimitedTransport(kalshi_transport_, reads)
             kalshi_http = await stack.enter_async_context(
                 httpx.AsyncClient(
                     auth=KalshiAuth(auth, clock=clock) if auth else None,
                     timeout=timeout,
                     headers=headers,
-                    transport=_upstream("kalshi", kalshi_transport, metrics, tracing),
+                    transport=kalshi_transport_,
                 )
             )
             espn_http = await stack.enter_async_context(
                 httpx.AsyncClient(
                     timeout=timeout,
                     headers=headers,
-                    transport=_upstream("scoreboard", scoreboard_transport, metrics, tracing),
+                    transport=upstream("scoreboard", scoreboard_transport, metrics, tracing),
                 )
             )
             policy = RetryPolicy(attempts=settings.http_attempts)
@@ -177,37 +199,80 @@ def create_app(
                 ),
                 clock=clock,
                 tracing=tracing,
+                link=link,
+                lock_s=settings.shared_cache_lock_s,
                 policies=policies,
             )
             stack.push_async_callback(service.aclose)
             hub: Hub
+            feed_stats = FeedStats()  # every feed this process runs counts here
 
             def publish(update: TickerUpdate) -> None:
                 hub.publish(update)
 
-            feed = KalshiFeed(ws_base, auth, on_update=publish, clock=clock)
-            hub = Hub(feed, max_tickers=settings.max_upstream_tickers)
-            wiring.connect(feed, hub)
-            stack.push_async_callback(feed.aclose)
+            def fail(exc: FeedFatalError) -> None:
+                hub.fail(exc)
+
+            def make_feed(
+                on_update: Callable[[TickerUpdate], None],
+                on_fatal: Callable[[FeedFatalError], None],
+            ) -> KalshiFeed:
+                feed = KalshiFeed(
+                    ws_base,
+                    auth,
+                    on_update=on_update,
+                    on_fatal=on_fatal,
+                    clock=clock,
+                    stats=feed_stats,
+                )
+                wiring.connect(feed, lambda: hub)
+                feed.on_fatal = on_fatal  # the shared live path watches fatal errors too
+                return feed
+
+            shared = shared_live(settings, link, make_feed, publish, fail)
+            control: FeedControl
+            current: Callable[[], object]
+            own: KalshiFeed | None = None
+            if shared is None:
+                own = make_feed(publish, fail)
+                stack.push_async_callback(own.aclose)
+                control, current = own, lambda: own
+            else:
+                await shared.start()
+                stack.push_async_callback(shared.aclose)
+                control, current = shared, lambda: shared.feed
+            hub = Hub(control, max_tickers=settings.max_upstream_tickers)
             snapshot = Snapshot(
                 rest=service_rest,
                 markets=service.market_cache,
                 prices_ttl_s=settings.prices_ttl_s,
                 unknown_ttl_s=settings.schedule_ttl_s,
                 clock=clock,
+                latest=shared.subscriber.latest if shared is not None else None,
             )
-            app.state.service, app.state.hub, app.state.feed = service, hub, feed
-            app.state.snapshot = snapshot
+            # state.feed: the process's own feed without Redis (tests, the bench read it).
+            app.state.service, app.state.hub, app.state.feed = service, hub, own
+            app.state.control, app.state.current_feed = control, current
+            app.state.shared, app.state.snapshot = shared, snapshot
+            view = None
+            if shared is not None and link is not None and reads is not None:
+                view = ClusterView(link, shared, reads, service.shared_stats)
+                readiness.describe(view.details)
             metrics.watch(
                 Sources(
                     hub=hub,
-                    feed_state=lambda: feed.state,
-                    feed_stats=feed.stats,
+                    feed_state=lambda: feed_state(current()),
+                    feed_stats=feed_stats,
                     caches=service.cache_stats,
+                    cluster=view,
+                    matching=service.match_stats,
+                    queries=lambda: asdict(schema.operations.stats),
                 )
             )
             probe_s = min(settings.http_timeout_s, PROBE_TIMEOUT_S)
-            readiness.add("feed", feed_check(lambda: feed.state, lambda: feed.fatal_error))
+            readiness.add(
+                "feed", feed_check(lambda: feed_state(current()), lambda: control.fatal_error)
+            )
             readiness.add(
                 "kalshi_rest",
                 lambda: http_probe(kalshi_http, f"{rest_base}/exchange/status", timeout_s=probe_s),
@@ -222,9 +287,9 @@ def create_app(
             stack.callback(tracing.shutdown)
             if ratings_refresh_s:
                 task = asyncio.create_task(
-                    _refresh_forever(service, settings, ratings_refresh_s), name="ratings-refresh"
+                    refresh_forever(service, settings, ratings_refresh_s), name="ratings-refresh"
                 )
-                stack.push_async_callback(_cancel, task)
+                stack.push_async_callback(cancel, task)
             readiness.phase = Phase.SERVING
             try:
                 yield
@@ -233,12 +298,12 @@ def create_app(
                 readiness.clear()
 
     async def healthz(request: Request) -> Response:
-        feed: KalshiFeed = request.app.state.feed
-        fatal = feed.fatal_error
+        state = request.app.state
+        fatal = state.control.fatal_error
         return JSONResponse(
             {
                 "status": "ok" if fatal is None else "degraded",
-                "feed": str(feed.state),
+                "feed": str(feed_state(state.current_feed())),
                 "feedError": str(fatal) if fatal else None,
             },
             status_code=200,
@@ -292,6 +357,7 @@ def create_app(
     ]
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
     app.state.gate, app.state.metrics, app.state.readiness = gate, metrics, readiness
+    app.state.schema = schema
     return app
 
 
@@ -316,50 +382,3 @@ async def drain(app: Starlette, timeout_s: float) -> None:
         if hub is not None:
             hub.close()
     await gate.drain(asyncio.get_running_loop().time() + timeout_s)
-
-
-def query_limits(settings: Settings) -> Limits:
-    """The operation cost limits (:mod:`graph.api.cost`) the settings ask for."""
-    return Limits(
-        max_depth=settings.max_query_depth,
-        max_aliases=settings.max_query_aliases,
-        max_fields=settings.max_query_fields,
-        max_root_fields=settings.max_query_root_fields,
-        max_nodes=settings.max_query_nodes,
-        max_requests=settings.max_query_cost,
-    )
-
-
-def _upstream(
-    name: str,
-    inner: httpx.AsyncBaseTransport | None,
-    metrics: Metrics,
-    tracing: Tracing,
-) -> httpx.AsyncBaseTransport:
-    """An upstream client's transport: charged to the operation's budget first (a refused
-    request is never sent, so never counted as one), then counted and timed, then traced."""
-    traced = tracing.transport(name, inner or httpx.AsyncHTTPTransport())
-    return BudgetedTransport(metrics.transport(name, traced))
-
-
-async def _refresh_forever(service: GameService, settings: Settings, every_s: float) -> None:
-    """Rating upkeep (which also settles the track record), then today's track snapshots."""
-    while True:
-        try:
-            applied = await service.refresh_ratings(settings.default_leagues)
-            logger.info("Ratings refreshed applied=%d", applied)
-        except Exception:
-            # Upkeep must outlive a bad pass (a locked database, an odd upstream answer).
-            logger.exception("Ratings refresh failed; retrying in %.0f s", every_s)
-        try:
-            recorded = await service.record_track(settings.default_leagues)
-            logger.info("Track record updated snapshots=%d", recorded)
-        except Exception:
-            logger.exception("Track record pass failed; retrying in %.0f s", every_s)
-        await asyncio.sleep(every_s)
-
-
-async def _cancel(task: asyncio.Task[None]) -> None:
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task

@@ -5,6 +5,8 @@ loaded (every caller awaits the one shared task), or absent (the caller starts
 the load). The shared task is shielded, so one caller giving up does not cancel
 the load for the others. Only successes are stored; a failed load is forgotten
 and every caller waiting on it gets the same exception, so the next call retries.
+:meth:`TTLCache.prefetch` starts a load that nobody awaits yet, so a value that
+will be needed later is already on its way (a later ``get`` joins it).
 """
 
 from __future__ import annotations
@@ -82,14 +84,26 @@ class TTLCache(Generic[K, V]):
             del self._values[key]
         task = self._loading.get(key)
         if task is None:
-            self.stats.loads += 1
-            task = asyncio.ensure_future(self._load(key, load, ttl_s))
-            # Mark the outcome as seen even if every caller was cancelled meanwhile.
-            task.add_done_callback(_consume)
-            self._loading[key] = task
+            task = self._start(key, load, ttl_s)
         else:
             self.stats.joined += 1
         return await asyncio.shield(task)
+
+    def prefetch(self, key: K, load: Callable[[], Awaitable[V]], ttl_s: float) -> None:
+        """Start loading ``key`` unless it is fresh or already loading; never waits.
+
+        A later :meth:`get` joins the load; a failure is forgotten like any other.
+        """
+        if not self.fresh(key) and key not in self._loading:
+            self._start(key, load, ttl_s)
+
+    def _start(self, key: K, load: Callable[[], Awaitable[V]], ttl_s: float) -> asyncio.Task[V]:
+        self.stats.loads += 1
+        task = asyncio.ensure_future(self._load(key, load, ttl_s))
+        # Mark the outcome as seen even if every caller was cancelled meanwhile.
+        task.add_done_callback(_consume)
+        self._loading[key] = task
+        return task
 
     async def _load(self, key: K, load: Callable[[], Awaitable[V]], ttl_s: float) -> V:
         try:

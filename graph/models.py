@@ -40,6 +40,39 @@ class Confidence(enum.StrEnum):
 WIDE_SPREAD = 0.25
 
 
+def implied_probability(
+    yes_bid: float | None,
+    yes_ask: float | None,
+    last_price: float | None,
+    volume: float | None,
+) -> float | None:
+    """The probability a Kalshi YES price implies, or ``None`` when the market gives none.
+
+    The one owner of the "no price is not a price" rule, for REST markets, WebSocket ticker
+    updates and anyone else reading Kalshi's probability:
+
+    1. a real two-sided book (a bid above 0, an ask below 1, not crossed, no wider than
+       :data:`WIDE_SPREAD`) gives its mid;
+    2. otherwise the last trade, if there was one: some volume (or, volume unknown, a last
+       price above 0);
+    3. otherwise nothing. A never-traded market says ``last_price_dollars: "0.0000"`` with no
+       volume and an empty (bid 0 / ask 1) or 0.01 / 0.99 book: that is no information, not a
+       0% (or 50%) probability.
+    """
+    # Prices sit on a cent grid; the tolerance keeps float rounding off the boundary.
+    if (
+        yes_bid is not None
+        and yes_ask is not None
+        and 0.0 < yes_bid <= yes_ask < 1.0
+        and yes_ask - yes_bid <= WIDE_SPREAD + 1e-9
+    ):
+        return (yes_bid + yes_ask) / 2
+    if last_price is None:
+        return None
+    traded = volume > 0 if volume is not None else last_price > 0
+    return last_price if traded else None
+
+
 @dataclass(frozen=True, slots=True)
 class Market:
     """One Kalshi market as our service sees it (a subset of Kalshi's fields)."""
@@ -49,6 +82,7 @@ class Market:
     title: str
     status: str
     yes_sub_title: str = ""
+    no_sub_title: str = ""
     yes_bid: float | None = None
     yes_ask: float | None = None
     last_price: float | None = None
@@ -58,24 +92,22 @@ class Market:
     close_time: datetime | None = None
     # When this service read the price (Kalshi's updated_time tracks metadata, not prices).
     observed_at: datetime | None = None
+    # When the game starts (occurrence_datetime) and when its result is expected.
+    occurs_at: datetime | None = None
+    expected_expiration: datetime | None = None
 
     @property
     def outcome(self) -> str:
-        """The code after the last ``-``: the team a game-winner YES pays on."""
+        """The code after the event ticker (a game-winner's team; it may hold a ``-``: ``M-OH``)."""
+        prefix = self.event_ticker + "-"
+        if self.event_ticker and self.ticker.startswith(prefix):
+            return self.ticker[len(prefix) :]
         return self.ticker.rsplit("-", 1)[-1]
 
     @property
     def implied_probability(self) -> float | None:
-        """Mid of a real two-sided book, else the last trade price, else unknown.
-
-        A book wider than :data:`WIDE_SPREAD` (e.g. an empty one, bid 0 / ask 1) says
-        nothing about the probability; its mid would read as a confident 50%.
-        """
-        bid, ask = self.yes_bid, self.yes_ask
-        # Prices sit on a cent grid; the tolerance keeps float rounding off the boundary.
-        if bid is not None and ask is not None and 0 < ask and 0 <= ask - bid <= WIDE_SPREAD + 1e-9:
-            return (bid + ask) / 2
-        return self.last_price
+        """The market's probability by :func:`implied_probability`, or ``None`` without a price."""
+        return implied_probability(self.yes_bid, self.yes_ask, self.last_price, self.volume)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +148,11 @@ class TickerUpdate:
     yes_ask: float | None = None
     volume: float | None = None
     open_interest: float | None = None
+
+    @property
+    def implied_probability(self) -> float | None:
+        """The same rule as for REST markets (:func:`implied_probability`)."""
+        return implied_probability(self.yes_bid, self.yes_ask, self.price, self.volume)
 
 
 @dataclass(frozen=True, slots=True)

@@ -82,6 +82,7 @@ class Settings(BaseSettings):
     # Caches (seconds)
     prices_ttl_s: float = 5.0
     schedule_ttl_s: float = 60.0
+    result_cache_ttl_s: float = Field(default=1.0, ge=0)
 
     # Limits
     prediction_concurrency: int = Field(default=16, ge=1)
@@ -93,6 +94,7 @@ class Settings(BaseSettings):
     max_subscriptions_per_connection: int = Field(default=20, ge=1)
     connection_init_timeout_s: float = 10.0
     ws_keepalive_s: float = 15.0
+    ws_per_message_deflate: bool = False
 
     # Operations
     log_format: Literal["text", "json"] = "text"
@@ -134,9 +136,22 @@ class Settings(BaseSettings):
         default_factory=list, validation_alias=AliasChoices("CORS_ORIGINS", "ALLOWED_ORIGINS")
     )
 
+    # Scale-out (issue 15): replicas share one Kalshi feed, caches and read budget in Redis.
+    # Without REDIS_URL none of this is active. The URL may hold a password: never logged.
+    redis_url: SecretStr | None = None
+    redis_prefix: str = Field(default="kalshi-graph:", min_length=1)
+    redis_timeout_s: float = Field(default=1.0, gt=0)
+    kalshi_read_rate: float = Field(default=20.0, gt=0)
+    kalshi_read_max_wait_s: float = Field(default=2.0, ge=0)
+    feed_lease_ttl_s: float = Field(default=5.0, gt=0)
+    cluster_heartbeat_s: float = Field(default=1.0, gt=0)
+    local_feed_after_s: float = Field(default=3.0, ge=0)
+    shared_cache_lock_s: float = Field(default=5.0, gt=0)
+
     # Model
     ratings_db_path: str | None = None
     default_leagues: list[League] = Field(default_factory=lambda: list(League))
+    ratings_refresh_s: float = Field(default=600.0, ge=0)
 
     # Simulator (KALSHI_ENV=sim)
     sim_seed: int = 0
@@ -199,6 +214,12 @@ class Settings(BaseSettings):
         return self.allowed_hosts + ([] if wildcard or extra in self.allowed_hosts else [extra])
 
     @property
+    def redis(self) -> str | None:
+        """REDIS_URL in the clear (for the Redis client only; log it redacted), or None."""
+        url = self.redis_url.get_secret_value().strip() if self.redis_url else ""
+        return url or None
+
+    @property
     def api_tokens(self) -> list[str]:
         """GRAPH_API_TOKENS in the clear (for the token check only; never log them)."""
         return [t.get_secret_value() for t in self.graph_api_tokens if t.get_secret_value()]
@@ -222,6 +243,12 @@ class Settings(BaseSettings):
         if self.kalshi_env is not None:
             return self.kalshi_env
         return "prod" if self.has_key_material else "sim"
+
+    @property
+    def result_ttl_s(self) -> float:
+        """How long a query's result answers identical repeats: RESULT_CACHE_TTL_S, never
+        longer than PRICES_TTL_S (the result holds prices)."""
+        return min(self.result_cache_ttl_s, self.prices_ttl_s)
 
     @property
     def ratings_file(self) -> str:

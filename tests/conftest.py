@@ -1,11 +1,16 @@
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from pydantic import AliasChoices, AliasPath
 
+from graph.cluster.link import RedisLink
+from graph.cluster.local import RedisServer, RedisServerError
 from graph.kalshi.signing import generate_private_key
 from graph.settings import Settings
 
@@ -40,3 +45,46 @@ def _clean_settings_env(monkeypatch: pytest.MonkeyPatch) -> None:
 def rsa_key() -> rsa.RSAPrivateKey:
     """One 2048-bit key per test session (generating keys is slow)."""
     return generate_private_key()
+
+
+# A real redis-server per test (fresh, empty, on a free loopback port) and links to it.
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """A private redis-server; tests may stop and start it (same port, empty again)."""
+    folder = tmp_path / "redis"
+    folder.mkdir()
+    try:
+        server = RedisServer(folder=folder)
+        server.start()
+    except RedisServerError as exc:
+        # Never a skip: CI installs redis-server through the Makefile, so missing is a bug.
+        pytest.fail(str(exc))
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@contextlib.asynccontextmanager
+async def _link_to(redis_server: RedisServer) -> AsyncIterator[RedisLink]:
+    link = RedisLink.from_url(redis_server.url, timeout_s=0.5)
+    try:
+        yield link
+    finally:
+        await link.aclose()
+
+
+@pytest.fixture
+async def link(redis_server: RedisServer) -> AsyncIterator[RedisLink]:
+    """One replica's link to the test's Redis."""
+    async with _link_to(redis_server) as link:
+        yield link
+
+
+@pytest.fixture
+async def other_link(redis_server: RedisServer) -> AsyncIterator[RedisLink]:
+    """A second replica's link to the same Redis."""
+    async with _link_to(redis_server) as link:
+        yield link

@@ -34,7 +34,8 @@ def sim_settings(sim: Simulator, tmp_path: Path, **overrides: Any) -> Settings:
         "ratings_db_path": str(tmp_path / "ratings.sqlite3"),
         "http_attempts": 2,
     }
-    return sim.app_settings(**{**values, **overrides})
+    values = {**sim.settings_values(), **values, **overrides}
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
 
 @asynccontextmanager

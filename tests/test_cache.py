@@ -228,3 +228,42 @@ async def test_clear_forgets_values_so_the_next_get_loads() -> None:
     cache.clear()
     assert len(cache) == 0 and not cache.fresh("k")
     assert await cache.get("k", load, ttl_s=60) == "v2"
+
+
+async def test_prefetch_starts_the_load_and_get_joins_it() -> None:
+    """prefetch() starts a load at once without waiting; a get() made meanwhile shares it."""
+    cache: TTLCache[str, str] = TTLCache()
+    load = Loader()
+    cache.prefetch("k", load, ttl_s=60.0)
+    async with asyncio.timeout(TIMEOUT_S):
+        await load.started.wait()
+    waiter = asyncio.create_task(cache.get("k", Loader("other").open(), ttl_s=60.0))
+    load.open()
+    assert await waiter == "v1"
+    assert load.calls == 1
+    assert (cache.stats.loads, cache.stats.joined) == (1, 1)
+
+
+async def test_prefetch_does_nothing_when_fresh_or_loading() -> None:
+    """A fresh value or a load in flight is not loaded again by prefetch()."""
+    cache: TTLCache[str, str] = TTLCache()
+    first = Loader()
+    cache.prefetch("k", first, ttl_s=60.0)
+    again = Loader().open()
+    cache.prefetch("k", again, ttl_s=60.0)  # loading: joined by nobody, not restarted
+    first.open()
+    assert await cache.get("k", again, ttl_s=60.0) == "v1"
+    cache.prefetch("k", again, ttl_s=60.0)  # fresh
+    assert (first.calls, again.calls, cache.stats.loads) == (1, 0, 1)
+
+
+async def test_failed_prefetch_is_forgotten_and_raises_nowhere() -> None:
+    """A prefetch that fails leaves nothing behind: the next get() loads afresh."""
+    cache: TTLCache[str, str] = TTLCache()
+    failing = Loader(error=RuntimeError("boom")).open()
+    cache.prefetch("k", failing, ttl_s=60.0)
+    async with asyncio.timeout(TIMEOUT_S):
+        while not cache.stats.failures:  # the load fails in a task of its own
+            await asyncio.sleep(0)
+    assert await cache.get("k", Loader("ok").open(), ttl_s=60.0) == "ok1"
+    assert (cache.stats.failures, cache.stats.loads) == (1, 2)

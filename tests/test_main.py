@@ -58,7 +58,8 @@ def free_port() -> int:
 
 
 def test_python_m_graph_serves_the_simulator(tmp_path: Path) -> None:
-    """A fresh start with no configuration serves /graphql on HOST:PORT from the simulator."""
+    """A fresh start with no configuration serves /graphql on HOST:PORT from the simulator,
+    WebSockets without compression."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KALSHI_", "SCOREBOARD"))}
     env.update(HOST="127.0.0.1", PORT=str(port), RATINGS_DB_PATH=str(tmp_path / "r.sqlite3"))
@@ -91,6 +92,8 @@ def test_python_m_graph_serves_the_simulator(tmp_path: Path) -> None:
         with websockets.sync.client.connect(
             base.replace("http", "ws") + "/graphql", subprotocols=[Subprotocol("graphql-ws")]
         ) as ws:
+            # The client offers permessage-deflate (it does by default): off unless configured.
+            extensions = ws.response.headers.get("Sec-WebSocket-Extensions") if ws.response else "?"
             ws.send("x" * 70_000)  # past MAX_BODY_BYTES (64 KiB): refused while reading it
             with pytest.raises(websockets.ConnectionClosed) as oversized:
                 ws.recv(timeout=10)
@@ -98,6 +101,7 @@ def test_python_m_graph_serves_the_simulator(tmp_path: Path) -> None:
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=20)
     assert "errors" not in body
+    assert extensions is None  # WS_PER_MESSAGE_DEFLATE is off by default
     markets = [m for g in body["data"]["games"] for m in g["markets"]]
     assert markets and all(m["ticker"].startswith("KXNHLGAME-") for m in markets)
     assert (

@@ -457,3 +457,24 @@ def test_allowed_hosts_accept_names_wildcards_and_addresses(
     monkeypatch.setenv("ALLOWED_HOSTS", "API.example.com, *.example.org,10.0.0.1,[::1],*")
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
     assert settings.allowed_hosts == ["api.example.com", "*.example.org", "10.0.0.1", "[::1]", "*"]
+
+
+@pytest.mark.parametrize(
+    ("values", "ttl"),
+    [
+        pytest.param({}, 1.0, id="default"),
+        pytest.param({"result_cache_ttl_s": 3.0}, 3.0, id="set"),
+        pytest.param({"result_cache_ttl_s": 30.0}, 5.0, id="capped-by-the-price-ttl"),
+        pytest.param({"result_cache_ttl_s": 0.0}, 0.0, id="off"),
+    ],
+)
+def test_results_live_no_longer_than_prices(values: dict[str, Any], ttl: float) -> None:
+    """A query's result answers repeats for RESULT_CACHE_TTL_S, never past PRICES_TTL_S."""
+    assert _settings(**values).result_ttl_s == ttl
+
+
+def test_deflate_is_off_unless_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """WebSocket compression is off by default and turned on by WS_PER_MESSAGE_DEFLATE."""
+    assert not _settings().ws_per_message_deflate
+    monkeypatch.setenv("WS_PER_MESSAGE_DEFLATE", "true")
+    assert _settings().ws_per_message_deflate

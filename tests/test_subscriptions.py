@@ -7,7 +7,7 @@ import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from graph.live.hub import Hub
 from graph.models import League
 from graph.settings import load_settings
 from graph.sim import Simulator
+from graph.sim.slate import Slates
 from tests.e2e import SUNDAY_NOON_UTC, GraphQLWebSocket, eventually, running_app, serve
 
 pytestmark = pytest.mark.e2e
@@ -600,3 +601,34 @@ async def test_sorting_by_prediction_over_a_socket_predicts_once(
     assert error["path"] == ["games", len(games) - 1, "prediction"]
     assert games[-1]["id"].endswith(f".{bad}") and games[-1]["prediction"] is None
     assert all(g["prediction"] is not None for g in games[:-1])
+
+
+async def test_never_traded_markets_stream_no_probability(tmp_path: Path) -> None:
+    """Over the subscription too, a never-traded market's updates carry impliedProbability
+    null (snapshot and live ticks alike), while a traded market's carry its probability."""
+    slates = Slates(0)
+    untraded = next(
+        g
+        for offset in range(120)
+        for g in slates.games(League.NBA, SUNDAY + timedelta(days=offset))
+        if g.never_traded
+    )
+    traded = next(g for g in slates.games(League.NBA, SUNDAY) if not g.never_traded)
+    wanted = [untraded.home_ticker, traded.home_ticker]
+    query = """
+    subscription ($t: [String!]!) {
+      tickerUpdates(marketTickers: $t) { marketTicker price volume impliedProbability }
+    }
+    """
+    async with fixed_sim() as sim, running_app(sim, tmp_path) as (_, url):
+        async with GraphQLWebSocket.connect(url) as client:
+            await client.subscribe("1", query, {"t": wanted})
+            snapshot = await drain(client, "1", 2)
+            await eventually(lambda: sim.ws_subscribed_tickers() == set(wanted))
+            await sim.publish_tick()
+            live = await drain(client, "1", 2)
+    for updates in (snapshot, live):
+        by_ticker = {u["marketTicker"]: u for u in updates}
+        assert by_ticker[untraded.home_ticker]["impliedProbability"] is None
+        assert by_ticker[untraded.home_ticker]["volume"] == 0.0
+        assert 0 < by_ticker[traded.home_ticker]["impliedProbability"] < 1

@@ -28,3 +28,6 @@ class Context:
     response: Any = None
     # A WebSocket's connection_init payload (Strawberry sets it; the token check reads it).
     connection_params: Any = None
+    # Who the request runs as (graph.web.auth.TokenCheck.principal): identical operations of
+    # one principal may share an execution; None shares nothing.
+    principal: str | None = None

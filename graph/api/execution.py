@@ -1,5 +1,5 @@
 """How operations run: the limits that are not validation rules, the deadline, error
-policy, and shared subscription results (edge; only graph.api imports Strawberry).
+policy, and one execution for identical queries (edge; only graph.api imports Strawberry).
 
 How it works
 ------------
@@ -7,30 +7,29 @@ How it works
 refuses a subscription sent over HTTP (a validation error: it runs over a WebSocket), and
 bounds a query or mutation by ``QUERY_TIMEOUT_S`` over HTTP and WebSockets alike;
 subscriptions are exempt. The other limits are validation rules (:mod:`graph.api.limits`).
-:class:`SharedExecutor` lets every subscriber of one ticker update who sent the same document
-and variables share one execution (see its docstring).
+Queries over HTTP that are identical for one principal share one execution and, for
+``RESULT_CACHE_TTL_S``, its result (:mod:`graph.api.sharing`); each document is parsed and
+validated once per schema. Subscription results are shared by :mod:`graph.api.fanout`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections import OrderedDict
-from collections.abc import AsyncGenerator, Awaitable
+from collections.abc import AsyncGenerator, Iterable
 from contextlib import aclosing
-from inspect import isawaitable
-from typing import Any, cast
+from dataclasses import dataclass
+from typing import Any
 
 import strawberry
-from graphql import Executor, GraphQLError, OperationType, get_operation_ast
+from graphql import DocumentNode, GraphQLError, OperationType, get_operation_ast
 from strawberry.extensions import MaskErrors
 from strawberry.types import ExecutionResult
 from strawberry.types.execution import PreExecutionError
 
-from graph import models
 from graph.api import errors as errorpolicy
-from graph.api.compat import SUB_FIELDS_MEMO, StrawberryGraphQLCoreExecutionContext
-from graph.api.limits import parsed
+from graph.api.fanout import EventResults
+from graph.api.sharing import Documents, OperationKey, SharedOperations
 from graph.api.tokens import token_count
 from graph.errors import OperationTimeout, QueryTooLarge, RequestRefused, TooManyTokens
 
@@ -51,65 +50,12 @@ async def _one(result: PreExecutionError) -> AsyncGenerator[Any, None]:
     yield result
 
 
-_EventKey = tuple[models.TickerUpdate, str, str, str | None]
+@dataclass
+class SharedResult(ExecutionResult):
+    """A query's result that identical requests share, with its response body once the first
+    of them encoded it (the view keeps it here: every other request sends the same bytes)."""
 
-
-class SharedExecutor(StrawberryGraphQLCoreExecutionContext):
-    """Strawberry's executor, made fit for fan-out.
-
-    - graphql-core 3.3 memoises sub-field collection in a dict keyed by the *identity* of each
-      field list, and keeps every list alive; each subscription event builds new lists, and
-      the per-event executor shares its parent's dict, so a subscription grew by about 1.8 KB
-      per event for as long as it lived. A fresh dict per event keeps the memo where it pays
-      (the many rows of one result) and lets it go with the event.
-    - One ticker update goes to every subscriber of its ticker, and most of them send the same
-      document: the result of one (update, document, variables) is computed once and shared
-      (:data:`EVENT_RESULTS`, a small LRU). That holds because a ``TickerUpdate`` result
-      depends on nothing but the update: no field of that type may read the context.
-    """
-
-    _event_key: _EventKey | None = None
-
-    def build_per_event_executor(self, payload: Any) -> Executor[Any]:
-        executor = super().build_per_event_executor(payload)
-        setattr(executor, SUB_FIELDS_MEMO, {})  # see graph.api.compat
-        update = getattr(payload, "_update", None)
-        source = self.operation.loc.source.body if self.operation.loc else None
-        if isinstance(update, models.TickerUpdate) and source is not None:
-            variables = json.dumps(self.variable_values, sort_keys=True, default=str)
-            name = self.operation.name.value if self.operation.name else None
-            cast(SharedExecutor, executor)._event_key = (update, source, variables, name)
-        return executor
-
-    def execute_operation(self, serially: bool | None = None) -> Any:
-        key = self._event_key
-        if key is None:
-            return super().execute_operation(serially)
-        if (shared := EVENT_RESULTS.get(key)) is not None:
-            EVENT_RESULTS.move_to_end(key)
-            return shared
-        result = super().execute_operation(serially)
-        if isawaitable(result):
-            return self._remember_later(key, result)
-        return _remember(key, result)
-
-    @staticmethod
-    async def _remember_later(key: _EventKey, pending: Awaitable[Any]) -> Any:
-        return _remember(key, await pending)
-
-
-# Results of recent subscription events by (update, document, variables, operation name).
-EVENT_RESULTS: OrderedDict[_EventKey, Any] = OrderedDict()
-EVENT_RESULTS_SIZE = 1024
-
-
-def _remember(key: _EventKey, result: Any) -> Any:
-    if getattr(result, "errors", None):
-        return result  # errors carry paths and ids of their own: never shared
-    EVENT_RESULTS[key] = result
-    if len(EVENT_RESULTS) > EVENT_RESULTS_SIZE:
-        EVENT_RESULTS.popitem(last=False)
-    return result
+    body: str | None = None
 
 
 class LimitedSchema(strawberry.Schema):
@@ -122,12 +68,19 @@ class LimitedSchema(strawberry.Schema):
         max_query_bytes: int,
         max_tokens: int,
         timeout_s: float,
+        result_ttl_s: float,
+        documents: Documents,
+        event_results: EventResults,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self._max_query_bytes = max_query_bytes
         self._max_tokens = max_tokens
+        self._parse_options = {"max_tokens": max_tokens}
         self._timeout_s = timeout_s
+        self.documents = documents
+        self.event_results = event_results
+        self.operations: SharedOperations[SharedResult] = SharedOperations(ttl_s=result_ttl_s)
 
     def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
         """Strawberry logs every error with its traceback here; ours are logged once,
@@ -146,18 +99,75 @@ class LimitedSchema(strawberry.Schema):
             return None
         return errorpolicy.public(errorpolicy.error_of(refused))
 
-    async def execute(self, query: str | None, *args: Any, **kwargs: Any) -> ExecutionResult:
+    async def execute(
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        allowed_operation_types: Iterable[Any] | None = None,
+        operation_extensions: dict[str, Any] | None = None,
+    ) -> ExecutionResult:
         if too_large := self._too_large(query):
             return ExecutionResult(data=None, errors=[too_large])
-        if _is_subscription(query, kwargs.get("operation_name")):
+        kwargs: dict[str, Any] = {
+            "variable_values": variable_values,
+            "context_value": context_value,
+            "root_value": root_value,
+            "operation_name": operation_name,
+            "allowed_operation_types": allowed_operation_types,
+            "operation_extensions": operation_extensions,
+        }
+        if self._operation_type(query, operation_name) is OperationType.SUBSCRIPTION:
             # Only HTTP comes here: subscriptions run over a WebSocket (stream).
             return ExecutionResult(data=None, errors=[_subscription_over_http()])
+        key = self._shared_key(query, kwargs)
+        if key is None:
+            return await self._execute(query, kwargs)
+        return await self.operations.run(key, lambda: self._execute_shared(query, kwargs))
+
+    async def _execute_shared(self, query: str | None, kwargs: dict[str, Any]) -> SharedResult:
+        result = await self._execute(query, kwargs)
+        return SharedResult(result.data, result.errors, result.extensions)
+
+    async def _execute(self, query: str | None, kwargs: dict[str, Any]) -> ExecutionResult:
         try:
             async with asyncio.timeout(self._timeout_s):
-                return await super().execute(query, *args, **kwargs)
+                return await super().execute(query, **kwargs)
         except TimeoutError:
             # Only the deadline's own: graphql-core turns a resolver's errors into results.
             return self._timed_out()
+
+    def _shared_key(self, query: str | None, kwargs: dict[str, Any]) -> OperationKey | None:
+        """What identifies ``query`` for sharing, or None if it must run on its own: not a
+        query operation, no known principal (see graph.api.context), request extensions."""
+        principal = getattr(kwargs.get("context_value"), "principal", None)
+        name = kwargs.get("operation_name")
+        if not query or not isinstance(principal, str) or kwargs.get("operation_extensions"):
+            return None
+        if self._operation_type(query, name) is not OperationType.QUERY:
+            return None
+        try:
+            variables = json.dumps(kwargs.get("variable_values"), sort_keys=True)
+        except (TypeError, ValueError):
+            return None
+        return OperationKey(query, variables, name, principal)
+
+    def parse(self, query: str) -> DocumentNode:
+        """``query`` parsed as an operation of this schema would be (once per text)."""
+        return self.documents.parse(query, **self._parse_options)
+
+    def _operation_type(
+        self, query: str | None, operation_name: str | None
+    ) -> OperationType | None:
+        """The chosen operation's type (None if the document does not parse or has none)."""
+        try:
+            document = self.parse(query or "")
+        except GraphQLError:
+            return None
+        operation = get_operation_ast(document, operation_name)
+        return None if operation is None else operation.operation
 
     def _timed_out(self) -> ExecutionResult:
         timeout = OperationTimeout(
@@ -171,7 +181,7 @@ class LimitedSchema(strawberry.Schema):
         if too_large := self._too_large(query):
             return _one(PreExecutionError(data=None, errors=[too_large]))
         source = await super().stream(query, *args, **kwargs)
-        if _is_subscription(query, kwargs.get("operation_name")):
+        if self._operation_type(query, kwargs.get("operation_name")) is OperationType.SUBSCRIPTION:
             return source  # a subscription runs as long as its subscriber wants
         return self._bounded(source)
 
@@ -194,12 +204,3 @@ def _subscription_over_http() -> GraphQLError:
             extensions={"code": errorpolicy.VALIDATION_FAILED},
         )
     )
-
-
-def _is_subscription(query: str | None, operation_name: str | None) -> bool:
-    """Whether the document's chosen operation is a subscription (unparseable: no)."""
-    try:
-        operation = get_operation_ast(parsed(query or ""), operation_name)
-    except GraphQLError:
-        return False
-    return operation is not None and operation.operation is OperationType.SUBSCRIPTION

@@ -9,7 +9,6 @@ response of N games costs one batch for each, whatever N is.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import AsyncGenerator, Callable, Collection
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar, cast
@@ -20,17 +19,21 @@ from strawberry.types import Info
 
 from graph import models
 from graph.api import compat
+from graph.api.arguments import TICKER_RE, check_tickers
 from graph.api.context import Context
 from graph.api.cost import MODEL, Limits, cost_rule
 from graph.api.evidence import BetType, EvidenceType, TrackRecordType
-from graph.api.execution import ErrorPolicy, LimitedSchema, SharedExecutor
+from graph.api.execution import ErrorPolicy, LimitedSchema
+from graph.api.fanout import DirectFrames, EventResults, SharedExecutor, context_readers
 from graph.api.limits import OperationLimits
 from graph.api.operations import Observer, OperationAccounting
+from graph.api.selection import batches_needed
+from graph.api.sharing import Documents
 from graph.errors import InvalidInput
 from graph.games import ordering
 from graph.games.batches import GameSet
 from graph.games.ids import public_id
-from graph.games.matching import outcome_team
+from graph.games.matching import GameMarkets
 
 logger = logging.getLogger(__name__)
 
@@ -67,15 +70,18 @@ class MarketType:
     last_price: float | None
     volume: float | None
     open_interest: float | None
-    implied_probability: float | None
+    implied_probability: float | None = strawberry.field(
+        description="The market's probability: a two-sided book's mid, else the last trade; "
+        "null when the market has never traded and has no two-sided book."
+    )
     updated_at: datetime | None
 
     @classmethod
-    def of(cls, m: models.Market) -> MarketType:
+    def of(cls, m: models.Market, team: str | None) -> MarketType:
         return cls(
             ticker=m.ticker,
             title=m.title,
-            team=team.key if (team := outcome_team(m.ticker)) else None,
+            team=team,
             status=m.status,
             yes_bid=m.yes_bid,
             yes_ask=m.yes_ask,
@@ -98,9 +104,10 @@ class PredictionType:
     home_win_probability: float = strawberry.field(description="Our model's probability.")
     away_win_probability: float
     market_home_win_probability: float | None = strawberry.field(
-        description="The Kalshi market's probability for the home team."
+        description="The Kalshi market's probability for the home team; null when neither "
+        "team's market has a price yet (never traded, no two-sided book)."
     )
-    edge: float | None = strawberry.field(description="Model minus market.")
+    edge: float | None = strawberry.field(description="Model minus market; null without one.")
     confidence: Confidence  # type: ignore[valid-type]
     recommendation: str | None = strawberry.field(
         description="A bet to place, as text; null when the policy says no bet "
@@ -187,18 +194,32 @@ class GameType:
             _batch=batch,
         )
 
-    @_field("The Kalshi event ticker this game maps to, if any.")
-    def event_ticker(self, info: Info[Context, None]) -> str | None:
-        return info.context.service.event_ticker(self._game)
+    @_field("The Kalshi event this game matched, if any.")
+    async def event_ticker(self) -> str | None:
+        return (await self._batch.markets(self._game)).event_ticker
 
+    # Sync fields: when the resolver readied the batch (the usual case) they answer at once;
+    # else they hand graphql-core an awaitable of the answer.
     @_field("Kalshi game-winner markets (away team's first).")
-    async def markets(self) -> list[MarketType]:
-        found = await self._batch.markets(self._game)
-        return [MarketType.of(m) for m in (found.away, found.home) if m is not None]
+    def markets(self) -> list[MarketType]:
+        found = self._batch.markets_now(self._game)
+        return _market_types(self._game, found) if found else cast(Any, self._markets_later())
 
     @_field("Our prediction; null (with an error) if it failed.")
-    async def prediction(self) -> PredictionType | None:
+    def prediction(self) -> PredictionType | None:
+        found = self._batch.prediction_now(self._game)
+        return PredictionType.of(found) if found else cast(Any, self._prediction_later())
+
+    async def _markets_later(self) -> list[MarketType]:
+        return _market_types(self._game, await self._batch.markets(self._game))
+
+    async def _prediction_later(self) -> PredictionType:
         return PredictionType.of(await self._batch.prediction(self._game))
+
+
+def _market_types(game: models.Game, found: GameMarkets) -> list[MarketType]:
+    sides = ((found.away, game.away.code), (found.home, game.home.code))
+    return [MarketType.of(m, code) for m, code in sides if m is not None]
 
 
 @strawberry.type(name="TickerUpdate")
@@ -209,6 +230,10 @@ class TickerUpdateType:
     yes_ask: float | None
     volume: float | None
     open_interest: float | None
+    implied_probability: float | None = strawberry.field(
+        description="Market.impliedProbability's rule on this update: null without a trade "
+        "or a two-sided book."
+    )
     ts: datetime
     # What this was made of: the key under which subscribers share one execution (SharedExecutor).
     _update: strawberry.Private[models.TickerUpdate | None] = None
@@ -222,24 +247,10 @@ class TickerUpdateType:
             yes_ask=u.yes_ask,
             volume=u.volume,
             open_interest=u.open_interest,
+            implied_probability=u.implied_probability,
             ts=datetime.fromtimestamp(u.ts_ms / 1000, tz=UTC),
             _update=u,
         )
-
-
-TICKER_RE = re.compile(r"^[A-Z0-9][A-Z0-9._-]{0,99}$")
-
-
-def _check_tickers(tickers: list[str], limit: int) -> list[str]:
-    unique = list(dict.fromkeys(t.strip() for t in tickers))
-    if not unique:
-        raise InvalidInput("marketTickers must name at least one market")
-    if len(unique) > limit:
-        raise InvalidInput(f"at most {limit} market tickers per subscription (got {len(unique)})")
-    bad = [t for t in unique if not TICKER_RE.fullmatch(t)]
-    if bad:
-        raise InvalidInput(f"not a Kalshi market ticker: {bad[0][:40]!r}")
-    return unique
 
 
 @strawberry.type
@@ -254,24 +265,35 @@ class Query:
         sort_by: GameSort = ordering.GameSort.START_TIME,  # type: ignore[valid-type]
     ) -> list[GameType]:
         service = info.context.service
-        games = await service.games(league, date or service.today())
+        needs = batches_needed(info.selected_fields, sort_by)
+        games = await service.games(league, date or service.today(), with_markets=bool(needs))
         if state is not None:
             games = [g for g in games if g.state == state]
         batch = service.game_set(games)
-        return [GameType.of(g, batch) for g in await batch.ordered(sort_by)]
+        ordered = await batch.ordered(sort_by)
+        if needs:
+            await batch.ready(predictions="prediction" in needs)
+        return [GameType.of(g, batch) for g in ordered]
 
     @_field("One game by the id `games` returned.")
     async def game(self, info: Info[Context, None], id: strawberry.ID) -> GameType | None:
         service = info.context.service
-        found = await service.game(str(id))
-        return GameType.of(found, service.game_set([found])) if found else None
+        needs = batches_needed(info.selected_fields)
+        found = await service.game(str(id), with_markets=bool(needs))
+        if found is None:
+            return None
+        batch = service.game_set([found])
+        if needs:
+            await batch.ready(predictions="prediction" in needs)
+        return GameType.of(found, batch)
 
     @_field("One Kalshi market by ticker (null if Kalshi has none).")
     async def market(self, info: Info[Context, None], ticker: str) -> MarketType | None:
         if not TICKER_RE.fullmatch(ticker):
             raise InvalidInput(f"not a Kalshi market ticker: {ticker[:40]!r}")
-        found = await info.context.service.market(ticker)
-        return MarketType.of(found) if found else None
+        service = info.context.service
+        found = await service.market(ticker)
+        return MarketType.of(found, service.market_team(found)) if found else None
 
     @_field(
         "Our model against Kalshi on this league's finished games: each game's probabilities "
@@ -295,12 +317,15 @@ class Subscription:
         self, info: Info[Context, None], market_tickers: list[str]
     ) -> AsyncGenerator[TickerUpdateType, None]:
         ctx = info.context
-        tickers = _check_tickers(market_tickers, ctx.settings.max_tickers_per_subscription)
+        tickers = check_tickers(market_tickers, ctx.settings.max_tickers_per_subscription)
         ctx.hub.admit(tickers)  # past the feed's cap: refused before any upstream request
         initial = await ctx.snapshot(tickers)
+        # None unless on graphql-transport-ws (graph.api.fanout).
+        frames = DirectFrames.here(TickerUpdateType.of)
         async with ctx.hub.subscribe(tickers, initial=initial) as updates:
             async for update in updates:
-                yield TickerUpdateType.of(update)
+                if frames is None or not await frames.send(update):
+                    yield TickerUpdateType.of(update)
 
 
 def build_schema(
@@ -309,17 +334,20 @@ def build_schema(
     max_tokens: int = 2000,
     max_query_bytes: int = 16_384,
     timeout_s: float = 30.0,
+    result_ttl_s: float = 1.0,
     introspection: bool = True,
     observe: Observer | None = None,
     operation_names: Collection[str] = (),
     max_upstream_requests: int | None = None,
     max_games: int | None = None,
     tracer_provider: Any = None,
-) -> strawberry.Schema:
+) -> LimitedSchema:
     """The schema with its limits (:mod:`graph.api.limits`), per-operation accounting
     (:mod:`graph.api.operations`), error policy and, given a ``tracer_provider``,
     OpenTelemetry spans for each operation and resolver."""
     compat.check()
+    documents = Documents()
+    event_results = EventResults()
     cost = cost_rule(limits or Limits(), MODEL)
     built: dict[str, str] = {}  # the SDL, once the schema exists (rules need its types)
     extensions: list[Callable[[], SchemaExtension]] = [
@@ -339,13 +367,21 @@ def build_schema(
     schema = LimitedSchema(
         query=Query,
         subscription=Subscription,
-        execution_context_class=SharedExecutor,
+        execution_context_class=SharedExecutor.bound_to(event_results),
         extensions=extensions,
         max_query_bytes=max_query_bytes,
         max_tokens=max_tokens,
         timeout_s=timeout_s,
+        result_ttl_s=result_ttl_s,
+        documents=documents,
+        event_results=event_results,
     )
     built["sdl"] = schema.as_str()
+    types = {name: t.implementation for name, t in schema.schema_converter.type_map.items()}
+    if readers := context_readers(types, ["TickerUpdate"]):
+        # Their results are shared between subscribers (graph.api.fanout): nothing in them
+        # may depend on who asks.
+        raise TypeError(f"subscription event fields must not read the request: {readers}")
     return schema
 
 

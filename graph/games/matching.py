@@ -1,73 +1,52 @@
-"""Game <-> Kalshi market matching through the team tables.
+"""Pairing one day's scoreboard games with that day's listed Kalshi events (pure).
 
-How it works: a game's Kalshi event ticker is computed, never searched for:
+How it works, per league and US-Eastern date (:func:`match_day`):
 
-    SERIES "-" YY MON DD [HHMM] AWAY HOME      e.g. KXNFLGAME-25NOV23BUFHOU
+1. Identities: every table team, with the code learned for it this season, plus an identity
+   from the scoreboard for each of the day's teams the tables lack (:mod:`.evidence`).
+2. Events: the listing's events of that date, each side resolved to the teams its evidence
+   allows (:mod:`.listing`).
+3. Fit: an event fits a game when one side can be the game's away team and the other its home
+   team, in the ticker's order (away first); at a neutral site either order, but then only one
+   order may fit. Its start must agree: within :data:`START_TOLERANCE` of the scoreboard's, or,
+   with no start listed, an expected expiration at most :data:`MAX_GAME_SPAN` after it. A
+   ``Gn`` event is not held to its time: a doubleheader's second game is often listed with the
+   first one's.
+4. Decision: a game and an event that fit only each other match. Games of one team pair that
+   share their fitting events (a doubleheader) take them by G number (the earlier game is G1),
+   else in start-time order when every event has a distinct start. Anything else stays
+   unmatched: ``ambiguous`` (with the candidate events named) or ``not_listed``. Wrong is worse
+   than missing.
+5. Each match teaches both teams' outcome codes (:attr:`DayMatch.codes`), which the caller may
+   remember as this season's learned codes.
 
-with the date (and, for MLB only, the start time) in US-Eastern time and the Kalshi codes of
-ESPN's away and home teams (neutral-site games keep ESPN's order). A market belongs to the game
-when its event ticker is exactly that ticker; which side it pays on comes from its outcome code
-(the text after the last ``-``) through :func:`graph.teams.by_kalshi`, compared with the teams
-the scoreboard named through :func:`graph.teams.by_espn`. Nothing is matched by substring.
-
-One tolerant fallback, used only when no market carries the exact ticker: a single other event
-of the same series, Eastern date and team pair (either order for neutral sites) whose HHMM is
-absent or within 90 minutes of the game's start. This absorbs a listed start time that moved a
-little or a neutral-site game listed the other way round, while an MLB doubleheader (two events,
-hours apart) never falls back onto the wrong game.
-
-The teams blob of a parsed ticker is split by trying every cut point and keeping the one where
-both halves are known Kalshi codes of the league; an ambiguous or unknown blob does not parse.
+Also here: :func:`guess_tickers`, the tickers a finished game's event likely has (for events
+that left the open listing), and :func:`outcome_team`, the team one market pays on.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import date, datetime
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from itertools import product
 
-from graph.espn.parse import EASTERN, eastern
-from graph.models import Game, League, Market
-from graph.teams import SERIES, Team, by_espn, by_kalshi
+from graph.espn.parse import eastern
+from graph.games.evidence import Identity, Resolver, scoreboard_identity, team_identity
+from graph.games.listing import ListedEvent, Side, day_code, read_events
+from graph.models import Game, League, Market, TeamRef
+from graph.teams import SERIES, by_espn, teams
 
-__all__ = [
-    "EASTERN",
-    "EventKey",
-    "GameMarkets",
-    "event_ticker",
-    "market_tickers",
-    "match_markets",
-    "outcome_team",
-    "parse_event_ticker",
-]
-
-
-_MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
-_LEAGUE_OF_SERIES = {series: league for league, series in SERIES.items()}
-_EVENT_RE = re.compile(r"(\d{2})([A-Z]{3})(\d{2})(\d{4})?([A-Z][A-Z0-9]*)")
-_FALLBACK_WINDOW_MIN = 90
-
-
-@dataclass(frozen=True, slots=True)
-class EventKey:
-    """A parsed Kalshi game event ticker."""
-
-    series: str
-    league: League
-    date: date
-    hhmm: str | None
-    away: Team
-    home: Team
+START_TOLERANCE = timedelta(hours=2)
+MAX_GAME_SPAN = timedelta(hours=8)
+NOT_LISTED = "not_listed"
+AMBIGUOUS = "ambiguous"
 
 
 @dataclass(frozen=True, slots=True)
 class GameMarkets:
-    """The Kalshi markets of one game; ``None`` where no market matched.
-
-    ``event_ticker`` is the event the markets came from, or the ticker we expected when nothing
-    matched (``None`` when a team is missing from our tables).
-    """
+    """The Kalshi markets of one game; ``None`` where no market matched."""
 
     home: Market | None = None
     away: Market | None = None
@@ -83,132 +62,192 @@ class GameMarkets:
         return self.home is not None or self.away is not None
 
 
-def _teams_of(league: League, game: Game) -> tuple[Team, Team] | None:
-    away = by_espn(league, game.away.code)
-    home = by_espn(league, game.home.code)
-    if away is None or home is None or away is home:
-        return None
-    return away, home
+@dataclass(frozen=True, slots=True)
+class Unmatched:
+    """Why a game has no markets, and the events that came closest."""
+
+    reason: str
+    candidates: tuple[str, ...] = ()
 
 
-def event_ticker(league: League, game: Game) -> str | None:
-    """The Kalshi event ticker of ``game``, or ``None`` if a team is not in our tables."""
-    pair = _teams_of(league, game)
-    if pair is None:
-        return None
-    away, home = pair
-    et = eastern(game.start_time)
-    hhmm = f"{et:%H%M}" if league is League.MLB else ""
-    return f"{SERIES[league]}-{et:%y}{_MONTHS[et.month - 1]}{et:%d}{hhmm}{away.kalshi}{home.kalshi}"
+@dataclass(frozen=True, slots=True)
+class DayMatch:
+    """Every game of a day: its markets, or why it has none, and the codes matches showed."""
+
+    markets: dict[str, GameMarkets] = field(default_factory=dict)  # by game id
+    unmatched: dict[str, Unmatched] = field(default_factory=dict)  # by game id
+    codes: dict[str, str] = field(default_factory=dict)  # team key -> outcome code
+
+    @property
+    def rate(self) -> float | None:
+        """Share of the day's games that matched (None for a day without games)."""
+        total = len(self.markets)
+        return None if total == 0 else (total - len(self.unmatched)) / total
 
 
-def market_tickers(league: League, game: Game) -> tuple[str, str] | None:
-    """The (away, home) game-winner market tickers Kalshi would list for ``game``."""
-    event = event_ticker(league, game)
-    pair = _teams_of(league, game)
-    if event is None or pair is None:
-        return None
-    away, home = pair
-    return f"{event}-{away.kalshi}", f"{event}-{home.kalshi}"
+def team_key(league: League, ref: TeamRef) -> str:
+    """Our key for a scoreboard team: the table's, or the scoreboard's code for others."""
+    team = by_espn(league, ref.code)
+    return team.key if team is not None else ref.code
 
 
-def outcome_team(market_ticker: str) -> Team | None:
-    """The team a game-winner market's YES pays on, or ``None`` for any other market."""
-    event, _, outcome = market_ticker.rpartition("-")
-    key = parse_event_ticker(event) if event else None
-    if key is None:
-        return None
-    team = by_kalshi(key.league, outcome)
-    return team if team in (key.away, key.home) else None
+def resolver(league: League, learned: Mapping[str, str], extra: Iterable[TeamRef] = ()) -> Resolver:
+    """The league's identities with their learned codes, plus teams our tables lack: those of
+    the scoreboard's ``extra`` teams, and, by code alone, those a listing taught us earlier."""
+    found = {t.key: team_identity(t, learned.get(t.key)) for t in teams(league)}
+    for ref in extra:
+        if by_espn(league, ref.code) is None:
+            found[ref.code] = scoreboard_identity(ref, learned.get(ref.code))
+    for key, code in learned.items():
+        found.setdefault(key, Identity(key, frozenset(), code, None, key))
+    return Resolver(found.values())
 
 
-def _split_teams(league: League, blob: str) -> tuple[Team, Team] | None:
-    found: list[tuple[Team, Team]] = []
-    for cut in range(1, len(blob)):
-        away = by_kalshi(league, blob[:cut])
-        home = by_kalshi(league, blob[cut:])
-        if away is not None and home is not None and away is not home:
-            found.append((away, home))
-    return found[0] if len(found) == 1 else None
+def _fit(event: ListedEvent, away: str, home: str, neutral: bool) -> tuple[Side, Side] | None:
+    first, second = event.sides
+    forward = away in first.teams and home in second.teams
+    if not neutral:
+        return (first, second) if forward else None
+    backward = away in second.teams and home in first.teams
+    if forward == backward:
+        return None  # neither order fits, or both do and the sides are unknown
+    return (first, second) if forward else (second, first)
 
 
-def parse_event_ticker(ticker: str) -> EventKey | None:
-    """Split a game event ticker into its parts; ``None`` if it does not parse.
-
-    Market tickers (with an ``-OUTCOME`` suffix) are not event tickers and do not parse.
-    """
-    series, sep, rest = ticker.partition("-")
-    league = _LEAGUE_OF_SERIES.get(series)
-    if not sep or league is None:
-        return None
-    m = _EVENT_RE.fullmatch(rest)
-    if m is None or m[2] not in _MONTHS:
-        return None
-    try:
-        day = date(2000 + int(m[1]), _MONTHS.index(m[2]) + 1, int(m[3]))
-    except ValueError:
-        return None
-    hhmm = m[4]
-    if hhmm is not None and (int(hhmm[:2]) > 23 or int(hhmm[2:]) > 59):
-        return None
-    pair = _split_teams(league, m[5])
-    if pair is None:
-        return None
-    return EventKey(series, league, day, hhmm, away=pair[0], home=pair[1])
-
-
-def _event_of(market: Market) -> str:
-    return market.event_ticker or market.ticker.rsplit("-", 1)[0]
-
-
-def _close_enough(key: EventKey, start: datetime) -> bool:
-    if key.hhmm is None:
+def _on_time(event: ListedEvent, start: datetime) -> bool:
+    if event.game_number:
         return True
-    listed = int(key.hhmm[:2]) * 60 + int(key.hhmm[2:])
-    actual = start.hour * 60 + start.minute
-    return abs(listed - actual) <= _FALLBACK_WINDOW_MIN
+    if event.start is not None:
+        return abs(event.start - start) <= START_TOLERANCE
+    if event.latest is not None:
+        return timedelta(0) <= event.latest - start <= MAX_GAME_SPAN
+    return True
 
 
-def match_markets(league: League, game: Game, markets: Iterable[Market]) -> GameMarkets:
-    """Pick ``game``'s home and away markets out of ``markets`` (see module docstring)."""
-    expected = event_ticker(league, game)
-    pair = _teams_of(league, game)
-    if expected is None or pair is None:
-        return GameMarkets()
-    away, home = pair
-    start = eastern(game.start_time)
-    wanted = {(away, home), (home, away)} if game.neutral_site else {(away, home)}
+_Fit = tuple[int, tuple[Side, Side]]
 
-    exact: list[Market] = []
-    nearby: dict[str, list[Market]] = {}
-    for market in markets:
-        event = _event_of(market)
-        if event == expected:
-            exact.append(market)
+
+def _doubleheader(
+    pair_games: list[Game], fits: Mapping[str, list[_Fit]], events: Sequence[ListedEvent]
+) -> dict[str, _Fit]:
+    """Assign a team pair's shared events to its games by G number, else by start order."""
+    order = sorted(pair_games, key=lambda g: (g.start_time, g.id))
+    shared = sorted({index for g in order for index, _ in fits[g.id]})
+    numbers = [events[i].game_number for i in shared]
+    starts = [events[i].start for i in shared]
+    if all(numbers) and len(set(numbers)) == len(numbers):
+        ranked = [(n - 1, i) for n, i in zip(numbers, shared, strict=True)]
+    elif len(shared) == len(order) and None not in starts and len(set(starts)) == len(starts):
+        by_start = sorted(shared, key=lambda i: events[i].start or order[0].start_time)
+        ranked = list(enumerate(by_start))
+    else:
+        return {}
+    found: dict[str, _Fit] = {}
+    for position, index in ranked:
+        if position >= len(order):
+            return {}
+        game = order[position]
+        fit = next((f for f in fits[game.id] if f[0] == index), None)
+        if fit is None:
+            return {}
+        found[game.id] = fit
+    return found
+
+
+def match_day(
+    league: League,
+    day: date,
+    games: Sequence[Game],
+    markets: Iterable[Market],
+    learned: Mapping[str, str] | None = None,
+) -> DayMatch:
+    """Match every game of ``league`` on Eastern date ``day`` to at most one listed event."""
+    refs = [ref for g in games for ref in (g.away, g.home)]
+    events = read_events(SERIES[league], day, markets, resolver(league, learned or {}, refs))
+    by_team: dict[str, set[int]] = defaultdict(set)
+    for index, event in enumerate(events):
+        for side in event.sides:
+            for key in side.teams:
+                by_team[key].add(index)
+    keys = {g.id: (team_key(league, g.away), team_key(league, g.home)) for g in games}
+    fits: dict[str, list[_Fit]] = {}
+    takers: dict[int, list[str]] = defaultdict(list)
+    for game in games:
+        away, home = keys[game.id]
+        found = []
+        for index in sorted(by_team[away] & by_team[home]):
+            event = events[index]
+            sides = _fit(event, away, home, game.neutral_site)
+            if sides is not None and _on_time(event, game.start_time):
+                found.append((index, sides))
+                takers[index].append(game.id)
+        fits[game.id] = found
+
+    chosen: dict[str, _Fit] = {}
+    contested: dict[frozenset[str], list[Game]] = defaultdict(list)
+    for game in games:
+        found = fits[game.id]
+        if len(found) == 1 and takers[found[0][0]] == [game.id]:
+            chosen[game.id] = found[0]
+        elif found:
+            contested[frozenset(keys[game.id])].append(game)
+    for pair_games in contested.values():
+        ids = {g.id for g in pair_games}
+        if all(set(takers[i]) <= ids for g in pair_games for i, _ in fits[g.id]):
+            chosen.update(_doubleheader(pair_games, fits, events))
+
+    result = DayMatch()
+    for game in games:
+        away, home = keys[game.id]
+        fit = chosen.get(game.id)
+        if fit is None:
+            found = fits[game.id]
+            if found:
+                named = sorted(events[i].ticker for i, _ in found)
+                result.unmatched[game.id] = Unmatched(AMBIGUOUS, tuple(named))
+            else:  # the events naming one of its teams, if any: where to look
+                named = sorted(events[i].ticker for i in by_team[away] | by_team[home])
+                result.unmatched[game.id] = Unmatched(NOT_LISTED, tuple(named[:5]))
+            result.markets[game.id] = GameMarkets()
             continue
-        if not event.startswith(SERIES[league] + "-"):
-            continue
-        key = parse_event_ticker(event)
-        if (
-            key is not None
-            and key.date == start.date()
-            and (key.away, key.home) in wanted
-            and _close_enough(key, start)
-        ):
-            nearby.setdefault(event, []).append(market)
+        index, (away_side, home_side) = fit
+        result.markets[game.id] = GameMarkets(
+            home=home_side.market, away=away_side.market, event_ticker=events[index].ticker
+        )
+        result.codes[away] = away_side.code
+        result.codes[home] = home_side.code
+    return result
 
-    chosen, ticker = exact, expected
-    if not exact and len(nearby) == 1:
-        ticker, chosen = next(iter(nearby.items()))
 
-    home_market: Market | None = None
-    away_market: Market | None = None
-    for market in chosen:
-        side = by_kalshi(league, market.outcome)
-        if side is home and home_market is None:
-            home_market = market
-        elif side is away and away_market is None:
-            away_market = market
-    if home_market is None and away_market is None:
-        ticker = expected
-    return GameMarkets(home=home_market, away=away_market, event_ticker=ticker)
+def guess_tickers(league: League, games: Sequence[Game], learned: Mapping[str, str]) -> list[str]:
+    """Market tickers the games' events may have, for events no longer in the open listing.
+
+    Built from the best codes we know (this season's learned code, else the table's; the
+    scoreboard's code too when it differs), with and without HHMM for MLB, and with ``G1``/``G2``
+    where a team pair plays twice. Only a guess: whatever comes back is matched on its evidence.
+    """
+    pairs = [frozenset((g.away.code, g.home.code)) for g in games]
+    out: dict[str, None] = {}
+    for game, pair in zip(games, pairs, strict=True):
+        start = eastern(game.start_time)
+        times = ("", f"{start:%H%M}") if league is League.MLB else ("",)
+        numbers = ("G1", "G2") if pairs.count(pair) > 1 else ("",)
+        prefix = f"{SERIES[league]}-{day_code(start.date())}"
+        away_codes, home_codes = (_codes(league, ref, learned) for ref in (game.away, game.home))
+        for away, home, hhmm, number in product(away_codes, home_codes, times, numbers):
+            event = f"{prefix}{hhmm}{away}{home}{number}"
+            out[f"{event}-{away}"] = out[f"{event}-{home}"] = None
+    return list(out)
+
+
+def _codes(league: League, ref: TeamRef, learned: Mapping[str, str]) -> list[str]:
+    team = by_espn(league, ref.code)
+    key = team.key if team is not None else ref.code
+    best = learned.get(key) or (team.kalshi if team is not None else ref.code)
+    return list(dict.fromkeys((best, ref.code)))
+
+
+def outcome_team(league: League, market: Market, learned: Mapping[str, str]) -> str | None:
+    """Our key for the team a game-winner market's YES pays on, when its evidence names one."""
+    found = resolver(league, learned).resolve(market.outcome, market.yes_sub_title, market.title)
+    return next(iter(found)) if len(found) == 1 else None

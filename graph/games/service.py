@@ -4,11 +4,18 @@ How it works:
 - Schedules come from the scoreboard, one request per (league, US-Eastern date),
   through a TTL cache with single-flight, so N identical concurrent queries cost
   one upstream request.
-- Markets for a whole response are one batch (:meth:`GameService.load_markets`):
-  one ``GET /markets?series_ticker=...&status=open`` per league (cached for the
-  price TTL and shared by every query), plus one ``tickers=`` request for games
-  whose events are no longer open (finished games). Games are matched to events
-  by :mod:`graph.games.matching`.
+- Markets for a whole response are one batch (:meth:`GameService.load_markets`,
+  :class:`graph.games.markets.MarketBook`): one ``GET /markets?series_ticker=...&status=open``
+  per league (cached for the price TTL and shared by every query), plus one ``tickers=``
+  request for finished games whose events are no longer open. Games are matched to events
+  by the evidence the listing carries (:mod:`graph.games.matching`).
+- The day's listing does not need the schedule, so a query that will want markets starts it
+  together with the scoreboard request (``games(..., with_markets=True)``): one round trip
+  for both.
+- With Redis (``link``), schedules, market listings and summaries are shared by every
+  replica (:class:`~graph.cluster.cache.SharedCache`: same TTLs, single-flight across
+  replicas); single markets stay per process. Without it, or while Redis is down, the
+  in-process caches alone do the work.
 - Single markets (``market(ticker:)``) asked for in the same turn of the event loop are
   one ``GET /markets?tickers=...`` (:class:`TickerBatch`): thirty aliased lookups are one
   request, not thirty.
@@ -23,7 +30,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -31,12 +37,15 @@ from typing import TYPE_CHECKING, Any
 
 from graph import teams
 from graph.cache import CacheStats, TTLCache
-from graph.errors import UpstreamError
-from graph.espn.parse import eastern_date
+from graph.cluster.cache import Cache, SharedCache, SharedStats
+from graph.cluster.codec import JsonCodec
+from graph.cluster.link import RedisLink
+from graph.espn.parse import GameSummary, eastern_date
 from graph.games import track
 from graph.games.batches import GameSet
 from graph.games.ids import parse_public_id
-from graph.games.matching import GameMarkets, event_ticker, market_tickers, match_markets
+from graph.games.markets import MarketBook, MatchStats
+from graph.games.matching import GameMarkets
 from graph.games.predictions import CompleteDays, Predictor
 from graph.games.upkeep import refresh_ratings
 from graph.model.policy import DEFAULT_POLICIES, LeaguePolicy
@@ -45,12 +54,12 @@ from graph.tracing import Tracing
 
 if TYPE_CHECKING:
     from graph.espn.client import ScoreboardClient
-    from graph.espn.parse import GameSummary
     from graph.kalshi.rest import KalshiRest
     from graph.model.ratings import RatingStore
     from graph.model.track import TrackSummary
 
 logger = logging.getLogger(__name__)
+
 
 # Past days do not change; keep them long.
 PAST_SCHEDULE_TTL_S = 3600.0
@@ -74,6 +83,8 @@ class GameService:
         config: ServiceConfig = ServiceConfig(),
         clock: Callable[[], float] = time.time,
         tracing: Tracing | None = None,
+        link: RedisLink | None = None,
+        lock_s: float = 5.0,
         policies: Mapping[League, LeaguePolicy] = DEFAULT_POLICIES,
     ) -> None:
         self._tracing = tracing or Tracing()
@@ -82,13 +93,25 @@ class GameService:
         self._ratings = ratings
         self._config = config
         self._clock = clock
-        self._schedules: TTLCache[tuple[League, date], list[Game]] = TTLCache()
-        self._open_markets: TTLCache[str, dict[str, list[Market]]] = TTLCache()
-        self._closed_markets: TTLCache[frozenset[str], dict[str, list[Market]]] = TTLCache()
-        self._summaries: TTLCache[tuple[League, str], GameSummary] = TTLCache()
+        self._link = link
+        self._lock_s = lock_s
+        self._schedules: Cache[tuple[League, date], list[Game]] = self._cache(
+            "schedules", list[Game]
+        )
+        self._summaries: Cache[tuple[League, str], GameSummary] = self._cache(
+            "summaries", GameSummary
+        )
         self._markets: TTLCache[str, Market | None] = TTLCache(max_entries=4096)
         self._by_ticker = TickerBatch(lambda tickers: self._rest.markets(tickers=tickers))
         self._complete_days: CompleteDays = {}
+        self.markets = MarketBook(
+            rest=rest,
+            ratings=ratings,
+            schedule=self.games,
+            today=self.today,
+            ttl_s=config.prices_ttl_s,
+            cache=self._cache,
+        )
         self.predictor = Predictor(
             ratings=ratings,
             summary=self._summary,
@@ -99,6 +122,12 @@ class GameService:
             policies=policies,
         )
 
+    def _cache(self, name: str, kind: Any) -> Any:
+        """In process, or shared through Redis when there is a link."""
+        if self._link is None:
+            return TTLCache()
+        return SharedCache(self._link, name, JsonCodec(kind), lock_s=self._lock_s)
+
     # Schedules
 
     def now(self) -> datetime:
@@ -107,21 +136,22 @@ class GameService:
     def today(self) -> date:
         return eastern_date(self.now())
 
-    async def games(self, league: League, day: date) -> list[Game]:
+    async def games(self, league: League, day: date, *, with_markets: bool = False) -> list[Game]:
+        """The day's games; ``with_markets`` starts the day's market listing meanwhile."""
+        if with_markets:
+            self.markets.prefetch(league, day)
         past = day < self.today() - timedelta(days=1)
         ttl = PAST_SCHEDULE_TTL_S if past else self._config.schedule_ttl_s
         return await self._schedules.get(
             (league, day), lambda: self._scoreboard.games(league, day), ttl
         )
 
-    async def game(self, game_id: str) -> Game | None:
+    async def game(self, game_id: str, *, with_markets: bool = False) -> Game | None:
         league, day, raw = parse_public_id(game_id)
-        return next((g for g in await self.games(league, day) if g.id == raw), None)
+        games = await self.games(league, day, with_markets=with_markets)
+        return next((g for g in games if g.id == raw), None)
 
     # Markets
-
-    def event_ticker(self, game: Game) -> str | None:
-        return event_ticker(game.league, game)
 
     @property
     def market_cache(self) -> TTLCache[str, Market | None]:
@@ -133,62 +163,17 @@ class GameService:
             ticker, lambda: self._by_ticker.load(ticker), self._config.prices_ttl_s
         )
 
-    async def _open_events(self, league: League) -> dict[str, list[Market]]:
-        async def fetch() -> dict[str, list[Market]]:
-            found = await self._rest.markets(series_ticker=teams.SERIES[league], status="open")
-            return _by_event(found)
-
-        return await self._open_markets.get(teams.SERIES[league], fetch, self._config.prices_ttl_s)
-
-    async def _closed_events(
-        self, league: League, events: dict[str, Game]
-    ) -> dict[str, list[Market]]:
-        tickers = [t for game in events.values() for t in market_tickers(league, game) or ()]
-
-        async def fetch() -> dict[str, list[Market]]:
-            return _by_event(await self._rest.markets(tickers=tickers))
-
-        return await self._closed_markets.get(frozenset(events), fetch, self._config.prices_ttl_s)
-
     async def load_markets(self, games: Sequence[Game]) -> list[GameMarkets]:
         """DataLoader batch: every game of a response in one go (see module doc)."""
-        by_league: dict[League, list[Game]] = defaultdict(list)
-        for game in games:
-            by_league[game.league].append(game)
-        found: dict[str, GameMarkets] = {}
-        await asyncio.gather(*(self._league_markets(lg, gs, found) for lg, gs in by_league.items()))
-        return [found[g.id] for g in games]
+        return await self.markets.load(games)
 
-    async def _league_markets(
-        self, league: League, games: list[Game], out: dict[str, GameMarkets]
-    ) -> None:
-        tickers = {g.id: event_ticker(league, g) for g in games}
-        try:
-            listing = await self._open_events(league)
-            closed = {t: g for g in games if (t := tickers[g.id]) is not None and t not in listing}
-            if closed:
-                listing = {**listing, **await self._closed_events(league, closed)}
-        except UpstreamError as exc:
-            # Kalshi being down must not take the schedule with it: no markets, logged.
-            logger.warning("Kalshi markets unavailable league=%s error=%s", league, exc)
-            listing = {}
-        unmatched = 0
-        everything: list[Market] | None = None
-        for game in games:
-            ticker = tickers[game.id]
-            candidates = listing.get(ticker) if ticker else None
-            if candidates is None:
-                # A moved start time or a neutral site listed the other way round: let the
-                # matcher's fallback look at every listed market of the league.
-                if everything is None:
-                    everything = [m for ms in listing.values() for m in ms]
-                candidates = everything
-            result = match_markets(league, game, candidates)
-            unmatched += not result.matched
-            out[game.id] = result
-        logger.info(
-            "Matched Kalshi markets league=%s games=%d unmatched=%d", league, len(games), unmatched
-        )
+    def market_team(self, market: Market) -> str | None:
+        """Our code for the team a game-winner market pays on, by the market's own evidence."""
+        return self.markets.team_of(market)
+
+    def match_stats(self) -> MatchStats:
+        """Unmatched games by league and reason, and today's match rate (for ``/metrics``)."""
+        return self.markets.stats
 
     # Predictions and ratings
 
@@ -244,17 +229,24 @@ class GameService:
         """Each cache's counters by name (read by the metrics collector at scrape time)."""
         return {
             "schedules": self._schedules.stats,
-            "open_markets": self._open_markets.stats,
-            "closed_markets": self._closed_markets.stats,
+            **self.markets.cache_stats(),
             "summaries": self._summaries.stats,
             "markets": self._markets.stats,
         }
 
-    def _caches(self) -> tuple[TTLCache[Any, Any], ...]:
+    def shared_stats(self) -> dict[str, SharedStats]:
+        """The Redis side of the shared caches by name (empty without Redis)."""
+        caches: dict[str, Cache[Any, Any]] = {
+            "schedules": self._schedules,
+            "summaries": self._summaries,
+            **self.markets.named_caches(),
+        }
+        return {n: c.shared for n, c in caches.items() if isinstance(c, SharedCache)}
+
+    def _caches(self) -> tuple[Cache[Any, Any], ...]:
         return (
             self._schedules,
-            self._open_markets,
-            self._closed_markets,
+            *self.markets.named_caches().values(),
             self._summaries,
             self._markets,
         )
@@ -304,10 +296,3 @@ class TickerBatch:
         for ticker, future in batch.items():
             if not future.done():
                 future.set_result(found.get(ticker))
-
-
-def _by_event(markets: Iterable[Market]) -> dict[str, list[Market]]:
-    out: dict[str, list[Market]] = defaultdict(list)
-    for m in markets:
-        out[m.event_ticker].append(m)
-    return dict(out)

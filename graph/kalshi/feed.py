@@ -104,6 +104,7 @@ class KalshiFeed:
         close_timeout_s: float = 5.0,
         command_timeout_s: float = 10.0,
         markets_per_command: int = MARKETS_PER_COMMAND,
+        stats: FeedStats | None = None,
     ) -> None:
         parts = urlparse(url)
         self._url = url
@@ -131,7 +132,8 @@ class KalshiFeed:
         self._task: asyncio.Task[None] | None = None
         self._closed = False
         self.state = FeedState.IDLE
-        self.stats = FeedStats()
+        # Several feeds of one process (a replica's shared and local ones) may count together.
+        self.stats = stats or FeedStats()
         # What each protocol event leads to; its on_refused/on_overloaded are settable.
         self.reactions = Reactions(
             on_update=on_update,

@@ -3,7 +3,9 @@
 Only the current field shapes are read: prices are ``*_dollars`` decimal strings
 (any number of decimals) and counts are ``*_fp`` strings. The integer-cent fields
 were removed upstream in March 2026; a payload carrying only those is treated as
-having no price rather than guessed at.
+having no price rather than guessed at. What probability a market's prices imply (none for a
+never-traded market) is decided in one place for REST markets, WebSocket updates and the model
+alike: :func:`graph.models.implied_probability` (shared plain data, so every layer may use it).
 """
 
 from __future__ import annotations
@@ -81,6 +83,7 @@ def parse_market(raw: object, observed_at: datetime | None = None) -> Market:
         title=_text(raw, "title", "") or _text(raw, "yes_sub_title", ""),
         status=_text(raw, "status", "unknown"),
         yes_sub_title=_text(raw, "yes_sub_title", ""),
+        no_sub_title=_text(raw, "no_sub_title", ""),
         yes_bid=dollars(raw.get("yes_bid_dollars")),
         yes_ask=dollars(raw.get("yes_ask_dollars")),
         last_price=dollars(raw.get("last_price_dollars")),
@@ -89,4 +92,6 @@ def parse_market(raw: object, observed_at: datetime | None = None) -> Market:
         updated_at=timestamp(raw.get("updated_time")),
         close_time=timestamp(raw.get("close_time")),
         observed_at=observed_at,
+        occurs_at=timestamp(raw.get("occurrence_datetime")),
+        expected_expiration=timestamp(raw.get("expected_expiration_time")),
     )

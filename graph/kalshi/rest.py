@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Generator, Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -24,6 +24,9 @@ from graph.models import Market
 
 # Kalshi's documented page maximum for GET /markets.
 MARKETS_PAGE_LIMIT = 1000
+# Kalshi sets a game-winner market to close two weeks after the game (``close_time``; it
+# closes early once the result is known), which is what its close-time filters select by.
+GAME_MARKET_CLOSE_AFTER_START = timedelta(days=14)
 # Proxies in front of APIs commonly cap a URL at 8 KiB; keep the tickers list below it.
 TICKERS_PARAM_BUDGET = 6000
 
@@ -110,8 +113,16 @@ class KalshiRest(JsonSource):
         event_ticker: str | None = None,
         series_ticker: str | None = None,
         status: str | None = None,
+        min_close_ts: int | None = None,
+        max_close_ts: int | None = None,
+        min_settled_ts: int | None = None,
     ) -> list[Market]:
-        """All markets matching the filters, across every page (and ticker chunk)."""
+        """All markets matching the filters, across every page (and ticker chunk).
+
+        ``min_close_ts``/``max_close_ts`` (Unix seconds) keep the markets whose ``close_time``
+        falls in that range and go with no ``status`` or ``"closed"``; ``min_settled_ts`` goes
+        with ``"settled"`` (Kalshi refuses other combinations).
+        """
         base: dict[str, str] = {"limit": str(MARKETS_PAGE_LIMIT)}
         if event_ticker:
             base["event_ticker"] = event_ticker
@@ -119,6 +130,12 @@ class KalshiRest(JsonSource):
             base["series_ticker"] = series_ticker
         if status:
             base["status"] = status
+        if min_close_ts is not None:
+            base["min_close_ts"] = str(min_close_ts)
+        if max_close_ts is not None:
+            base["max_close_ts"] = str(max_close_ts)
+        if min_settled_ts is not None:
+            base["min_settled_ts"] = str(min_settled_ts)
         if tickers is None:
             return self._parse_listing(await self._paginate("/markets", "markets", base))
         out: list[Market] = []

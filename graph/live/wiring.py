@@ -11,8 +11,9 @@ resubscribe asks for less and the oldest subscribers keep their prices.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
-from graph.errors import FeedOverloaded, TooManyUpstreamTickers, UnknownMarket
+from graph.errors import FeedFatalError, FeedOverloaded, TooManyUpstreamTickers, UnknownMarket
 from graph.kalshi.feed import KalshiFeed
 from graph.live.hub import Hub
 
@@ -21,9 +22,15 @@ logger = logging.getLogger(__name__)
 MARKET_NOT_FOUND = 16
 
 
-def connect(feed: KalshiFeed, hub: Hub) -> None:
-    """Route the feed's fatal errors, refused markets and overloads to ``hub``."""
-    feed.on_fatal = hub.fail
+def connect(feed: KalshiFeed, hub: Hub | Callable[[], Hub]) -> None:
+    """Route the feed's fatal errors, refused markets and overloads to ``hub`` (or to the hub
+    a callable returns when they happen: the hub is made after its feed)."""
+    current: Callable[[], Hub] = (lambda: hub) if isinstance(hub, Hub) else hub
+
+    def fatal(exc: FeedFatalError) -> None:
+        current().fail(exc)
+
+    feed.on_fatal = fatal
 
     def refused(tickers: frozenset[str], code: int) -> None:
         shown = ", ".join(sorted(tickers)[:3]) + ("..." if len(tickers) > 3 else "")
@@ -35,11 +42,11 @@ def connect(feed: KalshiFeed, hub: Hub) -> None:
                 f"Kalshi refused to stream more markets to this service (error {code}, its "
                 f"subscription market limit): {shown}; ask for fewer markets, or try later"
             )
-        ended = hub.refuse(tickers, exc)
+        ended = current().refuse(tickers, exc)
         logger.info("Ended subscriptions for refused markets code=%d count=%d", code, ended)
 
     def overloaded() -> None:
-        ended = hub.shed_newest(
+        ended = current().shed_newest(
             FeedOverloaded(
                 "Kalshi dropped the shared price feed as too slow; the newest subscriptions "
                 "were ended so that the others keep their prices: subscribe again later"

@@ -32,6 +32,9 @@ class Thresholds:
     max_stake: float = 0.05  # share of bankroll
 
 
+NO_PRICE = "no market price yet"  # neither team's market has traded or has a two-sided book
+
+
 @dataclass(frozen=True, slots=True)
 class LeaguePolicy:
     thresholds: Thresholds | None  # None: never recommend a stake in this league
@@ -81,11 +84,11 @@ def decide(
     stale_after_ms: int,
 ) -> Decision:
     """At most one bet for a game, or the reason there is none (see the module docstring)."""
+    if market_home is None:  # first: with no price there is nothing to decide (issue 14)
+        return Decision(None, NO_PRICE)
     limits = policy.thresholds
     if limits is None:
         return Decision(None, policy.reason)
-    if market_home is None:
-        return Decision(None, "no market price")
     edge = p_home - market_home
     if edge == 0:
         return Decision(None, "model agrees with the market")

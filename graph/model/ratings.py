@@ -10,6 +10,9 @@ model change, so a failed write leaves both unchanged. The same file holds the l
 (``track``, :mod:`graph.model.trackstore`): its table survives a model rebuild, which clears only
 the ratings.
 
+The same file remembers the Kalshi codes the matcher learned from listings, per league and
+season (``kalshi_codes``); a model rebuild keeps them.
+
 Thread-safety: one connection opened with ``check_same_thread=False`` and every database call
 under one lock, so the service may call it from ``asyncio.to_thread`` workers. ``model_for``
 returns an ``EloModel`` that is never mutated afterwards (updates build a new one), so readers
@@ -22,7 +25,7 @@ import hashlib
 import logging
 import sqlite3
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from pathlib import Path
 
@@ -45,6 +48,9 @@ CREATE TABLE IF NOT EXISTS ratings (
     PRIMARY KEY (league, team));
 CREATE TABLE IF NOT EXISTS applied_games (
     league TEXT NOT NULL, game_id TEXT NOT NULL, PRIMARY KEY (league, game_id));
+CREATE TABLE IF NOT EXISTS kalshi_codes (
+    league TEXT NOT NULL, season INTEGER NOT NULL, team TEXT NOT NULL, code TEXT NOT NULL,
+    PRIMARY KEY (league, season, team));
 """
 
 
@@ -88,6 +94,7 @@ class RatingStore:
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
         self._models: dict[League, EloModel] = {}
+        self._codes: dict[tuple[League, int], dict[str, str]] = {}
         self._version = model_version()
         # The track record lives in the same file, under the same lock (one database).
         self.track = TrackStore(self._connection, self._lock)
@@ -157,7 +164,30 @@ class RatingStore:
     def ratings(self, league: League) -> dict[str, float]:
         return dict(self.model_for(league).ratings)
 
+    def kalshi_codes(self, league: League, season: int) -> dict[str, str]:
+        """Team key -> the Kalshi code learned for it in ``season`` (a copy)."""
+        with self._lock:
+            return dict(self._season_codes(league, season))
+
     # Writes
+
+    def learn_kalshi_codes(
+        self, league: League, season: int, codes: Mapping[str, str]
+    ) -> list[tuple[str, str, str | None]]:
+        """Remember the codes that differ from what ``season`` knew; returns
+        ``(team, code, previous)`` for each change (``previous`` None: nothing learned before)."""
+        with self._lock:
+            known = self._season_codes(league, season)
+            changes = [(t, c, known.get(t)) for t, c in sorted(codes.items()) if known.get(t) != c]
+            if not changes:
+                return []
+            self._connection().executemany(
+                "INSERT INTO kalshi_codes (league, season, team, code) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (league, season, team) DO UPDATE SET code = excluded.code",
+                [(league.value, season, team, code) for team, code, _ in changes],
+            )
+            known.update((team, code) for team, code, _ in changes)
+            return changes
 
     def apply_result(
         self,
@@ -228,6 +258,16 @@ class RatingStore:
         if self._conn is None:
             raise RuntimeError("RatingStore.open() has not been called")
         return self._conn
+
+    def _season_codes(self, league: League, season: int) -> dict[str, str]:
+        codes = self._codes.get((league, season))
+        if codes is None:
+            rows = self._connection().execute(
+                "SELECT team, code FROM kalshi_codes WHERE league = ? AND season = ?",
+                (league.value, season),
+            )
+            codes = self._codes[(league, season)] = dict(rows.fetchall())
+        return codes
 
     def _bootstrap(self, league: League) -> EloModel:
         games = self._history(league)

@@ -13,7 +13,7 @@ from typing import Any
 
 from graph.models import GameState, League
 from graph.sim.slate import ET, SimGame, Slates
-from graph.teams import ESPN_PATH, Team, teams
+from graph.sim.teams import ESPN_PATH, SimTeam, teams
 
 _LEAGUE_NAME: dict[League, tuple[str, str]] = {  # (ESPN league id, name)
     League.NFL: ("28", "National Football League"),
@@ -46,7 +46,7 @@ def _ordinal(n: int) -> str:
     return f"{n}{suffix}"
 
 
-def team_id(team: Team) -> str:
+def team_id(team: SimTeam) -> str:
     """ESPN's team id, or a stable stand-in for teams whose id we do not know."""
     if team.espn_id:
         return team.espn_id
@@ -113,7 +113,7 @@ def _status(
     }
 
 
-def _record(slates: Slates, game: SimGame, team: Team) -> list[dict[str, str]]:
+def _record(slates: Slates, game: SimGame, team: SimTeam) -> list[dict[str, str]]:
     played = 5 + game.et_date.toordinal() % 50
     strength = 1.0 / (1.0 + 10 ** (-(slates.rating(game.league, team) - 1500.0) / 400.0))
     wins = round(played * strength)
@@ -135,7 +135,7 @@ def _record(slates: Slates, game: SimGame, team: Team) -> list[dict[str, str]]:
     ]
 
 
-def _team(team: Team) -> dict[str, Any]:
+def _team(team: SimTeam) -> dict[str, Any]:
     return {
         "id": team_id(team),
         "uid": f"s:0~l:0~t:{team_id(team)}",
@@ -208,7 +208,7 @@ def event(slates: Slates, game: SimGame, now: datetime) -> dict[str, Any]:
 _HISTORY_DAYS = 120
 
 
-def _previous_games(slates: Slates, game: SimGame, team: Team, count: int = 5) -> list[SimGame]:
+def _previous_games(slates: Slates, game: SimGame, team: SimTeam, count: int = 5) -> list[SimGame]:
     """``team``'s last ``count`` played games before ``game``'s day, newest first.
 
     Read from the simulator's own earlier slates, like ESPN's summary agrees with its
@@ -226,7 +226,7 @@ def _previous_games(slates: Slates, game: SimGame, team: Team, count: int = 5) -
     return found
 
 
-def _last_five(slates: Slates, game: SimGame, team: Team) -> dict[str, Any]:
+def _last_five(slates: Slates, game: SimGame, team: SimTeam) -> dict[str, Any]:
     events = []
     for played in _previous_games(slates, game, team):
         at_home = played.home is team

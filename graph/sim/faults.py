@@ -12,7 +12,10 @@ from collections import Counter, deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from typing import Any
+
+from graph.models import League
 
 MISSING: Any = object()
 """An override value that removes the field (see ``Faults.market_overrides``)."""
@@ -51,6 +54,17 @@ class Faults:
     market_overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Per market ticker: fields replaced in its REST JSON (bad prices, another ticker);
     ``MISSING`` removes a field."""
+
+    code_renames: dict[League, dict[str, str]] = field(default_factory=dict)
+    """Per league: Kalshi code -> the code listed instead, in event and market tickers (a
+    rename mid-season, as Kalshi does without notice). Sub-titles keep naming the team."""
+    renames_from: date | None = None
+    """First US-Eastern game date the renames apply to (``None``: every date)."""
+    title_style: str | None = None
+    """Every market title in one style ("at", "vs" or "wins") instead of its series' own."""
+    close_after_start: timedelta | None = None
+    """Markets of unfinished games close this long after the start instead of two weeks (a
+    close-time convention changed without notice)."""
 
     def mangle_market(self, market: dict[str, Any]) -> dict[str, Any]:
         """``market`` as the overrides for its ticker say (unchanged without any)."""

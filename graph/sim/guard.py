@@ -1,8 +1,9 @@
 """The wrapper every simulated HTTP endpoint runs in: stats, latency, faults, auth.
 
-Order per request: count it and mark it in flight, sleep the configured latency,
-answer a scripted or random fault if one is due, verify Kalshi auth headers when
-present (or required), then run the real handler. Error bodies follow each
+Order per request: count it and mark it in flight; answer a scripted or random fault
+if one is due, verify Kalshi auth headers when present (or required), else run the real
+handler; send the answer once the configured latency has passed since the request came
+in (the simulator's own work counts within it, as a remote host's would). Error bodies follow each
 upstream: Kalshi wraps errors as ``{"error": {"code", "message"}}`` except its
 429 (``{"error": "too many requests"}``); ESPN answers ``{"code", "message"}``.
 """
@@ -83,24 +84,32 @@ def guarded(
 
     async def endpoint(request: Request) -> Response:
         with state.stats.track(kind):
-            if state.faults.latency_s > 0:
-                await asyncio.sleep(state.faults.latency_s)
-            if kalshi and state.faults.scripted_statuses:
-                status = state.faults.scripted_statuses.popleft()
-                if status != 200:
-                    return _kalshi_status(status)
-            fault = _random_fault(state, kalshi)
-            if fault is not None:
-                return fault
+            # The latency is when the answer arrives, as from a remote host, whose own work
+            # is part of that time: building the answer happens within it, not after it.
+            loop = asyncio.get_running_loop()
+            due = loop.time() + state.faults.latency_s
+            response = await answer(request)
+            if (wait := due - loop.time()) > 0:
+                await asyncio.sleep(wait)
+            return response
+
+    async def answer(request: Request) -> Response:
+        if kalshi and state.faults.scripted_statuses:
+            status = state.faults.scripted_statuses.popleft()
+            if status != 200:
+                return _kalshi_status(status)
+        fault = _random_fault(state, kalshi)
+        if fault is not None:
+            return fault
+        if kalshi:
+            problem = auth_problem(state, request, request.method, required=private)
+            if problem is not None:
+                return kalshi_error(401, "authentication_error", problem)
+        try:
+            return await handler(request)
+        except BadRequest as exc:
             if kalshi:
-                problem = auth_problem(state, request, request.method, required=private)
-                if problem is not None:
-                    return kalshi_error(401, "authentication_error", problem)
-            try:
-                return await handler(request)
-            except BadRequest as exc:
-                if kalshi:
-                    return kalshi_error(400, "bad_request", str(exc))
-                return espn_error(400, str(exc))
+                return kalshi_error(400, "bad_request", str(exc))
+            return espn_error(400, str(exc))
 
     return endpoint

@@ -3,6 +3,10 @@
 Only the current field shapes are emitted (kalshi-api.md §3.4, §4.5): prices are
 ``*_dollars`` strings (4 decimals on REST, 3 on the WebSocket), counts ``*_fp``
 strings with 2 decimals; the integer-cent fields removed in March 2026 never appear.
+Team identity follows real listings: the outcome code ends the market ticker,
+``yes_sub_title`` is Kalshi's short label ("Los Angeles R", "Vegas"), the title is in the
+series' style (``"A at B Winner?"``, ``"A vs B winner?"`` or ``"A wins"``), and
+``occurrence_datetime`` is the start time.
 """
 
 from __future__ import annotations
@@ -12,9 +16,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from graph.models import GameState, League
+from graph.sim.listing import Listed
 from graph.sim.prices import PriceBook
-from graph.sim.slate import SimGame
-from graph.teams import SERIES
+from graph.sim.slate import GAME_LENGTH, SimGame
+from graph.sim.teams import SERIES, TITLE_STYLE
 
 _COMPETITION: dict[League, str] = {
     League.NFL: "Pro Football",
@@ -67,6 +72,20 @@ def market_status(game: SimGame, now: datetime) -> str:
     return "finalized" if game.phase(now)[0] is GameState.FINAL else "active"
 
 
+# A game-winner market is set to close two weeks after the game (kalshi-api.md §3.4's example)
+# and closes early once the result is known, which moves ``close_time`` to that moment: what
+# the close-time filters of ``GET /markets`` select by.
+CLOSE_AFTER_START = timedelta(days=14)
+
+
+def market_close_time(
+    game: SimGame, now: datetime, after_start: timedelta | None = None
+) -> datetime:
+    if game.phase(now)[0] is GameState.FINAL:
+        return game.start + GAME_LENGTH
+    return game.start + (CLOSE_AFTER_START if after_start is None else after_start)
+
+
 def series_dict(league: League) -> dict[str, Any]:
     return {
         "ticker": SERIES[league],
@@ -84,8 +103,24 @@ def series_dict(league: League) -> dict[str, Any]:
     }
 
 
-def market_dict(game: SimGame, home: bool, prices: PriceBook, now_ms: int) -> dict[str, Any]:
+def market_title(entry: Listed, home: bool, style: str | None = None) -> str:
+    """The market title in ``style`` (default: its series' own style)."""
+    game = entry.game
+    away, home_team = game.away.sub_title, game.home.sub_title
+    match style or TITLE_STYLE[game.league]:
+        case "wins":
+            return f"{(game.home if home else game.away).sub_title} wins"
+        case "vs":
+            return f"{away} vs {home_team} winner?"
+        case _:
+            return f"{away} at {home_team} Winner?"
+
+
+def market_dict(
+    entry: Listed, home: bool, prices: PriceBook, now_ms: int, title_style: str | None = None
+) -> dict[str, Any]:
     """The REST ``market`` object of one side of a game."""
+    game = entry.game
     now = datetime.fromtimestamp(now_ms / 1000, UTC)
     team = game.home if home else game.away
     side = prices.side(game, home, now_ms)
@@ -94,15 +129,16 @@ def market_dict(game: SimGame, home: bool, prices: PriceBook, now_ms: int) -> di
     settled = status == "finalized"
     won = game.home_wins == home
     open_time = game.start - timedelta(days=7)
-    close_time = game.start + timedelta(days=14)
+    close_time = market_close_time(game, now)
+    matchup = f"{game.away.sub_title} at {game.home.sub_title}"
     return {
-        "ticker": game.home_ticker if home else game.away_ticker,
-        "event_ticker": game.event_ticker,
+        "ticker": entry.ticker(home),
+        "event_ticker": entry.event_ticker,
         "market_type": "binary",
-        "title": f"{game.away.location} at {game.home.location} Winner?",
+        "title": market_title(entry, home, title_style),
         "subtitle": "",
-        "yes_sub_title": team.location,
-        "no_sub_title": team.location,
+        "yes_sub_title": team.sub_title,
+        "no_sub_title": team.sub_title,
         "created_time": rfc3339(open_time),
         "updated_time": rfc3339(now),
         "open_time": rfc3339(open_time),
@@ -130,10 +166,10 @@ def market_dict(game: SimGame, home: bool, prices: PriceBook, now_ms: int) -> di
         "result": ("yes" if won else "no") if settled else "",
         "settlement_value_dollars": _dollars(100 if won else 0) if settled else None,
         "can_close_early": True,
-        "expiration_value": team.location if settled and won else "",
+        "expiration_value": team.sub_title if settled and won else "",
         "rules_primary": (
-            f"If {team.location} wins the {game.away.location} at {game.home.location} game "
-            f"originally scheduled for {game.et_date:%b %d, %Y}, then the market resolves to Yes."
+            f"If {team.sub_title} wins the {matchup} game originally scheduled for "
+            f"{game.et_date:%b %d, %Y}, then the market resolves to Yes."
         ),
         "rules_secondary": "",
         "price_level_structure": "linear_cent",
@@ -142,14 +178,21 @@ def market_dict(game: SimGame, home: bool, prices: PriceBook, now_ms: int) -> di
 
 
 def event_dict(
-    game: SimGame, prices: PriceBook, now_ms: int, *, nested: bool = False
+    entry: Listed,
+    prices: PriceBook,
+    now_ms: int,
+    *,
+    nested: bool = False,
+    title_style: str | None = None,
 ) -> dict[str, Any]:
     """The REST ``event`` object of a game (``markets`` only when ``nested``)."""
+    game = entry.game
+    joiner = "at" if (title_style or TITLE_STYLE[game.league]) == "at" else "vs"
     event: dict[str, Any] = {
-        "event_ticker": game.event_ticker,
+        "event_ticker": entry.event_ticker,
         "series_ticker": SERIES[game.league],
-        "title": f"{game.away.location} at {game.home.location}",
-        "sub_title": f"{game.away.kalshi} at {game.home.kalshi} ({game.et_date:%b %d})",
+        "title": f"{game.away.sub_title} {joiner} {game.home.sub_title}",
+        "sub_title": f"{entry.away_code} {joiner} {entry.home_code} ({game.et_date:%b %d})",
         "collateral_return_type": "MECNET",
         "mutually_exclusive": True,
         "category": "Sports",
@@ -163,19 +206,22 @@ def event_dict(
         "available_on_brokers": False,
     }
     if nested:
-        event["markets"] = event_markets(game, prices, now_ms)
+        event["markets"] = event_markets(entry, prices, now_ms, title_style)
     return event
 
 
-def event_markets(game: SimGame, prices: PriceBook, now_ms: int) -> list[dict[str, Any]]:
+def event_markets(
+    entry: Listed, prices: PriceBook, now_ms: int, title_style: str | None = None
+) -> list[dict[str, Any]]:
     """Both markets of a game, away first (the order of the event ticker)."""
-    return [market_dict(game, home, prices, now_ms) for home in (False, True)]
+    return [market_dict(entry, home, prices, now_ms, title_style) for home in (False, True)]
 
 
-def ticker_msg(game: SimGame, home: bool, prices: PriceBook, now_ms: int) -> dict[str, Any]:
+def ticker_msg(entry: Listed, home: bool, prices: PriceBook, now_ms: int) -> dict[str, Any]:
     """The ``msg`` body of a WebSocket ``ticker`` message for one market (§4.5)."""
+    game = entry.game
     side = prices.side(game, home, now_ms)
-    ticker = game.home_ticker if home else game.away_ticker
+    ticker = entry.ticker(home)
     ts_ms = prices.quote(game, now_ms).updated_ms
     return {
         "market_ticker": ticker,

@@ -35,7 +35,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, WebSocketRoute
 from starlette.websockets import WebSocket
 
-from graph.kalshi.signing import WS_PATH
+from graph.sim.auth import WS_PATH
 from graph.sim.faults import Faults
 from graph.sim.guard import auth_problem
 from graph.sim.kalshi_shapes import ticker_msg
@@ -291,9 +291,9 @@ class Connection:
         state = self._hub.state
         now_ms = state.now_ms()
         for ticker in tickers:
-            game = state.slates.market(ticker)
-            if game is not None:
-                body = ticker_msg(game, ticker == game.home_ticker, state.prices, now_ms)
+            hit = state.find_market(ticker)
+            if hit is not None:
+                body = ticker_msg(*hit, state.prices, now_ms)
                 self.send({"type": "ticker", "sid": sub.sid, "msg": body})
 
 
@@ -353,13 +353,14 @@ class WsHub:
         tickers = [ticker] if ticker is not None else sorted(self.subscribed_tickers())
         stepped: set[str] = set()
         for market in tickers:
-            game = state.slates.market(market)
-            if game is None:
+            hit = state.find_market(market)
+            if hit is None:
                 continue
+            game = hit[0].game
             if game.event_ticker not in stepped:
                 state.prices.step(game, now_ms)
                 stepped.add(game.event_ticker)
-            body = ticker_msg(game, market == game.home_ticker, state.prices, now_ms)
+            body = ticker_msg(*hit, state.prices, now_ms)
             for conn in list(self.connections):
                 conn.deliver(market, body)
 

@@ -6,6 +6,10 @@ cents; the away market is its mirror image (away bid = 100 - home ask, away ask 
 complementary. Each :meth:`PriceBook.step` moves the home mid by a small random
 walk that reverts towards the fair value; while a game is live the fair value
 slides from the pre-game probability towards the (pre-decided) result.
+
+A never-traded event (``SimGame.never_traded``) does not walk: no last price, no volume,
+and a book that is empty (bid 0 / ask 1) or holds only 0.01 / 0.99 orders, as a real
+listing shows before the first trade.
 """
 
 from __future__ import annotations
@@ -91,11 +95,11 @@ class PriceBook:
         return quote
 
     def step(self, game: SimGame, now_ms: int) -> Quote:
-        """Advance the random walk of one event once (settled games stay put)."""
+        """Advance the random walk of one event once (settled and untraded games stay put)."""
         quote = self.quote(game, now_ms)
         now = datetime.fromtimestamp(now_ms / 1000, UTC)
         state, _ = game.phase(now)
-        if state is GameState.FINAL:
+        if state is GameState.FINAL or game.never_traded:
             return quote
         rng = self._rng
         fair = fair_value(game, now)
@@ -116,6 +120,8 @@ class PriceBook:
         quote = self.quote(game, now_ms)
         i = 1 if home else 0
         now = datetime.fromtimestamp(now_ms / 1000, UTC)
+        if game.never_traded:
+            return _untraded(game, now)
         if game.phase(now)[0] is GameState.FINAL:
             won = game.home_wins == home
             return Side(0, 0, 100 if won else 0, 0, 0, 0, quote.volume[i], quote.open_interest[i])
@@ -137,5 +143,28 @@ class PriceBook:
 
     def previous(self, game: SimGame, home: bool, now_ms: int) -> tuple[int, int, int]:
         """(bid, ask, last) of one market as first quoted ("~24 h ago")."""
+        if game.never_traded:
+            side = self.side(game, home, now_ms)
+            return side.bid, side.ask, side.last
         bid, ask, last = self.quote(game, now_ms).previous
         return (bid, ask, last) if home else (100 - ask, 100 - bid, 100 - last)
+
+
+def _untraded(game: SimGame, now: datetime) -> Side:
+    """A market nobody has traded: no last price, no volume, an empty or 1-cent book."""
+    if game.phase(now)[0] is GameState.FINAL:
+        return Side(0, 0, 0, 0, 0, 0, 0, 0)
+    if game.never_traded == "penny":
+        return Side(
+            bid=1,
+            ask=99,
+            last=0,
+            bid_size=10,
+            ask_size=10,
+            last_trade_size=0,
+            volume=0,
+            open_interest=0,
+        )
+    return Side(
+        bid=0, ask=100, last=0, bid_size=0, ask_size=0, last_trade_size=0, volume=0, open_interest=0
+    )

@@ -18,7 +18,7 @@ from graph.models import League
 from graph.sim import espn_shapes
 from graph.sim.guard import BadRequest, espn_error, guarded
 from graph.sim.state import SimState
-from graph.teams import ESPN_PATH
+from graph.sim.teams import ESPN_PATH
 
 PREFIX = "/apis/site/v2/sports"
 FEATURED = 6

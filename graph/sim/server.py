@@ -20,18 +20,16 @@ from types import TracebackType
 from typing import Any
 
 import uvicorn
-from pydantic import SecretStr
 from starlette.applications import Starlette
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from graph.kalshi.signing import generate_private_key, private_key_pem
 from graph.models import League
-from graph.settings import Settings
 from graph.sim import espn_shapes, kalshi_rest, scoreboard
-from graph.sim.auth import Verifier
+from graph.sim.auth import WS_PATH, Verifier, new_key_pem
 from graph.sim.faults import Faults, Stats
 from graph.sim.kalshi_shapes import event_markets
 from graph.sim.kalshi_ws import WsHub
+from graph.sim.listing import Listing
 from graph.sim.prices import PriceBook
 from graph.sim.slate import Slates
 from graph.sim.state import SimState
@@ -114,19 +112,20 @@ class Simulator:
         self._port = port
         self._tick_interval_s = tick_interval_s
         self._ping_interval_s = ping_interval_s
-        key = generate_private_key()
+        public_key, self.private_key_pem = new_key_pem()
         self.key_id = str(uuid.uuid4())
-        self.private_key_pem = private_key_pem(key)
         rng = random.Random(seed)
+        slates = Slates(seed, slate_size)
         self._state = SimState(
             rng=rng,
             clock=clock,
-            slates=Slates(seed, slate_size),
+            slates=slates,
             prices=PriceBook(seed, rng),
             faults=faults if faults is not None else Faults(),
             stats=Stats(),
-            verifier=Verifier(self.key_id, key.public_key(), timestamp_window_ms),
+            verifier=Verifier(self.key_id, public_key, timestamp_window_ms),
             require_auth=require_auth,
+            listing=Listing(slates),
         )
         self._hub = WsHub(self._state)
         self.app = Starlette(
@@ -167,7 +166,7 @@ class Simulator:
 
     @property
     def ws_url(self) -> str:
-        return f"ws://{self._host}:{self._port}/trade-api/ws/v2"
+        return f"ws://{self._host}:{self._port}{WS_PATH}"
 
     @property
     def scoreboard_url(self) -> str:
@@ -185,18 +184,21 @@ class Simulator:
     ) -> None:
         await self.stop()
 
-    def app_settings(self, **overrides: Any) -> Settings:
-        """Settings that point the service at this simulator with its key, as an operator would."""
-        values: dict[str, Any] = {
+    def settings_values(self) -> dict[str, str]:
+        """Service settings (field names) that point it at this simulator with its key, as an
+        operator would: ``Settings(**sim.settings_values())``."""
+        return {
             "kalshi_env": "sim",
             "kalshi_rest_url": self.rest_url,
             "kalshi_ws_url": self.ws_url,
             "scoreboard_url": self.scoreboard_url,
             "kalshi_api_key_id": self.key_id,
-            "kalshi_private_key": SecretStr(self.private_key_pem.decode()),
+            "kalshi_private_key": self.private_key_pem.decode(),
         }
-        values.update(overrides)
-        return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+    def app_env(self) -> dict[str, str]:
+        """The same as environment variables, for a service started as a process."""
+        return {name.upper(): value for name, value in self.settings_values().items()}
 
     async def start(self) -> None:
         """Serve on ``host:port`` in the running loop; returns once the socket listens."""
@@ -284,11 +286,14 @@ class Simulator:
 
     def markets_for(self, league: League, day: date) -> list[dict[str, Any]]:
         """The Kalshi market dicts of a day's slate (away market first per event)."""
-        now_ms = self._state.now_ms()
+        state = self._state
+        now_ms = state.now_ms()
         return [
             market
-            for game in self._state.slates.games(league, day)
-            for market in event_markets(game, self._state.prices, now_ms)
+            for game in state.slates.games(league, day)
+            for market in event_markets(
+                state.listed(game), state.prices, now_ms, state.faults.title_style
+            )
         ]
 
     def games_for(self, league: League, day: date) -> list[dict[str, Any]]:

@@ -3,13 +3,14 @@
 How it works: every (seed, league, US-Eastern date) seeds its own ``random.Random``,
 so a day's slate is the same whenever and in whatever order it is asked for, and
 markets can be resolved lazily from a ticker's date alone. A slate pairs real teams
-(``graph.teams``): first a perfect matching of a shuffled team list (nobody plays
-twice), then, only when ``slate_size`` asks for more games than that, further
-distinct (away, home) pairs so event tickers stay unique.
+(the simulator's own catalogue, :mod:`graph.sim.teams`): first a perfect matching of
+a shuffled team list (nobody plays twice), then, only when ``slate_size`` asks for
+more games than that, further distinct (away, home) pairs so event tickers stay unique.
 
 Game counts per day (the simulator ignores seasons, every league plays all year):
 NFL 13 on Sundays, 1 on Mondays and Thursdays, none otherwise; NBA and NHL 4-12;
-MLB 8-15 plus a doubleheader (same teams, 13:05 and 18:40 ET) on about one day in
+MLB 8-15 plus a doubleheader (same teams, 13:05 and 18:40 ET, tickers suffixed ``G1``
+and ``G2`` after the teams and both carrying the first game's HHMM) on about one day in
 seven; WNBA 2-6; college football 25-38 on Saturdays, 1-3 on Thursdays/Fridays;
 men's college basketball 8-30. Start times are typical US-Eastern slots, so late
 games fall on the next UTC day. About 1 game in 50 is postponed; a few are played
@@ -18,7 +19,11 @@ at a neutral site.
 Each game also gets a pre-game fair home win probability from Elo-like team
 ratings (deterministic from the seed) and a pre-decided result, revealed by the
 clock: scheduled before the start, live for three hours with partial scores,
-final afterwards.
+final afterwards. About one event in twelve never trades (no last price, no volume,
+an empty or 0.01/0.99 book).
+
+``event_ticker`` is the ticker under the catalogue's codes for the game's season;
+:mod:`graph.sim.listing` applies the code-rename fault on top of it.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from graph.models import GameState, League
-from graph.teams import SERIES, Team, teams
+from graph.sim.teams import SERIES, TICKER_TIME_FROM, SimTeam, teams
 
 ET = ZoneInfo("America/New_York")
 GAME_LENGTH = timedelta(hours=3)
@@ -39,6 +44,7 @@ MAX_GAMES_PER_DAY = 999  # the ESPN id keeps three digits for the index
 _MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 _LEAGUE_DIGIT: Mapping[League, int] = {league: i for i, league in enumerate(League)}
 _SERIES_LEAGUE: Mapping[str, League] = {series: league for league, series in SERIES.items()}
+NEVER_TRADED_STYLES = ("empty", "penny")  # book bid 0 / ask 1, or 0.01 / 0.99
 
 # (rating spread, home advantage) on an Elo scale, per league.
 _RATING: Mapping[League, tuple[float, float]] = {
@@ -93,8 +99,8 @@ class SimGame:
     espn_id: str
     et_date: date
     start: datetime  # UTC, aware
-    away: Team
-    home: Team
+    away: SimTeam
+    home: SimTeam
     neutral_site: bool
     venue: str
     city: str
@@ -104,15 +110,19 @@ class SimGame:
     final_home: int
     postponed: bool
     away_listed_first: bool  # ESPN does not always list the home team first
-    event_ticker: str
+    event_ticker: str  # under the catalogue's codes, before any rename fault
+    away_code: str
+    home_code: str
+    game_number: int = 0  # 1 or 2 in a doubleheader
+    never_traded: str = ""  # "", or how its empty book looks (NEVER_TRADED_STYLES)
 
     @property
     def away_ticker(self) -> str:
-        return f"{self.event_ticker}-{self.away.kalshi}"
+        return f"{self.event_ticker}-{self.away_code}"
 
     @property
     def home_ticker(self) -> str:
-        return f"{self.event_ticker}-{self.home.kalshi}"
+        return f"{self.event_ticker}-{self.home_code}"
 
     def phase(self, now: datetime) -> tuple[GameState, float]:
         """The game's state at ``now`` and how far it has progressed (0..1)."""
@@ -168,18 +178,19 @@ class Slates:
         self._slate_size = dict(slate_size or {})
         self._cache: dict[tuple[League, date], tuple[SimGame, ...]] = {}
         self._by_event: dict[tuple[League, date], dict[str, SimGame]] = {}
+        self._by_market: dict[tuple[League, date], dict[str, SimGame]] = {}
 
     @property
     def seed(self) -> int:
         return self._seed
 
-    def rating(self, league: League, team: Team) -> float:
+    def rating(self, league: League, team: SimTeam) -> float:
         """The team's strength on an Elo-like scale (deterministic from the seed)."""
         spread, _ = _RATING[league]
         return random.Random(f"{self._seed}|rating|{league}|{team.key}").gauss(1500.0, spread)
 
     def home_win_probability(
-        self, league: League, home: Team, away: Team, *, neutral: bool = False
+        self, league: League, home: SimTeam, away: SimTeam, *, neutral: bool = False
     ) -> float:
         """Elo-style probability that ``home`` beats ``away`` (no edge at a neutral site)."""
         _, home_edge = _RATING[league]
@@ -193,6 +204,9 @@ class Slates:
             games = self._build(league, day)
             self._cache[key] = games
             self._by_event[key] = {game.event_ticker: game for game in games}
+            self._by_market[key] = {
+                ticker: game for game in games for ticker in (game.away_ticker, game.home_ticker)
+            }
         return self._cache[key]
 
     def event(self, event_ticker: str) -> SimGame | None:
@@ -204,12 +218,12 @@ class Slates:
         return self._by_event[parsed].get(event_ticker)
 
     def market(self, ticker: str) -> SimGame | None:
-        """The game behind a Kalshi market ticker (``<event>-<TEAM>``)."""
-        event_ticker, _, outcome = ticker.rpartition("-")
-        game = self.event(event_ticker)
-        if game is None or outcome not in (game.away.kalshi, game.home.kalshi):
+        """The game behind a Kalshi market ticker (``<event>-<CODE>``; codes may hold a ``-``)."""
+        parsed = parse_event_ticker(ticker)
+        if parsed is None:
             return None
-        return game
+        self.games(*parsed)
+        return self._by_market[parsed].get(ticker)
 
     def by_espn_id(self, espn_id: str) -> SimGame | None:
         """The game behind an ESPN event id made by this class."""
@@ -244,7 +258,9 @@ class Slates:
             case _:
                 return rng.randint(4, 12)
 
-    def _pairs(self, league: League, count: int, rng: random.Random) -> list[tuple[Team, Team]]:
+    def _pairs(
+        self, league: League, count: int, rng: random.Random
+    ) -> list[tuple[SimTeam, SimTeam]]:
         roster = list(teams(league))
         rng.shuffle(roster)
         pairs = [(roster[i], roster[i + 1]) for i in range(0, len(roster) - 1, 2)][:count]
@@ -258,22 +274,25 @@ class Slates:
     def _build(self, league: League, day: date) -> tuple[SimGame, ...]:
         rng = random.Random(f"{self._seed}|slate|{league}|{day.isoformat()}")
         count = min(self._count(league, day, rng), MAX_GAMES_PER_DAY)
-        slots: list[tuple[Team, Team, str]] = []
+        # (away, home, slot, game number, slot named in the ticker)
+        slots: list[tuple[SimTeam, SimTeam, str, int, str]] = []
         for away, home in self._pairs(league, count, rng):
-            slots.append((away, home, self._slot(league, day, rng)))
+            slot = self._slot(league, day, rng)
+            slots.append((away, home, slot, 0, slot))
         overridden = league in self._slate_size
         if league is League.MLB and not overridden and slots and rng.random() < 1 / 7:
-            away, home, _ = slots[0]
-            slots[0] = (away, home, "13:05")
+            away, home, *_ = slots[0]
+            # Both games of a doubleheader name the first one's start and differ by G1/G2.
+            slots[0] = (away, home, "13:05", 1, "13:05")
             if len(slots) < MAX_GAMES_PER_DAY:
-                slots.append((away, home, "18:40"))
-        drafts: dict[str, tuple[datetime, Team, Team, bool]] = {}
-        for away, home, slot in slots:
+                slots.append((away, home, "18:40", 2, "13:05"))
+        drafts: dict[str, tuple[datetime, SimTeam, SimTeam, bool, int]] = {}
+        for away, home, slot, number, named in slots:
             hour, minute = (int(part) for part in slot.split(":"))
             start = datetime.combine(day, time(hour, minute), ET).astimezone(UTC)
-            ticker = self._event_ticker(league, day, slot, away, home)
+            ticker = self._event_ticker(league, day, named, away, home, number)
             neutral = rng.random() < (0.1 if league in (League.NCAAF, League.NCAAMB) else 0.03)
-            drafts.setdefault(ticker, (start, away, home, neutral))
+            drafts.setdefault(ticker, (start, away, home, neutral, number))
         ordered = sorted(drafts.items(), key=lambda item: (item[1][0], item[0]))
         return tuple(
             self._game(league, day, index, ticker, *draft)
@@ -285,9 +304,14 @@ class Slates:
             return "20:15"
         return rng.choice(_SLOTS[league])
 
-    def _event_ticker(self, league: League, day: date, slot: str, away: Team, home: Team) -> str:
-        hhmm = slot.replace(":", "") if league is League.MLB else ""
-        return f"{SERIES[league]}-{event_date_code(day)}{hhmm}{away.kalshi}{home.kalshi}"
+    def _event_ticker(
+        self, league: League, day: date, slot: str, away: SimTeam, home: SimTeam, number: int
+    ) -> str:
+        timed = league in TICKER_TIME_FROM and day >= TICKER_TIME_FROM[league]
+        hhmm = slot.replace(":", "") if timed else ""
+        suffix = f"G{number}" if number else ""
+        teams_part = f"{away.kalshi(day)}{home.kalshi(day)}"
+        return f"{SERIES[league]}-{event_date_code(day)}{hhmm}{teams_part}{suffix}"
 
     def _game(
         self,
@@ -296,9 +320,10 @@ class Slates:
         index: int,
         ticker: str,
         start: datetime,
-        away: Team,
-        home: Team,
+        away: SimTeam,
+        home: SimTeam,
         neutral: bool,
+        number: int,
     ) -> SimGame:
         rng = random.Random(f"{self._seed}|game|{ticker}")
         prob = self.home_win_probability(league, home, away, neutral=neutral)
@@ -326,4 +351,8 @@ class Slates:
             postponed=rng.random() < 0.02,
             away_listed_first=rng.random() < 0.3,
             event_ticker=ticker,
+            away_code=away.kalshi(day),
+            home_code=home.kalshi(day),
+            game_number=number,
+            never_traded=rng.choice(NEVER_TRADED_STYLES) if rng.random() < 1 / 12 else "",
         )

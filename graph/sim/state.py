@@ -10,11 +10,14 @@ from datetime import UTC, date, datetime, timedelta
 from graph.models import League
 from graph.sim.auth import Verifier
 from graph.sim.faults import Faults, Stats
+from graph.sim.listing import Listed, Listing, listed
 from graph.sim.prices import PriceBook
 from graph.sim.slate import SimGame, Slates, et_date
 
-# GET /markets and /events without an event or ticker filter list this window of ET days.
+# GET /markets and /events without an event or ticker filter list this window of ET days;
+# with a close- or settle-time filter they look at most SINCE_MAX_DAYS back.
 LIST_WINDOW_DAYS = (-1, 0, 1, 2, 3)
+SINCE_MAX_DAYS = 60
 
 
 @dataclass
@@ -27,6 +30,18 @@ class SimState:
     stats: Stats
     verifier: Verifier
     require_auth: bool
+    listing: Listing
+
+    def listed(self, game: SimGame) -> Listed:
+        """``game``'s tickers as listed now (code renames applied)."""
+        return listed(game, self.faults)
+
+    def find_event(self, event_ticker: str) -> Listed | None:
+        return self.listing.event(event_ticker, self.faults)
+
+    def find_market(self, ticker: str) -> tuple[Listed, bool] | None:
+        """The listed game of a market ticker and whether it is the home side."""
+        return self.listing.market(ticker, self.faults)
 
     def now_ms(self) -> int:
         return int(self.clock() * 1000)

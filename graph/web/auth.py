@@ -48,28 +48,49 @@ class TokenCheck:
 
     def authorization_ok(self, value: object) -> bool:
         """Whether ``value`` is ``Bearer <one of the tokens>`` (scheme in any case)."""
+        return self._match(value) is not None
+
+    def principal(self, value: object) -> str | None:
+        """Who a request with this ``Authorization`` value runs as, to key what it may share
+        with others: ``"token-<n>"`` for the n-th configured token, ``""`` for everyone
+        while access control is off, None for no good token. Never the token itself."""
+        if not self.enabled:
+            return ""
+        index = self._match(value)
+        return None if index is None else f"token-{index}"
+
+    def _match(self, value: object) -> int | None:
         if not isinstance(value, str):
-            return False
+            return None
         scheme, _, token = value.strip().partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
-            return False
+            return None
         given = token.strip().encode("utf-8", "surrogateescape")
-        matched = False
-        for known in self._tokens:
+        matched: int | None = None
+        for index, known in enumerate(self._tokens):
             # No early exit: every token is compared whatever matched before.
-            matched |= hmac.compare_digest(given, known)
+            if hmac.compare_digest(given, known):
+                matched = index
         return matched
+
+    def connection_principal(self, params: object) -> str | None:
+        """:meth:`principal` of a ``connection_init`` payload's ``Authorization`` entry."""
+        if not self.enabled:
+            return ""
+        value = _authorization(params)
+        return None if value is None else self.principal(value)
 
     def connection_params_ok(self, params: object) -> bool:
         """Whether a ``connection_init`` payload carries a good ``Authorization`` entry."""
-        if not self.enabled:
-            return True
-        if not isinstance(params, Mapping):
-            return False
-        values = [
-            v for k, v in params.items() if isinstance(k, str) and k.lower() == "authorization"
-        ]
-        return len(values) == 1 and self.authorization_ok(values[0])
+        return self.connection_principal(params) is not None
+
+
+def _authorization(params: object) -> object | None:
+    """The one ``Authorization`` entry (key in any case) of a payload, else None."""
+    if not isinstance(params, Mapping):
+        return None
+    values = [v for k, v in params.items() if isinstance(k, str) and k.lower() == "authorization"]
+    return values[0] if len(values) == 1 else None
 
 
 def _is_ide_page(scope: Scope, ide_path: str) -> bool:

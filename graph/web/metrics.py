@@ -9,7 +9,9 @@ tests build many apps in one process). Three kinds of numbers feed it:
   (:class:`InstrumentedTransport`, wrapped around each httpx client's transport);
 - state read at scrape time by a collector: WebSocket connections (the
   :class:`~graph.web.wsadmission.ConnectionGate`), subscriptions and distinct upstream tickers
-  and conflated updates (the hub), the feed's state and counters, the caches' counters.
+  and conflated updates (the hub), the feed's state and counters, the caches' counters,
+  the games left without Kalshi markets and today's match rate per league (the games
+  service's :class:`~graph.games.markets.MatchStats`), how identical queries were shared.
   Those objects keep plain counters; nothing pushes into the registry on hot paths;
 - operations, reported once each by the GraphQL edge (:meth:`Metrics.observe_operation`):
   duration, errors by ``extensions.code`` and upstream requests, by operation type and a
@@ -24,6 +26,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import httpx
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
@@ -33,10 +36,14 @@ from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from graph.cache import CacheStats
+from graph.games.markets import MatchStats
 from graph.kalshi.feed import FeedState, FeedStats
 from graph.live.hub import Hub
 from graph.web.ratelimit import RateLimiter
 from graph.web.wsadmission import ConnectionGate
+
+if TYPE_CHECKING:
+    from graph.web.clustermetrics import ClusterView
 
 PREFIX = "kalshi_graph"
 CONTENT_TYPE = CONTENT_TYPE_LATEST
@@ -62,6 +69,10 @@ class Sources:
     feed_state: Callable[[], FeedState]
     feed_stats: FeedStats
     caches: Callable[[], Mapping[str, CacheStats]]
+    matching: Callable[[], MatchStats]
+    # How HTTP queries were answered, by outcome (graph.api.sharing.SharingStats).
+    queries: Callable[[], Mapping[str, int]] = dict
+    cluster: ClusterView | None = None  # with REDIS_URL only
 
 
 class Metrics:
@@ -256,17 +267,60 @@ class _LiveCollector(Collector):
         for code, count in sorted(stats.errors_by_code.items()):
             errors.add_metric([str(code)], count)
         yield errors
-        caches = sources.caches()
-        for name, attr, doc in (
+        yield from per_cache(
+            f"{PREFIX}_cache",
+            sources.caches(),
             ("hits", "hits", "Cache lookups answered from a fresh value."),
             ("misses", "loads", "Cache lookups that started an upstream load."),
             ("coalesced", "joined", "Cache lookups that joined a load already running."),
             ("load_failures", "failures", "Cache loads that failed (not stored)."),
-        ):
-            family = CounterMetricFamily(f"{PREFIX}_cache_{name}", doc, labels=["cache"])
-            for cache, counts in caches.items():
-                family.add_metric([cache], getattr(counts, attr))
-            yield family
+        )
+        shared = CounterMetricFamily(
+            f"{PREFIX}_shared_queries",
+            "HTTP queries one principal asked while an identical one ran or had just run, by "
+            "outcome: executed, joined (took the running one's result), recent (a recent "
+            "result), unshared (that result had errors: ran alone).",
+            labels=["outcome"],
+        )
+        for outcome, count in sources.queries().items():
+            shared.add_metric([outcome], count)
+        yield shared
+        yield from _matching(sources.matching())
+        if sources.cluster is not None:
+            yield from sources.cluster.families()
+
+
+def per_cache(
+    prefix: str, caches: Mapping[str, object], *rows: tuple[str, str, str]
+) -> Iterator[Metric]:
+    """One counter family per (name, counter attribute, help) row, labelled by cache."""
+    for name, attr, doc in rows:
+        family = CounterMetricFamily(f"{prefix}_{name}", doc, labels=["cache"])
+        for cache, counts in caches.items():
+            family.add_metric([cache], getattr(counts, attr))
+        yield family
+
+
+def _matching(stats: MatchStats) -> Iterator[Metric]:
+    # Named as issue 14 names them (no kalshi_graph_ prefix): dashboards look for these.
+    unmatched = CounterMetricFamily(
+        "kalshi_games_unmatched",
+        "Games left without Kalshi markets, each counted once per reason: not_listed (no event "
+        "fits), ambiguous (several do), kalshi_unavailable.",
+        labels=["league", "reason"],
+    )
+    for (league, reason), count in sorted(stats.unmatched.items()):
+        unmatched.add_metric([league.value, reason], count)
+    yield unmatched
+    rate = GaugeMetricFamily(
+        "kalshi_games_match_rate",
+        "Share of today's games (US-Eastern date) matched to a Kalshi event, per league, as of "
+        "the last query for them.",
+        labels=["league"],
+    )
+    for league, value in sorted(stats.rate.items()):
+        rate.add_metric([league.value], value)
+    yield rate
 
 
 class InstrumentedTransport(httpx.AsyncBaseTransport):

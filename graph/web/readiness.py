@@ -13,11 +13,12 @@ from __future__ import annotations
 import enum
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 
 from graph.cache import TTLCache
+from graph.errors import RateLimited
 from graph.kalshi.feed import FeedState
 
 Check = Callable[[], Awaitable[str | None]]
@@ -33,9 +34,16 @@ class Phase(enum.StrEnum):
 class Report:
     ready: bool
     checks: dict[str, str]  # name -> "ok" or the reason it is not
+    details: dict[str, str] = field(default_factory=dict)  # informative; never make it unready
 
     def as_json(self) -> dict[str, object]:
-        return {"status": "ready" if self.ready else "not ready", "checks": self.checks}
+        body: dict[str, object] = {
+            "status": "ready" if self.ready else "not ready",
+            "checks": self.checks,
+        }
+        if self.details:
+            body["details"] = self.details
+        return body
 
 
 async def http_probe(client: httpx.AsyncClient, url: str, *, timeout_s: float) -> str | None:
@@ -45,6 +53,8 @@ async def http_probe(client: httpx.AsyncClient, url: str, *, timeout_s: float) -
         response = await client.get(url, timeout=timeout_s)
     except (httpx.HTTPError, httpx.InvalidURL) as exc:
         return f"unreachable ({type(exc).__name__})"
+    except RateLimited:
+        return None  # our own read budget (KALSHI_READ_RATE) said no; Kalshi is not at fault
     status = response.status_code
     if status in (401, 403):
         return f"HTTP {status}: our key or signature was refused"
@@ -72,6 +82,7 @@ class Readiness:
         self.phase = Phase.STARTING
         self._checks: dict[str, Check] = {}
         self._cached: set[str] = set()
+        self._details: list[Callable[[], dict[str, str]]] = []
         self._cache_s = cache_s
         self._results: TTLCache[str, str | None] = TTLCache(clock=clock)
 
@@ -81,9 +92,14 @@ class Readiness:
         if cached:
             self._cached.add(name)
 
+    def describe(self, details: Callable[[], dict[str, str]]) -> None:
+        """Show ``details()`` in every report (state worth seeing that is not a failure)."""
+        self._details.append(details)
+
     def clear(self) -> None:
         self._checks.clear()
         self._cached.clear()
+        self._details.clear()
 
     async def report(self) -> Report:
         checks = {"lifecycle": "ok" if self.phase is Phase.SERVING else str(self.phase)}
@@ -93,7 +109,8 @@ class Readiness:
             else:
                 result = await check()
             checks[name] = result or "ok"
-        return Report(ready=all(v == "ok" for v in checks.values()), checks=checks)
+        details = {k: v for describe in self._details for k, v in describe().items()}
+        return Report(ready=all(v == "ok" for v in checks.values()), checks=checks, details=details)
 
     async def aclose(self) -> None:
         await self._results.aclose()

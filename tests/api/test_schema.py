@@ -3,26 +3,22 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
-import tracemalloc
-from collections.abc import Collection
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from strawberry.types import ExecutionResult
 
 from graph.api import errors as errorpolicy
 from graph.api.context import Context
 from graph.api.cost import Limits
-from graph.api.execution import EVENT_RESULTS, EVENT_RESULTS_SIZE
-from graph.api.schema import _check_tickers, build_schema, schema
-from graph.errors import InvalidInput, OperationTimeout, UpstreamUnavailable
-from graph.live.hub import Hub
-from graph.models import Market, TickerUpdate
+from graph.api.schema import build_schema, schema
+from graph.errors import OperationTimeout, UpstreamUnavailable
+from graph.games.batches import GameSet
+from graph.games.matching import GameMarkets
+from graph.models import Game, GameState, League, Market, TeamRef
 from graph.settings import Settings
-from tests.e2e import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -30,27 +26,6 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_schema_file_matches_the_code() -> None:
     """schema.graphql is exactly what the code builds (re-export with `make schema`)."""
     assert (ROOT / "schema.graphql").read_text() == str(schema)
-
-
-@pytest.mark.parametrize(
-    ("tickers", "message"),
-    [
-        pytest.param([], "at least one", id="empty"),
-        pytest.param([f"KXA-{i}" for i in range(4)], "at most 3", id="too-many"),
-        pytest.param(["kxnba-lower"], "not a Kalshi market ticker", id="lowercase"),
-        pytest.param(["A B"], "not a Kalshi market ticker", id="space"),
-        pytest.param(["X" * 101], "not a Kalshi market ticker", id="too-long"),
-    ],
-)
-def test_bad_ticker_lists_are_rejected(tickers: list[str], message: str) -> None:
-    """Subscriptions validate their tickers before anything goes upstream."""
-    with pytest.raises(InvalidInput, match=message):
-        _check_tickers(tickers, limit=3)
-
-
-def test_ticker_lists_are_deduplicated_in_order() -> None:
-    """Repeated tickers count once and keep their first position."""
-    assert _check_tickers(["B-1", "A-1", "B-1"], limit=2) == ["B-1", "A-1"]
 
 
 class FakeService:
@@ -68,6 +43,62 @@ def context(service: Any, snapshot: Any = None) -> Context:
         settings=Settings(_env_file=None),  # type: ignore[call-arg]
         snapshot=snapshot,
     )
+
+
+class ListingService:
+    """Records whether each schedule request asked for the market listing to start too."""
+
+    def __init__(self) -> None:
+        self.with_markets: list[bool] = []
+
+    def today(self) -> date:
+        return date(2026, 11, 22)
+
+    async def games(self, league: Any, day: date, *, with_markets: bool = False) -> list[Any]:
+        self.with_markets.append(with_markets)
+        return []
+
+    async def game(self, game_id: str, *, with_markets: bool = False) -> None:
+        self.with_markets.append(with_markets)
+
+    def game_set(self, games: list[Any]) -> GameSet:
+        async def nothing(*args: Any) -> list[Any]:
+            return []
+
+        return GameSet(games, markets=nothing, predictions=nothing)
+
+
+@pytest.mark.parametrize(
+    ("query", "listing"),
+    [
+        pytest.param("{ games(league: NBA) { id home { code } } }", False, id="schedule-only"),
+        pytest.param("{ games(league: NBA) { markets { ticker } } }", True, id="markets"),
+        pytest.param(
+            "{ games(league: NBA) { ...G } } fragment G on Game { prediction { edge } }",
+            True,
+            id="prediction-in-a-fragment",
+        ),
+        pytest.param(
+            "{ games(league: NBA) { ... on Game { id ... on Game { markets { team } } } } }",
+            True,
+            id="markets-in-nested-inline-fragments",
+        ),
+        pytest.param("{ games(league: NBA, sortBy: EDGE) { id } }", True, id="sorted-by-edge"),
+        pytest.param('{ game(id: "NBA.20261122.1") { id } }', False, id="one-game"),
+        pytest.param(
+            '{ game(id: "NBA.20261122.1") { prediction { edge } } }', True, id="one-prediction"
+        ),
+    ],
+)
+async def test_the_listing_starts_with_the_schedule_when_the_selection_needs_it(
+    query: str, listing: bool
+) -> None:
+    """games/game ask the service to start the market listing with the scoreboard exactly
+    when markets or predictions are selected (fragments included) or needed for sorting."""
+    service = ListingService()
+    result = await schema.execute(query, context_value=context(service))
+    assert result.errors is None
+    assert service.with_markets == [listing]
 
 
 async def test_unexpected_exceptions_are_masked() -> None:
@@ -223,85 +254,54 @@ async def test_strawberry_does_not_log_tracebacks_for_expected_errors(
     assert all(r.exc_info is None and r.levelno <= logging.WARNING for r in caplog.records)
 
 
-class _IdleFeed:
-    fatal_error = None
+class PreparedService(ListingService):
+    """One scheduled game whose markets and prediction come from fixed batches."""
 
-    def set_wanted(self, tickers: Collection[str]) -> None:
-        pass
+    def __init__(self) -> None:
+        super().__init__()
+        self.scheduled = Game(
+            id="1",
+            league=League.NBA,
+            start_time=datetime(2026, 11, 22, 23, 0, tzinfo=UTC),
+            state=GameState.SCHEDULED,
+            home=TeamRef(code="BOS", name="Boston"),
+            away=TeamRef(code="LAL", name="Los Angeles"),
+        )
+
+    async def games(self, league: Any, day: date, *, with_markets: bool = False) -> list[Any]:
+        self.with_markets.append(with_markets)
+        return [self.scheduled]
+
+    def game_set(self, games: list[Any]) -> GameSet:
+        market = Market(
+            ticker="KXNBAGAME-26NOV22LALBOS-BOS", event_ticker="E", title="t", status="active"
+        )
+
+        async def markets(games: Any) -> list[GameMarkets]:
+            return [GameMarkets(event_ticker="E", home=market)]
+
+        async def predictions(games: Any, pending: Any) -> list[Any]:
+            await pending
+            return [RuntimeError("model down")]
+
+        return GameSet(games, markets=markets, predictions=predictions)
 
 
-async def _no_snapshot(tickers: list[str]) -> list[Any]:
-    return []
-
-
-async def test_a_long_subscription_does_not_grow_with_each_event() -> None:
-    """Memory per subscription stays flat over thousands of events (graphql-core 3.3 kept
-    ~1.8 KB of memoised sub-fields per event; see ``SharedExecutor``)."""
-    ticker = "KXNBAGAME-26NOV22ATLTOR-ATL"
-    hub = Hub(_IdleFeed())
-    ctx = context(None, _no_snapshot)
-    ctx.hub = hub
-    query = (
-        f'subscription {{ tickerUpdates(marketTickers: ["{ticker}"]) '
-        "{ marketTicker price yesBid yesAsk volume ts } }"
+@pytest.mark.parametrize("readied", [True, False], ids=["readied-by-the-resolver", "not-readied"])
+async def test_game_fields_answer_whether_or_not_the_batch_was_readied(
+    readied: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """markets and prediction answer from a batch the resolver finished, or await it when it
+    did not; a failed prediction is that game's error either way."""
+    if not readied:
+        monkeypatch.setattr("graph.api.schema.batches_needed", lambda *args: set())
+    service = PreparedService()
+    result = await schema.execute(
+        "{ games(league: NBA) { markets { ticker } prediction { edge } } }",
+        context_value=context(service),
     )
-    source = await schema.subscribe(query, context_value=ctx)
-    assert not isinstance(source, ExecutionResult)
-    pending = asyncio.ensure_future(anext(source))
-    await eventually(lambda: hub.subscriber_count == 1)
-
-    async def events(count: int) -> None:
-        nonlocal pending
-        for n in range(count):
-            hub.publish(TickerUpdate(ticker, ts_ms=n, price=0.5, volume=float(n)))
-            result = await asyncio.wait_for(pending, 5)
-            assert not result.errors and result.data is not None
-            assert result.data["tickerUpdates"]["volume"] == n
-            pending = asyncio.ensure_future(anext(source))
-
-    tracemalloc.start()
-    try:
-        await events(EVENT_RESULTS_SIZE + 200)  # warm: first-use caches settle, the LRU fills
-        gc.collect()
-        before = tracemalloc.get_traced_memory()[0]
-        await events(2000)
-        gc.collect()
-        grown = tracemalloc.get_traced_memory()[0] - before
-    finally:
-        tracemalloc.stop()
-        pending.cancel()
-        await source.aclose()
-    assert grown < 200_000, f"{grown} bytes kept over 2000 events"
-
-
-async def test_subscribers_asking_the_same_share_one_execution_per_update() -> None:
-    """Equal (update, document, variables) run once; other selections get their own fields."""
-    ticker = "KXNBAGAME-26NOV22ATLTOR-ATL"
-    hub = Hub(_IdleFeed())
-    EVENT_RESULTS.clear()
-    documents = [
-        f'subscription {{ tickerUpdates(marketTickers: ["{ticker}"]) {{ marketTicker price }} }}',
-        f'subscription {{ tickerUpdates(marketTickers: ["{ticker}"]) {{ marketTicker price }} }}',
-        f'subscription {{ tickerUpdates(marketTickers: ["{ticker}"]) {{ volume }} }}',
-    ]
-    sources = []
-    for document in documents:
-        ctx = context(None, _no_snapshot)
-        ctx.hub = hub
-        source = await schema.subscribe(document, context_value=ctx)
-        assert not isinstance(source, ExecutionResult)
-        sources.append(source)
-    pending = [asyncio.ensure_future(anext(source)) for source in sources]
-    try:
-        await eventually(lambda: hub.subscriber_count == 3)
-        hub.publish(TickerUpdate(ticker, ts_ms=1, price=0.42, volume=7.0))
-        results = await asyncio.wait_for(asyncio.gather(*pending), 5)
-    finally:
-        for source in sources:
-            await source.aclose()
-    assert [r.data for r in results] == [
-        {"tickerUpdates": {"marketTicker": ticker, "price": 0.42}},
-        {"tickerUpdates": {"marketTicker": ticker, "price": 0.42}},
-        {"tickerUpdates": {"volume": 7.0}},
-    ]
-    assert len(EVENT_RESULTS) == 2
+    assert result.data == {
+        "games": [{"markets": [{"ticker": "KXNBAGAME-26NOV22LALBOS-BOS"}], "prediction": None}]
+    }
+    assert [e.path for e in result.errors or ()] == [["games", 0, "prediction"]]
+    assert service.with_markets == [readied]

@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 
+from graph.cluster.link import RedisLink
 from graph.espn.client import ScoreboardClient
 from graph.games.service import GameService
 from graph.http import RetryPolicy
@@ -25,9 +26,11 @@ NO_RETRY = RetryPolicy(attempts=1)
 
 @asynccontextmanager
 async def service_on(
-    sim: Simulator, tmp_path: Path, ratings: Any = None
+    sim: Simulator, tmp_path: Path, ratings: Any = None, link: RedisLink | None = None
 ) -> AsyncIterator[GameService]:
-    store = RatingStore(tmp_path / "ratings.sqlite3")
+    # Replicas (one link each) keep files of their own, as workers do.
+    name = "ratings.sqlite3" if link is None else f"ratings-{id(link)}.sqlite3"
+    store = RatingStore(tmp_path / name)
     store.open()
     async with httpx.AsyncClient() as http:
         service = GameService(
@@ -35,6 +38,7 @@ async def service_on(
             scoreboard=ScoreboardClient(http, sim.scoreboard_url, policy=NO_RETRY),
             ratings=ratings(store) if ratings else store,
             clock=lambda: SUNDAY_NOON_UTC,
+            link=link,
         )
         try:
             yield service

@@ -1,298 +1,603 @@
+"""Pairing a day's games with listed events: recorded quirks, ambiguity, and property tests on
+simulated listings with perturbed codes and titles (right event or none, never a wrong one)."""
+
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta, timezone
+import json
+import random
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
-from graph.games.matching import (
-    GameMarkets,
-    event_ticker,
-    match_markets,
-    outcome_team,
-    parse_event_ticker,
-)
+from graph.espn.parse import parse_scoreboard
+from graph.games.matching import guess_tickers, match_day, outcome_team
+from graph.kalshi.payloads import parse_market
 from graph.models import Game, GameState, League, Market, TeamRef
-from graph.teams import Team, by_espn, teams
+from graph.sim import espn_shapes, kalshi_shapes
+from graph.sim.faults import Faults
+from graph.sim.listing import listed
+from graph.sim.prices import PriceBook
+from graph.sim.slate import SimGame, Slates
+from graph.sim.teams import SimTeam, teams
+from graph.teams import SERIES, Team, teams as table_teams
 
-_MAJORS = (League.NFL, League.NBA, League.MLB, League.NHL)
-_KICKOFF = datetime(2024, 11, 10, 18, 0, tzinfo=UTC)
+FIRST_DAY = date(2025, 9, 1)
 
 
-def _game(
+# Recorded-shape fixtures (tests/data/kalshi, one per quirk of real listings)
+
+FIXTURES = Path(__file__).resolve().parents[1] / "data" / "kalshi"
+
+
+def fixture(name: str) -> list[Market]:
+    body = json.loads((FIXTURES / f"{name}.json").read_text(encoding="utf-8"))
+    return [parse_market(raw) for raw in body["markets"]]
+
+
+def game(
+    game_id: str,
     league: League,
     away: str,
     home: str,
-    start: datetime = _KICKOFF,
+    start: str,
     *,
     neutral: bool = False,
-    game_id: str = "1",
+    names: tuple[str, str] | None = None,
 ) -> Game:
+    away_name, home_name = names or (away, home)
     return Game(
         id=game_id,
         league=league,
-        start_time=start,
+        start_time=datetime.fromisoformat(start),
         state=GameState.SCHEDULED,
-        home=TeamRef(code=home, name=home),
-        away=TeamRef(code=away, name=away),
+        home=TeamRef(code=home, name=home_name),
+        away=TeamRef(code=away, name=away_name),
         neutral_site=neutral,
     )
 
 
-def _markets(event: str, *codes: str) -> list[Market]:
+@pytest.mark.parametrize(
+    ("name", "league", "day", "away", "home", "start", "event", "codes"),
+    [
+        pytest.param(
+            "nhl_short_codes",
+            League.NHL,
+            date(2026, 9, 19),
+            "VGK",
+            "LA",
+            "2026-09-20T02:00:00+00:00",
+            "KXNHLGAME-26SEP19VGKLA",
+            ("VGK", "LA"),
+            id="nhl-LA",
+        ),
+        pytest.param(
+            "nhl_short_codes",
+            League.NHL,
+            date(2025, 10, 30),
+            "NJ",
+            "SJ",
+            "2025-10-31T02:30:00+00:00",
+            "KXNHLGAME-25OCT30NJSJ",
+            ("NJ", "SJ"),
+            id="nhl-NJ-SJ",
+        ),
+        pytest.param(
+            "mlb_washington_wsh",
+            League.MLB,
+            date(2026, 8, 29),
+            "MIA",
+            "WSH",
+            "2026-08-29T20:05:00+00:00",
+            "KXMLBGAME-26AUG291605MIAWSH",
+            ("MIA", "WSH"),
+            id="mlb-WSH",
+        ),
+        pytest.param(
+            "nfl_rams_la_2025_26",
+            League.NFL,
+            date(2026, 1, 4),
+            "ARI",
+            "LAR",
+            "2026-01-04T21:25:00+00:00",
+            "KXNFLGAME-26JAN04ARILA",
+            ("ARI", "LA"),
+            id="rams-LA",
+        ),
+        pytest.param(
+            "nfl_rams_lar_2026_27",
+            League.NFL,
+            date(2026, 9, 21),
+            "NYG",
+            "LAR",
+            "2026-09-21T20:05:00+00:00",
+            "KXNFLGAME-26SEP21NYGLAR",
+            ("NYG", "LAR"),
+            id="rams-LAR",
+        ),
+        pytest.param(
+            "mlb_2025_no_hhmm",
+            League.MLB,
+            date(2025, 10, 31),
+            "LAD",
+            "TOR",
+            "2025-11-01T00:00:00+00:00",
+            "KXMLBGAME-25OCT31LADTOR",
+            ("LAD", "TOR"),
+            id="no-hhmm",
+        ),
+        pytest.param(
+            "wnba_vs_titles",
+            League.WNBA,
+            date(2026, 7, 12),
+            "IND",
+            "PHX",
+            "2026-07-12T19:00:00+00:00",
+            "KXWNBAGAME-26JUL12INDPHX",
+            ("IND", "PHX"),
+            id="vs-title",
+        ),
+        pytest.param(
+            "wnba_vs_titles",
+            League.WNBA,
+            date(2026, 7, 12),
+            "POR",
+            "SEA",
+            "2026-07-13T02:00:00+00:00",
+            "KXWNBAGAME-26JUL12PORSEA",
+            ("POR", "SEA"),
+            id="portland",
+        ),
+    ],
+)
+def test_recorded_listings_match_their_games(
+    name: str,
+    league: League,
+    day: date,
+    away: str,
+    home: str,
+    start: str,
+    event: str,
+    codes: tuple[str, str],
+) -> None:
+    """Each quirk of a real listing (codes our table gets wrong, codes that changed with the
+    season, HHMM or none, title styles) still matches, and teaches Kalshi's codes."""
+    markets = fixture(name)
+    found = match_day(league, day, [game("1", league, away, home, start)], markets)
+    result = found.markets["1"]
+    assert result.event_ticker == event and found.unmatched == {}
+    assert result.away is not None and result.away.ticker == f"{event}-{codes[0]}"
+    assert result.home is not None and result.home.ticker == f"{event}-{codes[1]}"
+    assert found.codes == {away: codes[0], home: codes[1]}
+    assert found.rate == 1.0
+
+
+def test_a_hyphenated_code_and_a_school_missing_from_our_tables_match() -> None:
+    """TOL at M-OH: Miami (OH) is known only from the scoreboard, its code holds a hyphen."""
+    toledo = game(
+        "1",
+        League.NCAAF,
+        "TOL",
+        "M-OH",
+        "2025-11-13T00:00:00+00:00",
+        names=("Toledo Rockets", "Miami (OH) RedHawks"),
+    )
+    found = match_day(League.NCAAF, date(2025, 11, 12), [toledo], fixture("ncaaf_hyphen_code"))
+    result = found.markets["1"]
+    assert result.home is not None and result.home.ticker == "KXNCAAFGAME-25NOV12TOLM-OH-M-OH"
+    assert result.away is not None and result.away.ticker == "KXNCAAFGAME-25NOV12TOLM-OH-TOL"
+    ball = game(
+        "2",
+        League.NCAAMB,
+        "BALL",
+        "NIU",
+        "2026-01-10T19:00:00+00:00",
+        names=("Ball State Cardinals", "Northern Illinois Huskies"),
+    )
+    missing = fixture("teams_missing_from_tables")
+    found = match_day(League.NCAAMB, date(2026, 1, 10), [ball], missing)
+    assert found.markets["2"].event_ticker == "KXNCAAMBGAME-26JAN10BALLNIU"
+
+
+def test_a_doubleheader_yields_two_games_with_two_distinct_events() -> None:
+    """G1 goes to the earlier game and G2 to the later, though G2 lists G1's start time."""
+    games = [
+        game("late", League.MLB, "DET", "CLE", "2026-09-04T22:40:00+00:00"),
+        game("early", League.MLB, "DET", "CLE", "2026-09-04T18:10:00+00:00"),
+    ]
+    found = match_day(League.MLB, date(2026, 9, 4), games, fixture("mlb_doubleheader_g1_g2"))
+    assert found.markets["early"].event_ticker == "KXMLBGAME-26SEP041410DETCLEG1"
+    assert found.markets["late"].event_ticker == "KXMLBGAME-26SEP041410DETCLEG2"
+    late = found.markets["late"]
+    assert late.home is not None and late.home.ticker.endswith("G2-CLE")
+
+
+@pytest.mark.parametrize("name", ["never_traded_empty_book", "never_traded_penny_book"])
+def test_never_traded_markets_match_but_carry_no_probability(name: str) -> None:
+    """A never-traded event is still the game's event; its markets imply nothing."""
+    markets = fixture(name)
+    event = markets[0].event_ticker
+    league = League.NBA if event.startswith("KXNBA") else League.NHL
+    away, home = (m.outcome for m in markets)
+    away_key = "NY" if away == "NYK" else away
+    one = game("1", league, away_key, home, "2026-03-31T23:30:00+00:00")
+    result = match_day(league, date(2026, 3, 31), [one], markets).markets["1"]
+    assert result.event_ticker == event
+    assert [m.implied_probability for m in result.markets] == [None, None]
+    assert all(m.last_price == 0.0 and m.volume == 0.0 for m in result.markets)
+
+
+# Wrong is worse than missing
+
+
+def _listing(
+    event: str,
+    away: tuple[str, str],
+    home: tuple[str, str],
+    occurs_at: datetime | None = None,
+    expected_expiration: datetime | None = None,
+) -> list[Market]:
     return [
-        Market(ticker=f"{event}-{code}", event_ticker=event, title="", status="active")
-        for code in codes
+        Market(
+            ticker=f"{event}-{code}",
+            event_ticker=event,
+            title="",
+            status="active",
+            yes_sub_title=label,
+            occurs_at=occurs_at,
+            expected_expiration=expected_expiration,
+        )
+        for code, label in (away, home)
     ]
 
 
-def _opponent(team: Team) -> Team:
-    league_teams = teams(team.league)
-    return league_teams[1] if team is league_teams[0] else league_teams[0]
+SUNDAY = date(2026, 11, 22)
+ONE_PM = "2026-11-22T18:00:00+00:00"
+
+
+def test_two_events_fitting_one_game_leave_it_unmatched_and_named() -> None:
+    """Two listed events for the same pair and time: ambiguous, both named as candidates."""
+    markets = _listing("KXNFLGAME-26NOV22BUFKC", ("BUF", "Buffalo"), ("KC", "Kansas City"))
+    markets += _listing("KXNFLGAME-26NOV22BUFFKCC", ("BUFF", "Buffalo"), ("KCC", "Kansas City"))
+    found = match_day(League.NFL, SUNDAY, [game("1", League.NFL, "BUF", "KC", ONE_PM)], markets)
+    assert not found.markets["1"].matched
+    assert found.unmatched["1"].reason == "ambiguous"
+    assert set(found.unmatched["1"].candidates) == {
+        "KXNFLGAME-26NOV22BUFKC",
+        "KXNFLGAME-26NOV22BUFFKCC",
+    }
+    assert found.rate == 0.0 and found.codes == {}
+
+
+def test_an_unlisted_game_names_the_events_of_its_teams() -> None:
+    """No fitting event: not_listed, with the listed events that name one of its teams."""
+    markets = _listing("KXNFLGAME-26NOV22BUFMIA", ("BUF", "Buffalo"), ("MIA", "Miami"))
+    found = match_day(League.NFL, SUNDAY, [game("1", League.NFL, "BUF", "KC", ONE_PM)], markets)
+    assert found.unmatched["1"].reason == "not_listed"
+    assert found.unmatched["1"].candidates == ("KXNFLGAME-26NOV22BUFMIA",)
+
+
+def test_home_and_away_come_from_the_tickers_order_unless_the_site_is_neutral() -> None:
+    """A game listed the other way round matches only at a neutral site, with sides by team."""
+    markets = _listing("KXNFLGAME-26NOV22KCBUF", ("KC", "Kansas City"), ("BUF", "Buffalo"))
+    home_game = game("1", League.NFL, "BUF", "KC", ONE_PM)
+    assert not match_day(League.NFL, SUNDAY, [home_game], markets).markets["1"].matched
+    london = game("1", League.NFL, "BUF", "KC", ONE_PM, neutral=True)
+    result = match_day(League.NFL, SUNDAY, [london], markets).markets["1"]
+    assert result.home is not None and result.home.ticker.endswith("-KC")
+    assert result.away is not None and result.away.ticker.endswith("-BUF")
+
+
+def test_a_neutral_site_pair_the_evidence_cannot_tell_apart_stays_unmatched() -> None:
+    """Both sides "Los Angeles" with unknown codes at a neutral site: which is which is unknown."""
+    markets = _listing("KXNFLGAME-26NOV22XXYY", ("XX", "Los Angeles"), ("YY", "Los Angeles"))
+    mexico = game("1", League.NFL, "LAC", "LAR", ONE_PM, neutral=True)
+    found = match_day(League.NFL, SUNDAY, [mexico], markets)
+    assert found.unmatched["1"].reason == "not_listed"
+    at_home = game("1", League.NFL, "LAC", "LAR", ONE_PM)
+    found = match_day(League.NFL, SUNDAY, [at_home], markets)  # the ticker's order decides
+    assert found.markets["1"].event_ticker == "KXNFLGAME-26NOV22XXYY"
+
+
+@pytest.mark.parametrize(
+    ("fields", "matched"),
+    [
+        pytest.param({"occurs_at": datetime(2026, 11, 22, 19, 30, tzinfo=UTC)}, True, id="near"),
+        pytest.param({"occurs_at": datetime(2026, 11, 22, 21, 5, tzinfo=UTC)}, False, id="far"),
+        pytest.param(
+            {"expected_expiration": datetime(2026, 11, 22, 21, 0, tzinfo=UTC)},
+            True,
+            id="expires-after-start",
+        ),
+        pytest.param(
+            {"expected_expiration": datetime(2026, 11, 22, 17, 0, tzinfo=UTC)},
+            False,
+            id="expires-before-start",
+        ),
+        pytest.param(
+            {"expected_expiration": datetime(2026, 11, 23, 3, 0, tzinfo=UTC)},
+            False,
+            id="expires-too-late",
+        ),
+    ],
+)
+def test_start_times_must_agree(fields: dict[str, datetime], matched: bool) -> None:
+    """The listed start within two hours of the scoreboard's, or an expected expiration within
+    eight hours after it."""
+    markets = _listing(
+        "KXNFLGAME-26NOV22BUFKC", ("BUF", "Buffalo"), ("KC", "Kansas City"), **fields
+    )
+    found = match_day(League.NFL, SUNDAY, [game("1", League.NFL, "BUF", "KC", ONE_PM)], markets)
+    assert found.markets["1"].matched is matched
+
+
+def test_a_doubleheader_without_game_numbers_goes_by_start_time() -> None:
+    """Same pair twice, no G1/G2: each event goes to the game whose start it lists; if the two
+    events list the same start, neither game is matched."""
+
+    def dh(first: datetime, second: datetime) -> list[Market]:
+        return _listing(
+            "KXMLBGAME-26JUL041310DETCLE", ("DET", "Detroit"), ("CLE", "Cleveland"), occurs_at=first
+        ) + _listing(
+            "KXMLBGAME-26JUL041440DETCLE",
+            ("DET", "Detroit"),
+            ("CLE", "Cleveland"),
+            occurs_at=second,
+        )
+
+    games = [
+        game("a", League.MLB, "DET", "CLE", "2026-07-04T17:10:00+00:00"),
+        game("b", League.MLB, "DET", "CLE", "2026-07-04T18:40:00+00:00"),
+    ]
+    t1, t2 = datetime(2026, 7, 4, 17, 10, tzinfo=UTC), datetime(2026, 7, 4, 18, 40, tzinfo=UTC)
+    found = match_day(League.MLB, date(2026, 7, 4), games, dh(t1, t2))
+    assert found.markets["a"].event_ticker == "KXMLBGAME-26JUL041310DETCLE"
+    assert found.markets["b"].event_ticker == "KXMLBGAME-26JUL041440DETCLE"
+    found = match_day(League.MLB, date(2026, 7, 4), games, dh(t1, t1))
+    assert {u.reason for u in found.unmatched.values()} == {"ambiguous"} and len(
+        found.unmatched
+    ) == 2
+
+
+def test_a_game_number_beyond_the_days_games_matches_nothing() -> None:
+    """G1 and G2 listed but the scoreboard has one game of the pair: nothing is guessed."""
+    games = [game("only", League.MLB, "DET", "CLE", "2026-09-04T18:10:00+00:00")]
+    found = match_day(League.MLB, date(2026, 9, 4), games, fixture("mlb_doubleheader_g1_g2"))
+    assert found.unmatched["only"].reason == "ambiguous"
+
+
+def test_an_empty_day_has_no_rate() -> None:
+    """No games, no match rate."""
+    assert match_day(League.NBA, SUNDAY, [], []).rate is None
+
+
+MAJORS = (League.NFL, League.NBA, League.MLB, League.NHL)
 
 
 @pytest.mark.parametrize(
     "team",
-    [pytest.param(t, id=f"{t.league}-{t.espn}") for league in _MAJORS for t in teams(league)],
+    [pytest.param(t, id=f"{t.league}-{t.espn}") for lg in MAJORS for t in table_teams(lg)],
 )
 def test_every_major_league_team_matches_home_and_away(team: Team) -> None:
-    """For every team of the four majors, ticker -> parse -> match works as home and as away."""
-    opp = _opponent(team)
-    for away, home in ((opp, team), (team, opp)):
-        game = _game(team.league, away.espn, home.espn)
-        ticker = event_ticker(team.league, game)
-        assert ticker is not None
-        assert ticker.endswith(away.kalshi + home.kalshi)
-        key = parse_event_ticker(ticker)
-        assert key is not None
-        assert (key.league, key.away, key.home, key.date) == (
-            team.league,
-            away,
-            home,
-            date(2024, 11, 10),
-        )
-        markets = _markets(ticker, home.kalshi, away.kalshi)
-        found = match_markets(team.league, game, markets)
-        assert found == GameMarkets(home=markets[0], away=markets[1], event_ticker=ticker)
+    """Every team of the four majors matches as home and as away under the table's code and its
+    location as the sub-title (Kalshi's style), with sides right."""
+    others = [t for t in table_teams(team.league) if t.location != team.location]
+    opponent = others[0]
+    start = "2026-11-22T18:00:00+00:00"
+    hhmm = "1300" if team.league is League.MLB else ""
+    for away, home in ((opponent, team), (team, opponent)):
+        event = f"{SERIES[team.league]}-26NOV22{hhmm}{away.kalshi}{home.kalshi}"
+        markets = _listing(event, (away.kalshi, away.location), (home.kalshi, home.location))
+        one = game("1", team.league, away.espn, home.espn, start)
+        result = match_day(team.league, SUNDAY, [one], markets).markets["1"]
+        assert result.event_ticker == event
+        assert (result.away, result.home) == (markets[0], markets[1])
 
 
-@pytest.mark.parametrize(
-    ("league", "away", "home", "expected"),
-    [
-        pytest.param(League.NFL, "WSH", "JAX", "KXNFLGAME-24NOV10WASJAC", id="nfl-wsh-jax"),
-        pytest.param(League.NFL, "LAR", "LAC", "KXNFLGAME-24NOV10LALAC", id="nfl-lar-lac"),
-        pytest.param(League.NFL, "LAC", "LAR", "KXNFLGAME-24NOV10LACLA", id="nfl-lac-lar"),
-        pytest.param(League.NBA, "GS", "NY", "KXNBAGAME-24NOV10GSWNYK", id="nba-gs-ny"),
-        pytest.param(League.NBA, "SA", "NO", "KXNBAGAME-24NOV10SASNOP", id="nba-sa-no"),
-        pytest.param(League.NBA, "UTAH", "PHX", "KXNBAGAME-24NOV10UTAPHX", id="nba-utah-phx"),
-        pytest.param(League.NBA, "WSH", "BKN", "KXNBAGAME-24NOV10WASBKN", id="nba-wsh-bkn"),
-        pytest.param(League.NHL, "NJ", "LA", "KXNHLGAME-24NOV10NJDLAK", id="nhl-nj-la"),
-        pytest.param(League.NHL, "TB", "SJ", "KXNHLGAME-24NOV10TBLSJS", id="nhl-tb-sj"),
-        pytest.param(League.MLB, "ARI", "CHW", "KXMLBGAME-24NOV101300AZCWS", id="mlb-ari-chw"),
-        pytest.param(League.MLB, "WSH", "ATH", "KXMLBGAME-24NOV101300WSNATH", id="mlb-wsh-ath"),
-        pytest.param(League.WNBA, "GS", "CONN", "KXWNBAGAME-24NOV10GSCONN", id="wnba-gs-conn"),
-        pytest.param(League.NCAAF, "MIZ", "TA&M", "KXNCAAFGAME-24NOV10MIZZTXAM", id="ncaaf"),
-    ],
-)
-def test_tricky_codes_build_kalshi_tickers(
-    league: League, away: str, home: str, expected: str
-) -> None:
-    """ESPN codes are translated to Kalshi's (WSH/WAS, JAX/JAC, LAR/LA, GS/GSW, ...)."""
-    game = _game(league, away, home)
-    assert event_ticker(league, game) == expected
-    key = parse_event_ticker(expected)
-    assert key is not None
-    assert (key.away.espn, key.home.espn) == (away, home)
-
-
-def test_late_evening_game_uses_eastern_date() -> None:
-    """A 22:30 ET tip-off (03:30Z next day) carries the ET date in its ticker."""
-    game = _game(League.NBA, "LAL", "GS", datetime(2024, 11, 11, 3, 30, tzinfo=UTC))
-    assert event_ticker(League.NBA, game) == "KXNBAGAME-24NOV10LALGSW"
-
-
-def test_naive_start_time_is_taken_as_utc() -> None:
-    """A naive datetime is read as UTC, so it files under the same ET date as an aware one."""
-    naive = _game(League.NBA, "LAL", "GS", datetime(2024, 11, 11, 3, 30))
-    assert event_ticker(League.NBA, naive) == "KXNBAGAME-24NOV10LALGSW"
-
-
-def test_mlb_doubleheader_gets_two_tickers_and_each_game_its_markets() -> None:
-    """Two MLB games of the same teams on one day get distinct HHMM tickers and markets."""
-    first = _game(League.MLB, "NYY", "BOS", datetime(2025, 6, 27, 17, 5, tzinfo=UTC), game_id="1")
-    second = _game(League.MLB, "NYY", "BOS", datetime(2025, 6, 27, 23, 10, tzinfo=UTC), game_id="2")
-    t1, t2 = "KXMLBGAME-25JUN271305NYYBOS", "KXMLBGAME-25JUN271910NYYBOS"
-    assert (event_ticker(League.MLB, first), event_ticker(League.MLB, second)) == (t1, t2)
-    markets = _markets(t1, "BOS", "NYY") + _markets(t2, "BOS", "NYY")
-    m1 = match_markets(League.MLB, first, markets)
-    m2 = match_markets(League.MLB, second, markets)
-    assert (m1.event_ticker, m1.home, m1.away) == (t1, markets[0], markets[1])
-    assert (m2.event_ticker, m2.home, m2.away) == (t2, markets[2], markets[3])
-
-
-def test_moved_start_time_falls_back_to_the_single_nearby_event() -> None:
-    """An MLB game whose listed HHMM is 15 minutes off still finds its one event."""
-    game = _game(League.MLB, "TEX", "LAA", datetime(2025, 6, 27, 23, 20, tzinfo=UTC))
-    markets = _markets("KXMLBGAME-25JUN271905TEXLAA", "LAA", "TEX")
-    found = match_markets(League.MLB, game, markets)
-    assert found.event_ticker == "KXMLBGAME-25JUN271905TEXLAA"
-    assert (found.home, found.away) == (markets[0], markets[1])
-
-
-def test_doubleheader_fallback_never_takes_the_other_game() -> None:
-    """A game whose own event is missing does not grab the other doubleheader game's markets."""
-    second = _game(League.MLB, "NYY", "BOS", datetime(2025, 6, 27, 23, 10, tzinfo=UTC))
-    markets = _markets("KXMLBGAME-25JUN271305NYYBOS", "BOS", "NYY")
-    found = match_markets(League.MLB, second, markets)
-    assert found == GameMarkets(event_ticker="KXMLBGAME-25JUN271910NYYBOS")
-
-
-@pytest.mark.parametrize(
-    ("neutral", "matched"),
-    [pytest.param(True, True, id="neutral"), pytest.param(False, False, id="home-game")],
-)
-def test_reversed_listing_matches_only_at_neutral_sites(neutral: bool, matched: bool) -> None:
-    """An event listing the teams in the other order is accepted only for neutral-site games."""
-    game = _game(League.NFL, "KC", "PHI", neutral=neutral)
-    markets = _markets("KXNFLGAME-24NOV10PHIKC", "PHI", "KC")
-    found = match_markets(League.NFL, game, markets)
-    if matched:
-        assert (found.home, found.away) == (markets[0], markets[1])
-        assert found.event_ticker == "KXNFLGAME-24NOV10PHIKC"
-    else:
-        assert found == GameMarkets(event_ticker="KXNFLGAME-24NOV10KCPHI")
-
-
-def test_neutral_site_exact_listing_keeps_espn_order() -> None:
-    """At a neutral site Kalshi's away-first listing of ESPN's away team matches directly."""
-    game = _game(League.NFL, "KC", "PHI", neutral=True)
-    markets = _markets("KXNFLGAME-24NOV10KCPHI", "KC", "PHI")
-    found = match_markets(League.NFL, game, markets)
-    assert (found.home, found.away) == (markets[1], markets[0])
-
-
-def test_unknown_team_gives_no_ticker_and_no_markets() -> None:
-    """A team missing from our tables yields an empty GameMarkets (counted by the caller)."""
-    game = _game(League.NCAAF, "ZZZ", "ALA")
-    assert event_ticker(League.NCAAF, game) is None
-    found = match_markets(League.NCAAF, game, _markets("KXNCAAFGAME-24NOV10ZZZALA", "ALA"))
-    assert found == GameMarkets()
-    assert found.markets == ()
-    assert not found.matched
-
-
-@pytest.mark.parametrize(
-    "markets",
-    [
-        pytest.param(_markets("KXNBAGAME-24NOV10BOSNYK", "BOS", "NYK"), id="other-game"),
-        pytest.param(_markets("KXNBAGAME-24NOV11LALGSW", "LAL", "GSW"), id="other-day"),
-        pytest.param(_markets("KXWNBAGAME-24NOV10LAGS", "LA", "GS"), id="other-league"),
-        pytest.param(_markets("KXNBAGAME-24NOV10LALGSW", "GS", "LA"), id="espn-outcomes"),
-        pytest.param(_markets("KXNBAGAME-24NOV10LALGSW", "TIE"), id="unknown-outcome"),
-        pytest.param([], id="no-markets"),
-    ],
-)
-def test_unrelated_markets_do_not_match(markets: list[Market]) -> None:
-    """Markets of another game, day or league, or with foreign outcome codes, are ignored."""
-    game = _game(League.NBA, "LAL", "GS")
-    found = match_markets(League.NBA, game, markets)
-    assert found == GameMarkets(event_ticker="KXNBAGAME-24NOV10LALGSW")
-
-
-def test_market_without_event_ticker_uses_its_own_ticker() -> None:
-    """A market with an empty event_ticker is placed by the prefix of its own ticker."""
-    game = _game(League.NBA, "LAL", "GS")
-    market = Market(ticker="KXNBAGAME-24NOV10LALGSW-GSW", event_ticker="", title="", status="")
-    assert match_markets(League.NBA, game, [market]).home is market
-
-
-def test_one_sided_event_fills_only_that_side() -> None:
-    """If only one of the two markets is listed, the other side stays None."""
-    game = _game(League.NBA, "LAL", "GS")
-    markets = _markets("KXNBAGAME-24NOV10LALGSW", "LAL")
-    found = match_markets(League.NBA, game, markets)
-    assert (found.home, found.away, found.matched) == (None, markets[0], True)
-
-
-@pytest.mark.parametrize(
-    "ticker",
-    [
-        pytest.param("", id="empty"),
-        pytest.param("KXNFLGAME", id="series-only"),
-        pytest.param("KXNFLGAME-25NOV23BUFHOU-BUF", id="market-ticker"),
-        pytest.param("KXFOOGAME-25NOV23BUFHOU", id="unknown-series"),
-        pytest.param("KXNFLGAME-25NVB23BUFHOU", id="bad-month"),
-        pytest.param("KXNFLGAME-25FEB30BUFHOU", id="bad-day"),
-        pytest.param("KXMLBGAME-25JUN272460TEXLAA", id="bad-hhmm"),
-        pytest.param("KXNFLGAME-25NOV23BUFXXX", id="unknown-team"),
-        pytest.param("KXNFLGAME-25NOV23BUFBUF", id="same-team"),
-        pytest.param("KXNFLGAME-25NOV23BUF", id="one-team"),
-        pytest.param("KXNFLGAME-25nov23BUFHOU", id="lower-case"),
-    ],
-)
-def test_bad_event_tickers_do_not_parse(ticker: str) -> None:
-    """Anything but a well-formed game event ticker of known teams parses to None."""
-    assert parse_event_ticker(ticker) is None
-
-
-def test_parse_real_tickers() -> None:
-    """Real tickers from the reference parse into their parts."""
-    key = parse_event_ticker("KXMLBGAME-25JUN271905TEXLAA")
-    assert key is not None
-    assert (key.series, key.league, key.date, key.hhmm) == (
-        "KXMLBGAME",
-        League.MLB,
-        date(2025, 6, 27),
-        "1905",
+def test_a_late_game_is_listed_under_its_eastern_date() -> None:
+    """A 22:30 ET tip-off (03:30Z the next day) is found on the Eastern date's listing."""
+    event = "KXNBAGAME-26NOV22LALGS"
+    markets = _listing(event, ("LAL", "Los Angeles L"), ("GS", "Golden State"))
+    late = game("1", League.NBA, "LAL", "GS", "2026-11-23T03:30:00+00:00")
+    assert match_day(League.NBA, SUNDAY, [late], markets).markets["1"].event_ticker == event
+    assert (
+        not match_day(League.NBA, SUNDAY + timedelta(days=1), [late], markets).markets["1"].matched
     )
-    assert (key.away.espn, key.home.espn) == ("TEX", "LAA")
-    nfl = parse_event_ticker("KXNFLGAME-26JAN11BUFJAC")
-    assert nfl is not None
-    assert (nfl.away, nfl.home) == (by_espn(League.NFL, "BUF"), by_espn(League.NFL, "JAX"))
 
 
-@st.composite
-def _league_pair(draw: st.DrawFn) -> tuple[League, Team, Team]:
-    league = draw(st.sampled_from(list(League)))
-    away, home = draw(st.lists(st.sampled_from(teams(league)), min_size=2, max_size=2, unique=True))
-    return league, away, home
+def test_other_leagues_days_and_outcomes_are_ignored() -> None:
+    """Events of another series or day, and three-way events, never match."""
+    one = game("1", League.NBA, "BOS", "NY", ONE_PM)
+    for event in ("KXNHLGAME-26NOV22BOSNYK", "KXNBAGAME-26NOV23BOSNYK"):
+        markets = _listing(event, ("BOS", "Boston"), ("NYK", "New York"))
+        assert not match_day(League.NBA, SUNDAY, [one], markets).markets["1"].matched
+    tie = _listing("KXNBAGAME-26NOV22BOSNYK", ("BOS", "Boston"), ("NYK", "New York"))
+    tie += _listing("KXNBAGAME-26NOV22BOSNYK", ("TIE", "Tie"), ("NYK", "New York"))[:1]
+    assert not match_day(League.NBA, SUNDAY, [one], tie).markets["1"].matched
 
 
-@given(
-    pair=_league_pair(),
-    start=st.datetimes(
-        min_value=datetime(2001, 1, 1), max_value=datetime(2098, 12, 31), timezones=st.just(UTC)
-    ),
-)
-def test_event_ticker_round_trips(pair: tuple[League, Team, Team], start: datetime) -> None:
-    """event_ticker -> parse_event_ticker gives back league, teams and the ET date, any time."""
-    league, away, home = pair
-    ticker = event_ticker(league, _game(league, away.espn, home.espn, start))
-    assert ticker is not None
-    key = parse_event_ticker(ticker)
-    assert key is not None
-    # Eastern time is UTC-4 or UTC-5, so the ET date is one of these two.
-    edt, est = (start.astimezone(timezone(timedelta(hours=h))).date() for h in (-4, -5))
-    assert key.date in (edt, est)
-    assert (key.league, key.away, key.home) == (league, away, home)
-    assert (key.hhmm is not None) == (league is League.MLB)
+def test_an_event_with_one_listed_market_fills_only_that_side() -> None:
+    """Only the home market listed: the game matches, the away side stays empty."""
+    markets = _listing("KXNBAGAME-26NOV22BOSNYK", ("BOS", "Boston"), ("NYK", "New York"))[1:]
+    result = match_day(League.NBA, SUNDAY, [game("1", League.NBA, "BOS", "NY", ONE_PM)], markets)
+    assert (result.markets["1"].away, result.markets["1"].home) == (None, markets[0])
+    assert result.markets["1"].markets == (markets[0],)
 
 
-@pytest.mark.parametrize(
-    ("ticker", "expected"),
-    [
-        pytest.param("KXNBAGAME-26NOV22GSWNYK-GSW", "GS", id="nba-gsw"),
-        pytest.param("KXNBAGAME-26NOV22GSWNYK-NYK", "NY", id="nba-nyk"),
-        pytest.param("KXNFLGAME-26NOV22WASJAC-JAC", "JAX", id="nfl-jac"),
-        pytest.param("KXNFLGAME-26NOV22LABUF-LA", "LAR", id="nfl-la"),
-        pytest.param("KXMLBGAME-26JUN271905TEXLAA-TEX", "TEX", id="mlb-hhmm"),
-        pytest.param("KXNBAGAME-26NOV22GSWNYK-BOS", None, id="team-not-in-event"),
-        pytest.param("KXNBAGAME-26NOV22GSWNYK", None, id="event-not-market"),
-        pytest.param("FED-23DEC-T3.00", None, id="not-a-game"),
-        pytest.param("", None, id="empty"),
-    ],
-)
-def test_outcome_team_maps_kalshi_codes_to_ours(ticker: str, expected: str | None) -> None:
-    """A market's YES team is reported in our (ESPN) codes, or None when it is not a game."""
-    team = outcome_team(ticker)
-    assert (team.key if team else None) == expected
+def test_game_numbers_that_contradict_the_games_sides_match_nothing() -> None:
+    """G2 is listed the other way round and fits only the earlier (neutral-site) game: the G
+    order would pair it with the later one, so neither game is matched."""
+    g1 = _listing("KXMLBGAME-26JUL04DETCLEG1", ("DET", "Detroit"), ("CLE", "Cleveland"))
+    g2 = _listing("KXMLBGAME-26JUL04CLEDETG2", ("CLE", "Cleveland"), ("DET", "Detroit"))
+    games = [
+        game("a", League.MLB, "DET", "CLE", "2026-07-04T17:10:00+00:00", neutral=True),
+        game("b", League.MLB, "DET", "CLE", "2026-07-04T22:40:00+00:00"),
+    ]
+    found = match_day(League.MLB, date(2026, 7, 4), games, g1 + g2)
+    assert set(found.unmatched) == {"a", "b"}
+
+
+def test_an_event_two_pairs_could_take_stays_with_neither() -> None:
+    """ "New York at Los Angeles" with unknown codes fits NYG at LAR and NYJ at LAC: ambiguous."""
+    markets = _listing("KXNFLGAME-26NOV22XXYY", ("XX", "New York"), ("YY", "Los Angeles"))
+    games = [
+        game("g", League.NFL, "NYG", "LAR", ONE_PM),
+        game("j", League.NFL, "NYJ", "LAC", ONE_PM),
+    ]
+    found = match_day(League.NFL, SUNDAY, games, markets)
+    assert {k: u.reason for k, u in found.unmatched.items()} == {"g": "ambiguous", "j": "ambiguous"}
+
+
+def test_finished_games_tickers_are_guessed_from_the_best_codes_we_know() -> None:
+    """Learned code first (else the table's), the scoreboard's code too; HHMM or not for MLB;
+    G1/G2 where a pair plays twice."""
+    games = [
+        game("a", League.MLB, "WSH", "NYM", "2026-07-04T17:10:00+00:00"),
+        game("b", League.MLB, "WSH", "NYM", "2026-07-04T22:40:00+00:00"),
+    ]
+    tickers = guess_tickers(League.MLB, games, {"WSH": "WAS"})
+    assert "KXMLBGAME-26JUL041310WASNYMG1-WAS" in tickers
+    assert "KXMLBGAME-26JUL04WSHNYMG2-NYM" in tickers
+    assert not any(t.endswith("NYM-NYM") for t in tickers)  # always a game number here
+    single = guess_tickers(League.NBA, [game("c", League.NBA, "GS", "NY", ONE_PM)], {})
+    assert sorted(single) == sorted(
+        f"KXNBAGAME-26NOV22{a}{h}-{c}" for a in ("GSW", "GS") for h in ("NYK", "NY") for c in (a, h)
+    )
+
+
+def test_a_market_names_its_team_when_its_evidence_is_clear() -> None:
+    """outcome_team: the sub-title and code decide; a label naming two teams decides nothing."""
+    (away, home) = _listing("KXNFLGAME-26NOV22LAXX", ("LA", "Los Angeles"), ("XX", "Seattle"))
+    assert outcome_team(League.NFL, home, {}) == "SEA"
+    assert outcome_team(League.NFL, away, {}) is None
+    assert outcome_team(League.NFL, away, {"LAR": "LA"}) == "LAR"
+
+
+# Property tests on simulated listings
+
+
+@dataclass(frozen=True, slots=True)
+class Slate:
+    league: League
+    day: date
+    games: list[Game]
+    markets: list[Market]
+    truth: dict[str, tuple[str, str, str]]  # game id -> (event, away market, home market)
+
+
+def _labels(team: SimTeam, league: League, hostile: bool, rng: random.Random) -> str:
+    """A sub-title for ``team``: one of Kalshi's unambiguous styles, or (hostile) any name."""
+    shared = sum(t.location == team.location for t in teams(league)) > 1
+    styles = [team.sub_title, team.name, f"{team.location} {team.nickname}"]
+    if not shared:
+        styles.append(team.location)
+    if hostile:
+        styles += [team.location, team.nickname, "", team.key]
+    return rng.choice(styles)
+
+
+def _renames(league: League, day: date, rng: random.Random) -> dict[str, str]:
+    """Kalshi codes changed without notice: some permuted among teams, some brand new."""
+    codes = [t.kalshi(day) for t in teams(league)]
+    chosen = rng.sample(codes, k=rng.randint(0, min(8, len(codes))))
+    renames = dict(zip(chosen, rng.sample(chosen, k=len(chosen)), strict=True))
+    taken = set(codes)
+    # Now and then every code is new: only the sub-titles and the start times are left.
+    fresh_count = len(codes) if rng.random() < 0.25 else rng.randint(0, 4)
+    for code in rng.sample(codes, k=fresh_count):
+        fresh = "".join(rng.choice("ABCDEFGHJKMNPQRSTUVWXZ") for _ in range(rng.randint(2, 4)))
+        if rng.random() < 0.2:
+            fresh = f"{fresh[0]}-{fresh[1:]}"
+        if fresh not in taken:
+            renames[code] = fresh
+            taken.add(fresh)
+    return renames
+
+
+def build(seed: int, league: League, offset: int, *, hostile: bool = False) -> Slate:
+    """A simulated day of ``league``: scoreboard games, a perturbed listing and the truth."""
+    rng = random.Random(f"{seed}|{league}|{offset}|{hostile}")
+    slates = Slates(seed)
+    day = FIRST_DAY + timedelta(days=offset)
+    sim_games: list[SimGame] = list(slates.games(league, day))
+    faults = Faults(
+        code_renames={league: _renames(league, day, rng)},
+        title_style=rng.choice((None, "at", "vs", "wins")),
+    )
+    prices = PriceBook(seed, random.Random(seed))
+    now = datetime.combine(day, datetime.min.time(), UTC)
+    now_ms = int(now.timestamp() * 1000)
+    events = [espn_shapes.event(slates, g, now) for g in sim_games]
+    games = {g.id: g for g in parse_scoreboard(league, {"events": events})}
+    markets: list[Market] = []
+    truth: dict[str, tuple[str, str, str]] = {}
+    drop = rng.random() * 0.3
+    for game in sim_games:
+        entry = listed(game, faults)
+        if rng.random() < drop:
+            continue  # not (yet) listed
+        truth[game.espn_id] = (entry.event_ticker, entry.ticker(False), entry.ticker(True))
+        shift = timedelta(minutes=rng.randint(-300, 300) if hostile else rng.randint(-30, 30))
+        timeless = rng.random() < 0.2
+        for home in (False, True):
+            team = game.home if home else game.away
+            raw = kalshi_shapes.market_dict(entry, home, prices, now_ms, faults.title_style)
+            market = parse_market(raw)
+            market = replace(
+                market,
+                yes_sub_title=_labels(team, league, hostile, rng),
+                occurs_at=None if timeless else game.start + shift,
+            )
+            markets.append(market)
+    # Other days' events of the series sit in the same listing.
+    for other in (day - timedelta(days=1), day + timedelta(days=1)):
+        for game in slates.games(league, other):
+            entry = listed(game, faults)
+            markets += [
+                parse_market(kalshi_shapes.market_dict(entry, h, prices, now_ms))
+                for h in (False, True)
+            ]
+    rng.shuffle(markets)
+    return Slate(league, day, list(games.values()), markets, truth)
+
+
+def _check(slate: Slate, *, must_match: bool) -> tuple[int, int]:
+    found = match_day(slate.league, slate.day, slate.games, slate.markets)
+    matched = 0
+    for game in slate.games:
+        result = found.markets[game.id]
+        expected = slate.truth.get(game.id)
+        if not result.matched:
+            assert not (must_match and expected), (game, expected, found.unmatched[game.id])
+            continue
+        matched += 1
+        assert expected is not None, (game, result)
+        event, away, home = expected
+        assert result.event_ticker == event
+        assert result.away is not None and result.away.ticker == away
+        assert result.home is not None and result.home.ticker == home
+    return matched, len(slate.games)
+
+
+LEAGUES = st.sampled_from(list(League))
+
+
+@pytest.mark.fuzz
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 50), league=LEAGUES, offset=st.integers(0, 400))
+def test_every_listed_game_matches_its_true_event(seed: int, league: League, offset: int) -> None:
+    """Kalshi-style sub-titles, perturbed codes (permuted, new, hyphenated), titles in any style,
+    start times off by up to 30 minutes or missing, some events not listed, other days' events
+    around: every listed game matches its own event with the right sides, no other does."""
+    _check(build(seed, league, offset), must_match=True)
+
+
+@pytest.mark.fuzz
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 50), league=LEAGUES, offset=st.integers(0, 400))
+def test_hostile_listings_never_match_a_wrong_event(seed: int, league: League, offset: int) -> None:
+    """Sub-titles that name a shared city, a nickname, a code or nothing, start times off by
+    hours: games may stay unmatched, but none matches a wrong event or the wrong sides."""
+    _check(build(seed, league, offset, hostile=True), must_match=False)

@@ -10,7 +10,6 @@ from hypothesis import given, strategies as st
 
 from graph.errors import UpstreamProtocolError
 from graph.kalshi.payloads import count, dollars, parse_market, timestamp
-from graph.models import Market
 
 DATA = Path(__file__).parents[1] / "data"
 
@@ -196,38 +195,3 @@ def test_parse_market_parses_or_raises_protocol_error_only(raw: dict[str, Any]) 
         return
     for price in (market.yes_bid, market.yes_ask, market.last_price):
         assert price is None or 0.0 <= price <= 1.0
-
-
-@pytest.mark.parametrize(
-    ("bid", "ask", "last", "expected"),
-    [
-        pytest.param(0.40, 0.44, 0.10, 0.42, id="mid-of-two-sided-book"),
-        pytest.param(None, 0.44, 0.30, 0.30, id="no-bid-uses-last"),
-        pytest.param(0.40, None, 0.30, 0.30, id="no-ask-uses-last"),
-        pytest.param(0.0, 0.0, 0.25, 0.25, id="zero-ask-uses-last"),
-        pytest.param(None, None, None, None, id="nothing-known"),
-        pytest.param(0.0, 0.02, None, 0.01, id="mid-near-zero"),
-        pytest.param(0.0, 1.0, 0.62, 0.62, id="empty-book-uses-last"),
-        pytest.param(0.0, 1.0, None, None, id="empty-book-never-traded"),
-        pytest.param(0.30, 0.55, None, 0.425, id="spread-at-limit-is-a-mid"),
-        pytest.param(0.30, 0.56, 0.40, 0.40, id="spread-over-limit-uses-last"),
-        pytest.param(0.50, 0.45, 0.40, 0.40, id="crossed-book-uses-last"),
-    ],
-)
-def test_implied_probability_mid_then_last(
-    bid: float | None, ask: float | None, last: float | None, expected: float | None
-) -> None:
-    """implied_probability is the mid of a tight two-sided book, else the last price."""
-    market = Market(
-        ticker="T-A",
-        event_ticker="T",
-        title="",
-        status="active",
-        yes_bid=bid,
-        yes_ask=ask,
-        last_price=last,
-    )
-    if expected is None:
-        assert market.implied_probability is None
-    else:
-        assert market.implied_probability == pytest.approx(expected)

@@ -118,6 +118,33 @@ async def test_pagination_follows_cursor_until_empty(last_page: dict[str, Any]) 
     assert all(r.url.path == "/trade-api/v2/markets" for r in requests)
 
 
+async def test_close_time_filters_are_sent_as_unix_seconds_on_every_page() -> None:
+    """min_close_ts/max_close_ts go out as given (seconds), with no status, page after page."""
+    requests: list[httpx.Request] = []
+    pages = {
+        None: {"markets": [_market("S-E1-A")], "cursor": "c1"},
+        "c1": {"markets": [_market("S-E1-B")], "cursor": ""},
+    }
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        requests.append(request)
+        return httpx.Response(200, json=pages[request.url.params.get("cursor")])
+
+    async with _rest(handler) as rest:
+        markets = await rest.markets(
+            series_ticker="KXNBAGAME", min_close_ts=1_800_000_000, max_close_ts=1_800_090_000
+        )
+    assert [m.ticker for m in markets] == ["S-E1-A", "S-E1-B"]
+    filters = [{k: v for k, v in _params(r).items() if k != "cursor"} for r in requests]
+    expected = {
+        "series_ticker": "KXNBAGAME",
+        "min_close_ts": "1800000000",
+        "max_close_ts": "1800090000",
+        "limit": str(MARKETS_PAGE_LIMIT),
+    }
+    assert filters == [expected] * 2
+
+
 async def test_repeating_cursor_is_protocol_error() -> None:
     """A cursor the server already gave once stops the walk with UpstreamProtocolError."""
     calls = 0
@@ -229,6 +256,7 @@ async def test_market_parses_current_shape_from_reference() -> None:
         title="Buffalo at Houston Winner?",
         status="active",
         yes_sub_title="Buffalo",
+        no_sub_title="Buffalo",
         yes_bid=0.55,
         yes_ask=0.56,
         last_price=0.55,
@@ -237,6 +265,7 @@ async def test_market_parses_current_shape_from_reference() -> None:
         updated_at=None,
         close_time=datetime(2025, 12, 7, 18, 0, tzinfo=UTC),
         observed_at=datetime.fromtimestamp(READ_AT, UTC),
+        expected_expiration=datetime(2025, 11, 24, 4, 30, tzinfo=UTC),
     )
     assert market.implied_probability == pytest.approx(0.555)
 

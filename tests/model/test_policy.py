@@ -74,7 +74,7 @@ def test_bets_the_away_side_when_the_model_is_below_the_market() -> None:
 @pytest.mark.parametrize(
     ("p_home", "market_home", "home", "away", "reason"),
     [
-        pytest.param(0.7, None, None, None, "no market price", id="no-price"),
+        pytest.param(0.7, None, None, None, "no market price yet", id="no-price"),
         pytest.param(0.6, 0.6, None, None, "model agrees with the market", id="agrees"),
         pytest.param(0.7, 0.6, None, None, "no ask for home side", id="no-market"),
         pytest.param(0.3, 0.6, None, market("NYG", 0.3, None), "no ask for away side", id="no-ask"),

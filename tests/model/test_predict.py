@@ -129,11 +129,30 @@ def test_a_league_without_evidence_gets_no_stake_and_its_evidence() -> None:
     assert pred.evidence == policy.evidence and pred.evidence.validated is False
 
 
+@pytest.mark.parametrize(
+    ("bid", "ask"), [pytest.param(0.0, 1.0, id="empty-book"), pytest.param(0.01, 0.99, id="penny")]
+)
+def test_never_traded_markets_are_no_market_price(bid: float, ask: float) -> None:
+    """Both markets never traded (last 0.00, no volume, no two-sided book): no market
+    probability, no edge and no bet, however sure our model is (it was max stake before)."""
+
+    def untraded(code: str) -> Market:
+        return replace(market(code, bid, ask), last_price=0.0, volume=0.0)
+
+    pred = predict(0.9, untraded("BOS"), untraded("NYK"))
+    assert (pred.market_home_win_probability, pred.edge, pred.recommendation) == (None,) * 3
+    assert pred.recommendation_reason == "no market price yet"
+    unproven = predict(0.9, untraded("BOS"), untraded("NYK"), not_validated(League.NBA))
+    assert unproven.recommendation_reason == "no market price yet"  # before the policy's reason
+    half = predict(0.9, untraded("BOS"), market("NYK", 0.30, 0.34))
+    assert half.market_home_win_probability == pytest.approx(0.68)  # the priced side speaks
+
+
 def test_no_recommendation_without_market() -> None:
     """Without any market there is no market probability, edge or bet."""
     pred = predict(0.9, None, None)
     assert (pred.market_home_win_probability, pred.edge, pred.recommendation) == (None,) * 3
-    assert pred.recommendation_reason == "no market price"
+    assert pred.recommendation_reason == "no market price yet"
     assert pred.confidence is Confidence.HIGH
 
 

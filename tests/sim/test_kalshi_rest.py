@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import re
 from collections import deque
-from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -17,7 +19,10 @@ from cryptography.hazmat.primitives.asymmetric import padding
 
 from graph.kalshi.signing import Signer, load_private_key
 from graph.models import League
-from graph.sim import Simulator
+from graph.sim import Faults, Simulator
+from graph.sim.slate import SimGame, Slates
+from graph.sim.teams import teams
+from tests.e2e import eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -78,6 +83,7 @@ REQUIRED_FIELDS = {
     "price_level_structure",
     "price_ranges",
 }
+FIXTURES = Path(__file__).resolve().parents[1] / "data" / "kalshi"
 DOLLARS = re.compile(r"^[01]\.\d{4}$")
 COUNT = re.compile(r"^\d+\.\d{2}$")
 
@@ -152,7 +158,8 @@ async def test_markets_carry_only_current_field_shapes(
 async def test_event_markets_are_complementary_and_titled_like_kalshi(
     sim: Simulator, client: httpx.AsyncClient
 ) -> None:
-    """The two markets of an event mirror each other; titles read 'Away at Home Winner?'."""
+    """The two markets of an event mirror each other; NBA titles read 'Away at Home Winner?'
+    with Kalshi's sub-titles, away market first."""
     game = sim.games_for(League.NBA, MONDAY)[0]
     away, home = sorted(
         game["competitions"][0]["competitors"], key=lambda c: c["homeAway"] == "home"
@@ -161,9 +168,13 @@ async def test_event_markets_are_complementary_and_titled_like_kalshi(
     event = markets[0]["event_ticker"]
     body = (await client.get(f"{sim.rest_url}/markets", params={"event_ticker": event})).json()
     first, second = body["markets"]
-    assert first["title"] == f"{away['team']['location']} at {home['team']['location']} Winner?"
-    assert first["yes_sub_title"] == away["team"]["location"]
-    assert second["yes_sub_title"] == home["team"]["location"]
+    labels = {t.espn: t.sub_title for t in teams(League.NBA)}
+    away_label, home_label = (
+        labels[away["team"]["abbreviation"]],
+        labels[home["team"]["abbreviation"]],
+    )
+    assert first["title"] == second["title"] == f"{away_label} at {home_label} Winner?"
+    assert (first["yes_sub_title"], second["yes_sub_title"]) == (away_label, home_label)
     if first["status"] == "active":
         assert float(first["yes_bid_dollars"]) == pytest.approx(
             1 - float(second["yes_ask_dollars"])
@@ -224,6 +235,45 @@ async def test_tickers_and_series_filters(sim: Simulator, client: httpx.AsyncCli
     assert unknown.json() == {"markets": [], "cursor": ""}
 
 
+def _closes(market: dict[str, Any]) -> int:
+    return int(datetime.fromisoformat(market["close_time"].replace("Z", "+00:00")).timestamp())
+
+
+async def test_close_time_filters_select_by_each_markets_close_time(
+    sim: Simulator, client: httpx.AsyncClient
+) -> None:
+    """min_close_ts/max_close_ts keep exactly the markets whose close_time is in range, for
+    dates far outside the default listing too (here: markets of twelve days ago)."""
+    nearby = [
+        m
+        for offset in range(-40, 20)
+        for m in sim.markets_for(League.NBA, MONDAY + timedelta(days=offset))
+    ]
+    closing = sorted(_closes(m) for m in sim.markets_for(League.NBA, MONDAY - timedelta(days=12)))
+    low, high = closing[0], closing[-1]
+    expected = {m["ticker"] for m in nearby if low <= _closes(m) <= high}
+    found = await _all_pages(
+        client,
+        f"{sim.rest_url}/markets",
+        "markets",
+        series_ticker="KXNBAGAME",
+        min_close_ts=str(low),
+        max_close_ts=str(high),
+        limit="7",
+    )
+    assert len(expected) >= 2 and {m["ticker"] for m in found} == expected
+    assert all(low <= _closes(m) <= high for m in found)
+    later = await _all_pages(
+        client, f"{sim.rest_url}/markets", "markets", min_close_ts=str(high), limit="1000"
+    )
+    assert later and all(_closes(m) >= high for m in later)
+    closed = await client.get(
+        f"{sim.rest_url}/markets", params={"status": "closed", "max_close_ts": str(high)}
+    )
+    # Allowed with status=closed, which still applies (simulated markets are active or final).
+    assert closed.status_code == 200 and closed.json()["markets"] == []
+
+
 async def test_markets_resolve_lazily_for_any_date(
     sim: Simulator, client: httpx.AsyncClient
 ) -> None:
@@ -241,6 +291,8 @@ async def test_unknown_market_is_a_wrapped_404(sim: Simulator, client: httpx.Asy
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"
     assert "KXNBAGAME-25NOV24AAABBB-AAA" in response.json()["error"]["message"]
+    unparsed = await client.get(f"{sim.rest_url}/markets/NOT-A-GAME")
+    assert unparsed.status_code == 404
     nowhere = await client.get(f"{sim.rest_url}/nowhere")
     assert nowhere.status_code == 404 and nowhere.json()["error"]["code"] == "not_found"
 
@@ -255,6 +307,11 @@ async def test_unknown_market_is_a_wrapped_404(sim: Simulator, client: httpx.Asy
         pytest.param({"cursor": "eDo1"}, id="foreign-cursor"),
         pytest.param({"status": "active"}, id="status-field-word-not-filter-word"),
         pytest.param({"event_ticker": "KXA-1,KXB-2"}, id="several-event-tickers"),
+        # Close-time filters take Unix seconds and go with status closed or none only.
+        pytest.param({"status": "open", "min_close_ts": "1764000000"}, id="open-with-close-time"),
+        pytest.param({"status": "settled", "max_close_ts": "1764000000"}, id="settled-too"),
+        pytest.param({"min_close_ts": "yesterday"}, id="close-time-not-a-timestamp"),
+        pytest.param({"max_close_ts": "-5"}, id="close-time-negative"),
     ],
 )
 async def test_bad_market_queries_are_400(
@@ -500,6 +557,23 @@ async def test_latency_keeps_requests_in_flight_so_concurrency_shows(
     assert sim.stats.in_flight["market"] == 0
 
 
+async def test_the_answer_is_made_on_arrival_and_sent_after_the_latency(
+    sim: Simulator, client: httpx.AsyncClient
+) -> None:
+    """The latency is the time to the answer, the simulator's own work within it: a price
+    that moves while the request waits out its latency is not in the answer."""
+    sim.faults.latency_s = 1.0
+    ticker = sim.markets_for(League.NBA, MONDAY)[0]["ticker"]
+    pending = asyncio.ensure_future(client.get(f"{sim.rest_url}/markets/{ticker}"))
+    await eventually(lambda: sim.stats.in_flight["market"] == 1)  # answered, now waiting
+    before = sim.markets_for(League.NBA, MONDAY)[0]["yes_bid_dollars"]
+    for _ in range(20):
+        await sim.publish_tick(ticker)
+    moved = sim.markets_for(League.NBA, MONDAY)[0]["yes_bid_dollars"]
+    answer = (await pending).json()["market"]
+    assert moved != before and answer["yes_bid_dollars"] == before
+
+
 async def test_market_queries_are_recorded(sim: Simulator, client: httpx.AsyncClient) -> None:
     """Each /markets call's query params are kept so tests can see how many tickers were asked."""
     tickers = [m["ticker"] for m in sim.markets_for(League.NBA, MONDAY)[:4]]
@@ -508,3 +582,183 @@ async def test_market_queries_are_recorded(sim: Simulator, client: httpx.AsyncCl
     assert sim.stats.market_queries == [{"tickers": ",".join(tickers)}, {"limit": "5"}]
     sim.stats.reset()
     assert sim.stats.market_queries == [] and sim.stats.requests["markets"] == 0
+
+
+def _find(seed: int, league: League, first: date, wanted: Callable[[SimGame], bool]) -> SimGame:
+    """The first game of the simulator's slates (same seed) from ``first`` on that is wanted."""
+    slates = Slates(seed)
+    for offset in range(400):
+        for game in slates.games(league, first + timedelta(days=offset)):
+            if wanted(game):
+                return game
+    raise AssertionError("no such game")
+
+
+async def _market(client: httpx.AsyncClient, sim: Simulator, ticker: str) -> dict[str, Any]:
+    response = await client.get(f"{sim.rest_url}/markets/{ticker}")
+    assert response.status_code == 200, response.text
+    market: dict[str, Any] = response.json()["market"]
+    return market
+
+
+@pytest.mark.parametrize(
+    ("league", "title"),
+    [
+        pytest.param(League.NFL, "{away} at {home} Winner?", id="nfl-at"),
+        pytest.param(League.WNBA, "{away} vs {home} winner?", id="wnba-vs"),
+        pytest.param(League.MLB, "{away} vs {home} winner?", id="mlb-vs"),
+        pytest.param(League.NHL, "{yes} wins", id="nhl-wins"),
+    ],
+)
+async def test_market_identity_reads_like_a_real_listing(
+    sim: Simulator, client: httpx.AsyncClient, league: League, title: str
+) -> None:
+    """Each series titles its markets in its own style; yes_sub_title is Kalshi's short label;
+    occurrence_datetime is the start, expected_expiration_time a few hours later."""
+    game = _find(7, league, date(2026, 6, 1), lambda g: True)
+    for home in (False, True):
+        team = game.home if home else game.away
+        market = await _market(client, sim, game.home_ticker if home else game.away_ticker)
+        labels = {"away": game.away.sub_title, "home": game.home.sub_title, "yes": team.sub_title}
+        assert market["title"] == title.format(**labels)
+        assert market["yes_sub_title"] == market["no_sub_title"] == team.sub_title
+        start = datetime.fromisoformat(market["occurrence_datetime"])
+        assert start == game.start
+        expires = datetime.fromisoformat(market["expected_expiration_time"])
+        assert timedelta(hours=1) < expires - start < timedelta(hours=6)
+
+
+async def test_title_style_fault_rewrites_every_title(client: httpx.AsyncClient) -> None:
+    """Faults.title_style puts every series in one style, events included."""
+    faults = Faults(title_style="wins")
+    async with Simulator(seed=7, tick_interval_s=None, clock=lambda: NOW, faults=faults) as sim:
+        market = sim.markets_for(League.NBA, MONDAY)[1]
+        assert market["title"] == f"{market['yes_sub_title']} wins"
+        body = (await client.get(f"{sim.rest_url}/markets/{market['ticker']}")).json()
+        assert body["market"]["title"] == market["title"]
+        event = (await client.get(f"{sim.rest_url}/events/{market['event_ticker']}")).json()
+        assert " vs " in event["event"]["title"]
+
+
+async def test_outcome_codes_with_a_hyphen_resolve(
+    sim: Simulator, client: httpx.AsyncClient
+) -> None:
+    """Miami (OH) is M-OH: its event ticker holds the hyphen and its market ends in -M-OH."""
+    game = _find(7, League.NCAAF, date(2025, 11, 1), lambda g: "M-OH" in (g.away.key, g.home.key))
+    ticker = game.home_ticker if game.home.key == "M-OH" else game.away_ticker
+    assert ticker.endswith("-M-OH") and "M-OH" in game.event_ticker
+    market = await _market(client, sim, ticker)
+    assert market["event_ticker"] == game.event_ticker
+    assert market["yes_sub_title"] == "Miami (OH)"
+    listed = (await client.get(f"{sim.rest_url}/markets", params={"tickers": ticker})).json()
+    assert [m["ticker"] for m in listed["markets"]] == [ticker]
+    event = await client.get(f"{sim.rest_url}/markets", params={"event_ticker": game.event_ticker})
+    assert {m["ticker"] for m in event.json()["markets"]} == {game.away_ticker, game.home_ticker}
+
+
+@pytest.mark.parametrize(
+    ("style", "book"), [("empty", ("0.0000", "1.0000")), ("penny", ("0.0100", "0.9900"))]
+)
+async def test_never_traded_markets_have_no_price(
+    sim: Simulator, client: httpx.AsyncClient, style: str, book: tuple[str, str]
+) -> None:
+    """A never-traded market: last price 0.0000, no volume, an empty or 0.01/0.99 book."""
+    game = _find(7, League.NBA, MONDAY + timedelta(days=1), lambda g: g.never_traded == style)
+    for ticker in (game.away_ticker, game.home_ticker):
+        market = await _market(client, sim, ticker)
+        assert market["status"] == "active"
+        assert (market["yes_bid_dollars"], market["yes_ask_dollars"]) == book
+        assert market["last_price_dollars"] == market["previous_price_dollars"] == "0.0000"
+        assert market["volume_fp"] == market["open_interest_fp"] == "0.00"
+
+
+async def test_code_rename_fault_changes_tickers_from_its_date_on(
+    client: httpx.AsyncClient,
+) -> None:
+    """A mid-season rename lists the new code in event and market tickers from renames_from on;
+    earlier events keep theirs, the old ticker is gone, and the game's prices carry over."""
+    later = _find(
+        7, League.NHL, MONDAY + timedelta(days=2), lambda g: "LA" in (g.away.key, g.home.key)
+    )
+    earlier = _find(
+        7, League.NHL, MONDAY - timedelta(days=30), lambda g: "LA" in (g.away.key, g.home.key)
+    )
+    assert earlier.et_date < MONDAY < later.et_date
+    async with Simulator(seed=7, tick_interval_s=None, clock=lambda: NOW) as sim:
+
+        def kings(game: SimGame) -> str:
+            return game.home_ticker if game.home.key == "LA" else game.away_ticker
+
+        before = await _market(client, sim, kings(later))
+        sim.faults.code_renames = {League.NHL: {"LA": "LAK"}}
+        sim.faults.renames_from = MONDAY
+        gone = await client.get(f"{sim.rest_url}/markets/{kings(later)}")
+        assert gone.status_code == 404
+        codes = [
+            "LAK" if t.key == "LA" else t.kalshi(later.et_date) for t in (later.away, later.home)
+        ]
+        event = f"{later.event_ticker[: -len(later.away_code + later.home_code)]}{''.join(codes)}"
+        renamed = f"{event}-LAK"
+        after = await _market(client, sim, renamed)
+        assert after["event_ticker"] == event
+        assert after["yes_sub_title"] == before["yes_sub_title"] == "Los Angeles"
+        assert after["yes_bid_dollars"] == before["yes_bid_dollars"]
+        assert (await _market(client, sim, kings(earlier)))["ticker"] == kings(earlier)
+        listing = sim.markets_for(League.NHL, later.et_date)
+        assert renamed in {m["ticker"] for m in listing}
+
+
+def test_same_seed_same_listing_and_scoreboard() -> None:
+    """SIM_SEED makes a listing reproducible: same seed and clock, same JSON; another seed not."""
+    day = date(2026, 6, 6)
+
+    def snapshot(seed: int) -> tuple[Any, Any]:
+        sim = Simulator(seed=seed, tick_interval_s=None, clock=lambda: NOW)
+        return sim.markets_for(League.MLB, day), sim.games_for(League.MLB, day)
+
+    first = snapshot(3)
+    assert snapshot(3) == first
+    assert snapshot(4) != first
+
+
+async def test_simulated_markets_have_the_shape_of_the_recorded_fixtures(
+    sim: Simulator, client: httpx.AsyncClient
+) -> None:
+    """The simulator emits exactly the fields of the hand-written documentation-shaped fixtures
+    in tests/data/kalshi (one per quirk), so tests on either see the same listing shape."""
+    shapes = {
+        frozenset(market)
+        for path in FIXTURES.glob("*.json")
+        for market in json.loads(path.read_text(encoding="utf-8"))["markets"]
+    }
+    assert len(shapes) == 1
+    (shape,) = shapes
+    assert REQUIRED_FIELDS <= shape and not LEGACY_FIELDS & shape
+    body = (await client.get(f"{sim.rest_url}/markets", params={"limit": "1000"})).json()
+    assert body["markets"] and all(market.keys() == shape for market in body["markets"])
+
+
+async def test_finished_markets_since_a_time_reach_back_past_the_window(
+    sim: Simulator, client: httpx.AsyncClient
+) -> None:
+    """status=settled with min_settled_ts lists every game settled since then (days before the
+    default window too, and a game of the day before that ended after it); each time filter
+    goes with its own status only."""
+    since = int(datetime(2025, 11, 21, 5, 0, tzinfo=UTC).timestamp())  # Friday 00:00 ET
+    query = {"status": "settled", "min_settled_ts": str(since), "limit": "1000"}
+    body = (await client.get(f"{sim.rest_url}/markets", params=query)).json()
+    dates = {m["event_ticker"].split("-")[1][:7] for m in body["markets"]}
+    assert {"25NOV21", "25NOV22", "25NOV23", "25NOV24"} <= dates
+    assert dates <= {"25NOV20", "25NOV21", "25NOV22", "25NOV23", "25NOV24"}
+    closes = [datetime.fromisoformat(m["close_time"]).timestamp() for m in body["markets"]]
+    assert min(closes) >= since
+    assert {m["status"] for m in body["markets"]} == {"finalized"}
+    closed = {"status": "closed", "min_close_ts": str(since)}
+    assert (await client.get(f"{sim.rest_url}/markets", params=closed)).json()["markets"] == []
+    for bad in (
+        {"status": "open", "min_settled_ts": str(since)},
+        {"status": "settled", "min_close_ts": str(since)},
+        {"status": "closed", "min_close_ts": "yesterday"},
+    ):
+        response = await client.get(f"{sim.rest_url}/markets", params=bad)
+        assert response.status_code == 400, bad

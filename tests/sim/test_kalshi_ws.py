@@ -8,7 +8,7 @@ import logging
 import re
 import time
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -19,6 +19,7 @@ from graph.kalshi.signing import WS_PATH, Signer, load_private_key
 from graph.models import League
 from graph.sim import Simulator
 from graph.sim.kalshi_ws import MALFORMED_FRAMES, QUEUE_LIMIT, Connection, WsHub
+from graph.sim.slate import Slates
 
 pytestmark = pytest.mark.e2e
 
@@ -556,3 +557,48 @@ async def test_the_queue_limit_knob_makes_a_burst_overflow_into_error_25(sim: Si
         with pytest.raises(websockets.ConnectionClosed):
             await asyncio.wait_for(ws.recv(), TIMEOUT)
     await _eventually(lambda: sim.ws_connection_count() == 0)
+
+
+async def test_never_traded_markets_tick_without_a_price(sim: Simulator) -> None:
+    """A never-traded market's ticker says so (price 0, no volume, empty book) and stays put."""
+    slates = Slates(5)
+    game = next(
+        g
+        for offset in range(60)
+        for g in slates.games(League.NBA, MONDAY + timedelta(days=offset))
+        if g.never_traded == "empty"
+    )
+    async with _connect(sim) as ws:
+        await _send(
+            ws,
+            1,
+            "subscribe",
+            channels=["ticker"],
+            market_tickers=[game.home_ticker],
+            send_initial_snapshot=True,
+        )
+        assert (await _recv(ws))["type"] == "subscribed"
+        first = (await _recv(ws))["msg"]
+        await sim.publish_tick()
+        second = (await _recv(ws))["msg"]
+    for msg in (first, second):
+        assert (msg["price_dollars"], msg["yes_bid_dollars"], msg["yes_ask_dollars"]) == (
+            "0.000",
+            "0.000",
+            "1.000",
+        )
+        assert msg["volume_fp"] == msg["open_interest_fp"] == "0.00"
+
+
+async def test_renamed_codes_tick_under_their_new_ticker(sim: Simulator) -> None:
+    """After a rename the WebSocket knows the market only by its new ticker."""
+    game = Slates(5).games(League.NBA, MONDAY)[0]
+    sim.faults.code_renames = {League.NBA: {game.home_code: "ZZZ"}}
+    renamed = f"{game.event_ticker[: -len(game.home_code)]}ZZZ-ZZZ"
+    assert game.home_ticker != renamed
+    async with _connect(sim) as ws:
+        await _subscribe(ws, [renamed, game.home_ticker])
+        await sim.publish_tick()
+        await sim.send_raw_ws("end")
+        assert (await _recv(ws))["msg"]["market_ticker"] == renamed
+        assert await asyncio.wait_for(ws.recv(), TIMEOUT) == "end"

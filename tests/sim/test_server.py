@@ -25,14 +25,15 @@ from graph.sim import Faults, Simulator, Stats
 from graph.sim.__main__ import parse_args, serve, write_key
 from graph.sim.auth import Verifier
 from graph.sim.prices import PriceBook
-from graph.sim.slate import ET, Slates, event_date_code, parse_event_ticker
-from graph.teams import SERIES, by_kalshi
+from graph.sim.slate import ET, SimGame, Slates, event_date_code, parse_event_ticker
+from graph.sim.teams import SERIES, season, teams
+from graph.teams import by_espn
 
 pytestmark = pytest.mark.e2e
 
 MONDAY = date(2025, 11, 24)
 SUNDAY = date(2025, 11, 23)
-EVENT_RE = re.compile(r"^KX[A-Z]+GAME-\d{2}[A-Z]{3}\d{2}(\d{4})?[A-Z&]+$")
+EVENT_RE = re.compile(r"^KX[A-Z]+GAME-\d{2}[A-Z]{3}\d{2}(\d{4})?[A-Z&-]+(G\d)?$")
 
 
 def test_same_seed_same_slate_different_seed_different_slate() -> None:
@@ -78,43 +79,147 @@ def test_slate_size_override_keeps_event_tickers_unique() -> None:
     assert len({t for g in games for t in (g.away_ticker, g.home_ticker)}) == 400
 
 
-def test_mlb_doubleheaders_get_distinct_start_times() -> None:
-    """Some MLB days have the same pair twice, told apart by the HHMM in the event ticker."""
+def _doubleheaders(day0: date, days: int = 60) -> list[list[SimGame]]:
     slates = Slates(0)
-    found = 0
-    for offset in range(60):
-        games = slates.games(League.MLB, MONDAY + timedelta(days=offset))
+    found = []
+    for offset in range(days):
+        games = slates.games(League.MLB, day0 + timedelta(days=offset))
         pairs = [(g.away.key, g.home.key) for g in games]
         for pair in {p for p in pairs if pairs.count(p) > 1}:
-            twins = [g for g in games if (g.away.key, g.home.key) == pair]
-            assert [t.event_ticker[-10:-6] for t in twins] != [twins[0].event_ticker[-10:-6]] * 2
-            assert {g.start.astimezone(ET).strftime("%H%M") for g in twins} == {"1305", "1840"}
-            found += 1
-    assert found > 0
+            found.append([g for g in games if (g.away.key, g.home.key) == pair])
+    return found
+
+
+def test_mlb_doubleheaders_are_two_events_suffixed_g1_and_g2() -> None:
+    """A doubleheader's events name the first game's HHMM and differ only by G1/G2 after the
+    teams (KXMLBGAME-26SEP041410DETCLEG1); their start times differ (13:05 and 18:40 ET)."""
+    twins_seen = _doubleheaders(date(2026, 6, 1))
+    assert twins_seen
+    for twins in twins_seen:
+        first, second = sorted(twins, key=lambda g: g.start)
+        assert (first.game_number, second.game_number) == (1, 2)
+        assert first.event_ticker.endswith("G1") and second.event_ticker.endswith("G2")
+        assert first.event_ticker[:-2] == second.event_ticker[:-2]
+        assert first.event_ticker[17:21] == "1305"
+        assert [g.start.astimezone(ET).strftime("%H%M") for g in (first, second)] == [
+            "1305",
+            "1840",
+        ]
+
+
+def test_2025_mlb_tickers_have_no_start_time() -> None:
+    """2025 MLB tickers carry no HHMM (KXMLBGAME-25OCT31LADTOR), doubleheaders only G1/G2."""
+    games = Slates(0).games(League.MLB, date(2025, 10, 1))
+    assert games and all(EVENT_RE.match(g.event_ticker) for g in games)
+    assert all(g.event_ticker[len("KXMLBGAME-25OCT01") :][:1].isalpha() for g in games)
+    for twins in _doubleheaders(date(2025, 6, 1)):
+        assert sorted(g.event_ticker[-2:] for g in twins) == ["G1", "G2"]
+        assert twins[0].event_ticker[:-2] == twins[1].event_ticker[:-2]
 
 
 @pytest.mark.parametrize("league", list(League))
 def test_event_tickers_follow_kalshi_grammar(league: League) -> None:
-    """Event tickers are SERIES-YYMONDD[HHMM]AWAYHOME with Kalshi codes; HHMM only for MLB."""
-    for game in Slates(2).games(league, SUNDAY) + Slates(2).games(league, MONDAY):
-        assert EVENT_RE.match(game.event_ticker.replace("&", ""))
-        assert game.event_ticker.startswith(f"{SERIES[league]}-{event_date_code(game.et_date)}")
-        has_time = game.event_ticker[len(SERIES[league]) + 8 :][:4].isdigit()
-        assert has_time == (league is League.MLB)
-        assert game.event_ticker.endswith(game.away.kalshi + game.home.kalshi)
-        assert by_kalshi(league, game.home_ticker.rsplit("-", 1)[1]) == game.home
+    """Event tickers are SERIES-YYMONDD[HHMM]AWAYHOME[Gn] with Kalshi's codes of the season;
+    HHMM only for MLB from 2026; market tickers end with the outcome code."""
+    days = (SUNDAY, MONDAY, date(2026, 6, 7), date(2026, 6, 8))
+    for day in days:
+        timed = league is League.MLB and day.year >= 2026
+        for game in Slates(2).games(league, day):
+            assert EVENT_RE.match(game.event_ticker.replace("&", ""))
+            assert game.event_ticker.startswith(f"{SERIES[league]}-{event_date_code(day)}")
+            has_time = game.event_ticker[len(SERIES[league]) + 8 :][:4].isdigit()
+            assert has_time == timed
+            suffix = f"G{game.game_number}" if game.game_number else ""
+            codes = (game.away.kalshi(day), game.home.kalshi(day))
+            assert game.event_ticker.endswith("".join(codes) + suffix)
+            assert game.home_ticker == f"{game.event_ticker}-{codes[1]}"
 
 
-def test_nba_tickers_use_kalshi_codes_where_they_differ_from_espn() -> None:
-    """Golden State is GS on ESPN but GSW in Kalshi tickers."""
+def test_kalshi_codes_are_not_espn_codes_in_every_league() -> None:
+    """Every league lists some team under a code that is not ESPN's (the service cannot derive
+    Kalshi's codes from the scoreboard), and codes stay unique per league and day."""
+    for league in League:
+        day = date(2026, 1, 15)
+        differing = [t.key for t in teams(league) if t.kalshi(day) != t.espn]
+        assert differing, league
+        codes = [t.kalshi(day) for t in teams(league)]
+        assert len(codes) == len(set(codes)), league
+
+
+@pytest.mark.parametrize(
+    ("league", "espn", "day", "code"),
+    [
+        pytest.param(League.NHL, "LA", date(2026, 9, 19), "LA", id="nhl-kings-LA"),
+        pytest.param(League.NHL, "NJ", date(2025, 10, 30), "NJ", id="nhl-devils-NJ"),
+        pytest.param(League.NHL, "SJ", date(2025, 10, 30), "SJ", id="nhl-sharks-SJ"),
+        pytest.param(League.NHL, "TB", date(2025, 10, 30), "TB", id="nhl-lightning-TB"),
+        pytest.param(League.MLB, "WSH", date(2026, 8, 29), "WSH", id="mlb-nationals-WSH"),
+        pytest.param(League.NFL, "LAR", date(2026, 1, 4), "LA", id="nfl-rams-2025-26"),
+        pytest.param(League.NFL, "LAR", date(2026, 9, 21), "LAR", id="nfl-rams-2026-27"),
+        pytest.param(League.NFL, "WSH", date(2026, 9, 21), "WAS", id="nfl-commanders"),
+        pytest.param(League.NBA, "GS", date(2026, 3, 1), "GSW", id="nba-warriors-2025-26"),
+        pytest.param(League.NBA, "GS", date(2026, 11, 1), "GS", id="nba-warriors-2026-27"),
+        pytest.param(League.WNBA, "CONN", date(2026, 6, 1), "CON", id="wnba-sun"),
+        pytest.param(League.NCAAF, "M-OH", date(2025, 11, 12), "M-OH", id="ncaaf-hyphen"),
+    ],
+)
+def test_kalshi_codes_follow_real_listings_and_change_with_the_season(
+    league: League, espn: str, day: date, code: str
+) -> None:
+    """Codes are Kalshi's real ones (sports-data.md §1.5), by season."""
+    team = next(t for t in teams(league) if t.espn == espn)
+    assert team.kalshi(day) == code
+
+
+@pytest.mark.parametrize(
+    ("league", "espn", "sub_title"),
+    [
+        (League.NFL, "LAR", "Los Angeles R"),
+        (League.NFL, "NYG", "New York G"),
+        (League.NBA, "LAC", "Los Angeles C"),
+        (League.MLB, "CHW", "Chicago WS"),
+        (League.NHL, "VGK", "Vegas"),
+        (League.WNBA, "POR", "Portland"),
+        (League.NCAAF, "M-OH", "Miami (OH)"),
+    ],
+)
+def test_sub_titles_are_kalshi_short_labels(league: League, espn: str, sub_title: str) -> None:
+    """yes_sub_title is Kalshi's label: a shared location gets the nickname's initial."""
+    assert next(t for t in teams(league) if t.espn == espn).sub_title == sub_title
+
+
+def test_sub_titles_and_espn_codes_are_unique_per_league() -> None:
+    """Within a league no two teams share a sub-title or an ESPN abbreviation."""
+    for league in League:
+        assert len({t.sub_title for t in teams(league)}) == len(teams(league)), league
+        assert len({t.espn for t in teams(league)}) == len(teams(league)), league
+
+
+def test_seasons_start_in_their_league_month() -> None:
+    """A January NFL game belongs to the season that began the August before."""
+    assert season(League.NFL, date(2026, 1, 4)) == 2025
+    assert season(League.NFL, date(2026, 9, 21)) == 2026
+    assert season(League.MLB, date(2026, 2, 1)) == 2025
+
+
+def test_college_slates_include_teams_the_service_does_not_know() -> None:
+    """Some college games name schools missing from the service's tables (e.g. Miami (OH))."""
+    saturdays = [date(2025, 11, 1) + timedelta(weeks=w) for w in range(8)]
+    games = [g for day in saturdays for g in Slates(0).games(League.NCAAF, day)]
+    unknown = {t.espn for g in games for t in (g.away, g.home) if by_espn(g.league, t.espn) is None}
+    assert unknown and unknown <= {t.espn for t in teams(League.NCAAF)}
+
+
+def test_about_one_event_in_twelve_never_trades() -> None:
+    """Never-traded events exist in both book styles, and stay rare."""
     games = [
         g
         for offset in range(30)
         for g in Slates(0).games(League.NBA, MONDAY + timedelta(days=offset))
-        if "GS" in (g.away.espn, g.home.espn)
     ]
-    assert games
-    assert all("GSW" in g.event_ticker for g in games)
+    untraded = [g for g in games if g.never_traded]
+    assert 0 < len(untraded) < len(games) / 6
+    assert {g.never_traded for g in untraded} == {"empty", "penny"}
 
 
 def test_late_evening_games_start_on_the_next_utc_day() -> None:
@@ -162,6 +267,7 @@ def test_espn_ids_and_event_tickers_resolve_back_to_their_games() -> None:
     assert fresh.event(game.event_ticker) == game
     assert fresh.market(game.home_ticker) == game
     assert fresh.market(game.event_ticker + "-NOPE") is None
+    assert fresh.market("NOPE") is None
     assert parse_event_ticker(game.event_ticker) == (League.NHL, date(2031, 2, 3))
 
 
@@ -184,7 +290,7 @@ def test_unknown_espn_ids_resolve_to_nothing(value: str) -> None:
 @given(seed=st.integers(0, 10_000), steps=st.integers(0, 30))
 def test_event_markets_stay_complementary(seed: int, steps: int) -> None:
     """Away bid = 1 - home ask (and vice versa) after any number of random-walk steps."""
-    game = Slates(seed).games(League.NBA, MONDAY)[0]
+    game = next(g for g in Slates(seed).games(League.NBA, MONDAY) if not g.never_traded)
     book = PriceBook(seed, random.Random(seed))
     now_ms = int(game.start.timestamp() * 1000) - 3_600_000
     for _ in range(steps):

@@ -75,6 +75,23 @@ def test_only_configured_tokens_pass(candidate: str, tokens: list[str]) -> None:
     assert TokenCheck(tokens).authorization_ok(f"Bearer {candidate}") is (candidate in tokens)
 
 
+def test_each_token_is_its_own_principal_and_never_the_token() -> None:
+    """principal() names which configured token a request holds (its position), the same
+    over HTTP and in connection_init; no good token is None; with access control off,
+    everyone is the one principal ""."""
+    check = TokenCheck(TOKENS)
+    first, second = (check.principal(f"Bearer {t}") for t in TOKENS)
+    assert (first, second) == ("token-0", "token-1")
+    assert check.principal("Bearer nope") is None and check.principal(None) is None
+    params = {"authorization": f"Bearer {TOKENS[1]}"}
+    assert check.connection_principal(params) == second
+    assert check.connection_principal({"x": 1}) is None
+    assert all(t not in str(p) for t in TOKENS for p in (first, second))
+    off = TokenCheck([])
+    assert off.principal(None) == off.principal(f"Bearer {TOKENS[0]}") == ""
+    assert off.connection_principal(None) == ""
+
+
 def test_off_without_tokens_and_never_shows_them() -> None:
     """No tokens: everything passes; a repr counts tokens but never shows one."""
     assert TokenCheck([]).connection_params_ok(None)

@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -13,15 +14,20 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 from starlette.types import Message, Receive, Scope, Send
 
+from graph.games.markets import MatchStats
+from graph.kalshi.feed import FeedState, FeedStats
+from graph.live.hub import Hub
 from graph.models import League
 from graph.sim import Simulator
-from graph.web.metrics import HttpMetrics, Metrics, endpoint_of
+from graph.web.metrics import HttpMetrics, Metrics, Sources, endpoint_of
 from graph.web.wsadmission import ConnectionGate
 from tests.e2e import SUNDAY_NOON_UTC, GraphQLWebSocket, eventually, gql, running_app
 
 SUNDAY = date(2026, 11, 22)
 SUBSCRIBE = "subscription ($t: [String!]!) { tickerUpdates(marketTickers: $t) { marketTicker } }"
 GAMES = '{ games(league: NBA, date: "2026-11-22") { markets { ticker } prediction { edge } } }'
+# Another document, so it runs (a repeat of GAMES would be answered by its recent result).
+GAMES_AGAIN = GAMES.replace("edge", "edge confidence")
 
 
 class Scrape:
@@ -54,11 +60,12 @@ async def scrape(http: httpx.AsyncClient) -> Scrape:
 async def test_metrics_move_with_real_traffic(tmp_path: Path) -> None:
     """Queries, upstream calls, caches, sockets, subscriptions and the feed all show up."""
     sim = Simulator(clock=lambda: SUNDAY_NOON_UTC, tick_interval_s=None)
-    async with sim, running_app(sim, tmp_path) as (app, url):
+    async with sim, running_app(sim, tmp_path, result_cache_ttl_s=60) as (app, url):
         async with httpx.AsyncClient(base_url=url, timeout=30) as http:
             before = await scrape(http)
             body = await gql(http, GAMES)
-            await gql(http, GAMES)
+            await gql(http, GAMES_AGAIN)
+            await gql(http, GAMES)  # within RESULT_CACHE_TTL_S (capped at PRICES_TTL_S, 5 s)
             await http.get("/nowhere")
             after_queries = await scrape(http)
             ticker = sim.markets_for(League.NBA, SUNDAY)[0]["ticker"]
@@ -75,11 +82,16 @@ async def test_metrics_move_with_real_traffic(tmp_path: Path) -> None:
     assert "errors" not in body
     graphql = {"route": "/graphql", "method": "POST", "status": "200"}
     assert before.value("kalshi_graph_http_requests_total", **graphql) == 0
-    assert after_queries.value("kalshi_graph_http_requests_total", **graphql) == 2
+    assert after_queries.value("kalshi_graph_http_requests_total", **graphql) == 3
     assert (
         after_queries.value("kalshi_graph_http_request_duration_seconds_count", route="/graphql")
-        == 2
+        == 3
     )
+    shared = {
+        outcome: after_queries.value("kalshi_graph_shared_queries_total", outcome=outcome)
+        for outcome in ("executed", "joined", "recent", "unshared")
+    }
+    assert shared == {"executed": 2, "joined": 0, "recent": 1, "unshared": 0}
     assert (
         after_queries.value("kalshi_graph_http_requests_total", route="unmatched", status="404")
         == 1
@@ -96,9 +108,13 @@ async def test_metrics_move_with_real_traffic(tmp_path: Path) -> None:
     assert after_queries.value("kalshi_graph_upstream_requests_total", endpoint="summary") > 0
     assert after_queries.value("kalshi_graph_upstream_errors_total") == 0
     assert after_queries.value("kalshi_graph_upstream_request_duration_seconds_count") > 0
-    # The second query was answered from the caches.
+    # The second query was answered from the caches. Each query also reads the whole day's
+    # schedule to match markets against every game of the day: a hit, not a request.
     assert after_queries.value("kalshi_graph_cache_misses_total", cache="schedules") == 1
-    assert after_queries.value("kalshi_graph_cache_hits_total", cache="schedules") == 1
+    assert after_queries.value("kalshi_graph_cache_hits_total", cache="schedules") == 3
+    assert after_queries.value("kalshi_games_match_rate", league="NBA") == 1.0
+    assert after_queries.families["kalshi_games_unmatched"] == "counter"
+    assert after_queries.value("kalshi_games_unmatched_total") == 0
     assert after_queries.value("kalshi_graph_cache_hits_total", cache="summaries") > 0
     assert {"kalshi_graph_cache_coalesced_total", "kalshi_graph_cache_load_failures_total"} <= {
         *after_queries.names()
@@ -133,10 +149,13 @@ async def test_metrics_move_with_real_traffic(tmp_path: Path) -> None:
     assert_documented(live.families)
 
 
-def assert_documented(families: dict[str, str]) -> None:
-    """The README's metrics table lists exactly the metrics served, with their types."""
+def assert_documented(families: dict[str, str], *, cluster: bool = False) -> None:
+    """The README's metrics tables list exactly the metrics served, with their types: the
+    Operations table always, the Scaling out one with REDIS_URL."""
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    rows = re.findall(r"^\| `(kalshi_graph_\w+)` \| (\w+) \|", readme, re.M)
+    start, end = readme.index("## Scaling out"), readme.index("## Performance")
+    text = readme[:start] + readme[end:] + (readme[start:end] if cluster else "")
+    rows = re.findall(r"^\| `(kalshi_\w+)` \| (\w+) \|", text, re.M)
     documented = {name.removesuffix("_total"): kind for name, kind in rows}
     # prometheus-client's standard `<counter>_created` timestamps need no documentation.
     assert documented == {n: k for n, k in families.items() if not n.endswith("_created")}
@@ -212,3 +231,27 @@ def test_each_app_has_its_own_registry() -> None:
     assert Scrape(two.exposition().decode()).value("kalshi_graph_http_requests_total") == 0
     assert Scrape(two.exposition().decode()).value("kalshi_graph_websocket_connections_limit") == 2
     assert "kalshi_graph_subscriptions" not in set(Scrape(one.exposition().decode()).names())
+
+
+def test_unmatched_games_and_todays_match_rate_are_exposed() -> None:
+    """The games service's match stats show as kalshi_games_unmatched_total{league,reason} and
+    kalshi_games_match_rate{league}, read at scrape time."""
+    stats = MatchStats()
+    metrics = Metrics(ConnectionGate(1))
+    metrics.watch(
+        Sources(
+            hub=Hub(cast(Any, None)),  # never asked to subscribe here
+            feed_state=lambda: FeedState.IDLE,
+            feed_stats=FeedStats(),
+            caches=dict,
+            matching=lambda: stats,
+        )
+    )
+    stats.unmatched[(League.NFL, "ambiguous")] += 2
+    stats.unmatched[(League.NBA, "not_listed")] += 1
+    stats.rate[League.NFL] = 0.5
+    scraped = Scrape(metrics.exposition().decode())
+    assert scraped.value("kalshi_games_unmatched_total", league="NFL", reason="ambiguous") == 2
+    assert scraped.value("kalshi_games_unmatched_total", league="NBA", reason="not_listed") == 1
+    assert scraped.value("kalshi_games_match_rate", league="NFL") == 0.5
+    assert scraped.value("kalshi_games_match_rate", league="NBA") == 0

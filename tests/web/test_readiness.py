@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from graph.errors import FeedFatalError
+from graph.errors import FeedFatalError, RateLimited
 from graph.kalshi.feed import FeedState
 from graph.web.readiness import Phase, Readiness, feed_check, http_probe
 
@@ -84,6 +84,7 @@ async def test_feed_check(state: FeedState, reason: str | None) -> None:
         pytest.param(503, "HTTP 503", id="5xx"),
         pytest.param("connect", "unreachable (ConnectError)", id="refused"),
         pytest.param("timeout", "unreachable (ReadTimeout)", id="timeout"),
+        pytest.param("budget", None, id="our-read-budget-said-wait"),
     ],
 )
 async def test_http_probe(answer: int | str, reason: str | None) -> None:
@@ -95,6 +96,8 @@ async def test_http_probe(answer: int | str, reason: str | None) -> None:
             raise httpx.ConnectError("refused", request=request)
         if answer == "timeout":
             raise httpx.ReadTimeout("slow", request=request)
+        if answer == "budget":  # what RateLimitedTransport raises when KALSHI_READ_RATE is spent
+            raise RateLimited("Kalshi read rate limit")
         assert isinstance(answer, int)
         return httpx.Response(answer)
 
@@ -106,6 +109,18 @@ async def test_a_probe_of_a_malformed_url_is_a_reason_not_a_crash() -> None:
     """A URL httpx cannot even parse reports as unreachable."""
     async with httpx.AsyncClient() as client:
         assert await http_probe(client, "http://[::1", timeout_s=1) == "unreachable (InvalidURL)"
+
+
+async def test_details_are_shown_but_never_make_it_unready() -> None:
+    """describe() adds lines under details; a report with details alone stays ready."""
+    readiness = Readiness()
+    readiness.phase = Phase.SERVING
+    readiness.describe(lambda: {"redis": "unavailable for 3.0 s"})
+    report = await readiness.report()
+    assert report.ready
+    assert report.as_json()["details"] == {"redis": "unavailable for 3.0 s"}
+    readiness.clear()
+    assert "details" not in (await readiness.report()).as_json()
 
 
 async def test_clear_forgets_checks() -> None:
