@@ -25,7 +25,7 @@ from graph.api.cost import MODEL, Limits, cost_rule
 from graph.api.evidence import BetType, EvidenceType, TrackRecordType
 from graph.api.execution import ErrorPolicy, LimitedSchema
 from graph.api.fanout import DirectFrames, EventResults, SharedExecutor, context_readers
-from graph.api.limits import OperationLimits
+from graph.api.limits import OperationLimits, schema_of
 from graph.api.operations import Observer, OperationAccounting
 from graph.api.selection import batches_needed
 from graph.api.sharing import Documents
@@ -377,6 +377,7 @@ def build_schema(
         event_results=event_results,
     )
     built["sdl"] = schema.as_str()
+    schema_of(built["sdl"])  # now, not on the first request
     types = {name: t.implementation for name, t in schema.schema_converter.type_map.items()}
     if readers := context_readers(types, ["TickerUpdate"]):
         # Their results are shared between subscribers (graph.api.fanout): nothing in them
