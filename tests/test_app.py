@@ -205,7 +205,8 @@ async def test_a_betting_policy_names_a_market_at_its_ask(tmp_path: Path) -> Non
 
 
 async def test_sorting_and_state_filter(tmp_path: Path) -> None:
-    """sortBy EDGE puts the largest |edge| first; state filters; game(id) finds a game again."""
+    """sortBy EDGE puts the largest |edge| first; state filters; game(id) finds a game again,
+    with the same prediction."""
     async with fixed_sim() as sim, app_on(sim, tmp_path) as client:
         body = await gql(
             client,
@@ -215,6 +216,9 @@ async def test_sorting_and_state_filter(tmp_path: Path) -> None:
         edges = [abs(g["prediction"]["edge"]) for g in body["data"]["games"]]
         first = body["data"]["games"][0]["id"]
         one = await gql(client, "query ($id: ID!) { game(id: $id) { id } }", {"id": first})
+        priced = await gql(
+            client, "query ($id: ID!) { game(id: $id) { prediction { edge } } }", {"id": first}
+        )
         live = await gql(client, '{ games(league: NBA, date: "2026-11-22", state: FINAL) { id } }')
         conf = await gql(
             client,
@@ -223,6 +227,7 @@ async def test_sorting_and_state_filter(tmp_path: Path) -> None:
         )
     assert edges == sorted(edges, reverse=True)
     assert one["data"]["game"]["id"] == first
+    assert abs(priced["data"]["game"]["prediction"]["edge"]) == edges[0]
     assert live["data"]["games"] == []  # the clock says no NBA game has finished yet
     ranks = {"HIGH": 0, "MEDIUM": 1, "LOW": 2}
     order = [ranks[g["prediction"]["confidence"]] for g in conf["data"]["games"]]
