@@ -62,8 +62,12 @@ async def test_metrics_move_with_real_traffic(tmp_path: Path) -> None:
     sim = Simulator(clock=lambda: SUNDAY_NOON_UTC, tick_interval_s=None)
     # TTLs longer than the test: the repeat is answered by the recent result, and the caches
     # hit, however slow the first queries were on a loaded machine.
-    ttls = {"result_cache_ttl_s": 3600, "prices_ttl_s": 3600, "schedule_ttl_s": 3600}
-    async with sim, running_app(sim, tmp_path, **ttls) as (app, url):
+    async with (
+        sim,
+        running_app(
+            sim, tmp_path, result_cache_ttl_s=3600, prices_ttl_s=3600, schedule_ttl_s=3600
+        ) as (app, url),
+    ):
         async with httpx.AsyncClient(base_url=url, timeout=30) as http:
             before = await scrape(http)
             body = await gql(http, GAMES)
