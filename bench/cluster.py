@@ -40,6 +40,7 @@ import httpx
 from bench.fanout.clients import Clients
 from bench.fanout.driver import Driver, assignments
 from bench.report import Row, percentile
+from bench.servers import UNLIMITED
 from graph.cluster.local import RedisServer
 from graph.espn.parse import eastern_date
 from graph.models import League
@@ -96,6 +97,7 @@ class Workers:
             "RATINGS_REFRESH_S": "0",  # no rating upkeep competing for the CPU measured
             "MAX_TICKERS_PER_SUBSCRIPTION": "50",
             "MAX_WS_CONNECTIONS": "5000",
+            **UNLIMITED,
         }
         log = workdir / f"workers-{count}.log"
         with log.open("w") as err:

@@ -35,6 +35,9 @@ class Contender:
     hub_stats: bool = False  # serves ``GET /bench/stats`` (our hub's counters)
 
 
+# Every benchmark client shares 127.0.0.1: the per-client limits of issue 18 would measure
+# themselves, not the server.
+UNLIMITED = {"RATE_LIMIT_PER_S": "0", "MAX_UPSTREAM_TICKERS": "100000"}
 OURS = Contender("ours", "bench.contenders.ours", hub_stats=True)
 
 
@@ -82,10 +85,7 @@ class Server:
             "RATINGS_DB_PATH": str(workdir / "fanout-ratings.sqlite3"),
             "LOG_LEVEL": "WARNING",
             "MAX_TICKERS_PER_SUBSCRIPTION": "50",
-            # Every client process shares 127.0.0.1: the per-client limits would measure
-            # themselves, not the server.
-            "RATE_LIMIT_PER_S": "0",
-            "MAX_UPSTREAM_TICKERS": "100000",
+            **UNLIMITED,
             "BENCH_TICKERS": ",".join(tickers),
             "BENCH_DEFLATE": "1" if contender.deflate else "0",  # the peers
             "WS_PER_MESSAGE_DEFLATE": "true" if contender.deflate else "false",  # ours
