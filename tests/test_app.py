@@ -85,7 +85,13 @@ async def test_unknown_market_is_null(tmp_path: Path) -> None:
 async def test_games_query_costs_constant_upstream_requests(tmp_path: Path, n: int) -> None:
     """One games query of N games: one scoreboard request, one markets request (the day's
     listing, narrowed by close time to one page), whatever N."""
-    async with fixed_sim(slate_size={League.NBA: n}) as sim, app_on(sim, tmp_path) as client:
+    # TTLs far longer than the test, so the second query falls within them however slow the
+    # first one was on a loaded machine.
+    ttls = {"prices_ttl_s": 3600, "schedule_ttl_s": 3600}
+    async with (
+        fixed_sim(slate_size={League.NBA: n}) as sim,
+        app_on(sim, tmp_path, **ttls) as client,
+    ):
         body = await gql(client, GAMES, {"league": "NBA", "date": SUNDAY.isoformat()})
         first = dict(sim.stats.requests)
         queries = list(sim.stats.market_queries)
@@ -112,17 +118,20 @@ async def test_games_query_costs_constant_upstream_requests(tmp_path: Path, n: i
 
 
 async def test_predictions_run_concurrently_under_the_semaphore(tmp_path: Path) -> None:
-    """With per-request latency, per-game summaries are in flight together, up to the limit."""
-    faults = Faults(latency_s=0.05)
+    """Per-game summaries are in flight together, up to the limit and never past it."""
+    release = asyncio.Event()
+    faults = Faults(held={"summary": release})
     async with (
         fixed_sim(slate_size={League.NBA: 24}, faults=faults) as sim,
         app_on(sim, tmp_path, prediction_concurrency=8) as client,
     ):
-        # The simulator shares this process: let it build the past slates its summaries read
-        # now, or that CPU (seconds under coverage) spaces out the arrivals this test counts.
-        for back in range(1, 121):
-            sim.games_for(League.NBA, SUNDAY - timedelta(days=back))
-        body = await gql(client, GAMES, {"league": "NBA", "date": SUNDAY.isoformat()})
+        query = asyncio.create_task(
+            gql(client, GAMES, {"league": "NBA", "date": SUNDAY.isoformat()})
+        )
+        # The simulator holds every summary in flight: the limit's worth arrive, no more.
+        await eventually(lambda: sim.stats.in_flight["summary"] == 8, timeout=60)
+        release.set()
+        body = await query
     assert all(g["prediction"] is not None for g in body["data"]["games"])
     assert sim.stats.requests["summary"] == 24
     assert sim.stats.max_in_flight["summary"] == 8
@@ -196,7 +205,8 @@ async def test_a_betting_policy_names_a_market_at_its_ask(tmp_path: Path) -> Non
 
 
 async def test_sorting_and_state_filter(tmp_path: Path) -> None:
-    """sortBy EDGE puts the largest |edge| first; state filters; game(id) finds a game again."""
+    """sortBy EDGE puts the largest |edge| first; state filters; game(id) finds a game again,
+    with the same prediction."""
     async with fixed_sim() as sim, app_on(sim, tmp_path) as client:
         body = await gql(
             client,
@@ -206,6 +216,9 @@ async def test_sorting_and_state_filter(tmp_path: Path) -> None:
         edges = [abs(g["prediction"]["edge"]) for g in body["data"]["games"]]
         first = body["data"]["games"][0]["id"]
         one = await gql(client, "query ($id: ID!) { game(id: $id) { id } }", {"id": first})
+        priced = await gql(
+            client, "query ($id: ID!) { game(id: $id) { prediction { edge } } }", {"id": first}
+        )
         live = await gql(client, '{ games(league: NBA, date: "2026-11-22", state: FINAL) { id } }')
         conf = await gql(
             client,
@@ -214,6 +227,7 @@ async def test_sorting_and_state_filter(tmp_path: Path) -> None:
         )
     assert edges == sorted(edges, reverse=True)
     assert one["data"]["game"]["id"] == first
+    assert abs(priced["data"]["game"]["prediction"]["edge"]) == edges[0]
     assert live["data"]["games"] == []  # the clock says no NBA game has finished yet
     ranks = {"HIGH": 0, "MEDIUM": 1, "LOW": 2}
     order = [ranks[g["prediction"]["confidence"]] for g in conf["data"]["games"]]

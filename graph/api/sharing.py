@@ -12,11 +12,9 @@ request that was waiting runs the operation itself. The principal is part of the
 one token's result can never answer another token's request.
 
 Documents: :class:`Documents` remembers, per schema, the documents it parsed (by text and
-parser options) and which of them passed validation under a set of rules; the
-:class:`DocumentCache` extension hands both to Strawberry before it would parse or
-validate again. A document that fails is not remembered, so every request gets its own,
-fresh errors. Validation rules must not depend on the request for this to hold (ours do
-not: depth, aliases, introspection).
+parser options). A document that fails to parse is not remembered, so every request gets
+its own, fresh errors. (Validation is done once per document by
+:class:`graph.api.limits.OperationLimits`.)
 """
 
 from __future__ import annotations
@@ -24,12 +22,11 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Hashable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
-from graphql import DocumentNode, GraphQLError, parse
-from strawberry.extensions import SchemaExtension
+from graphql import DocumentNode, parse
 
 
 class _Result(Protocol):
@@ -137,11 +134,10 @@ _ParseKey = tuple[str, tuple[tuple[str, Any], ...]]
 
 
 class Documents:
-    """Documents a schema parsed, and those that passed validation (see the module doc)."""
+    """Documents a schema parsed (see the module doc)."""
 
     def __init__(self, size: int = 256) -> None:
         self._parsed: LRU[_ParseKey, DocumentNode] = LRU(size)
-        self._valid: LRU[tuple[_ParseKey, tuple[type, ...]], bool] = LRU(size)
 
     def parse(self, query: str, **options: Any) -> DocumentNode:
         """``query`` parsed (once per text and options); raises ``GraphQLSyntaxError``."""
@@ -151,37 +147,3 @@ class Documents:
             document = parse(query, **options)
             self._parsed.put(key, document)
         return document
-
-    def valid(self, query: str, options: Mapping[str, Any], rules: tuple[type, ...]) -> bool:
-        return self._valid.get(((query, tuple(sorted(options.items()))), rules)) is True
-
-    def passed(self, query: str, options: Mapping[str, Any], rules: tuple[type, ...]) -> None:
-        self._valid.put(((query, tuple(sorted(options.items()))), rules), True)
-
-
-class DocumentCache(SchemaExtension):
-    """Strawberry extension: parse and validate each document once per schema."""
-
-    def __init__(self, documents: Documents) -> None:
-        self._documents = documents
-
-    def on_parse(self) -> Iterator[None]:
-        context = self.execution_context
-        if context.graphql_document is None and context.query:
-            try:
-                context.graphql_document = self._documents.parse(
-                    context.query, **context.parse_options
-                )
-            except GraphQLError:
-                pass  # Strawberry parses it again and reports the error its own way
-        yield
-
-    def on_validate(self) -> Iterator[None]:
-        context = self.execution_context
-        query, options, rules = context.query, context.parse_options, context.validation_rules
-        if query and context.pre_execution_errors is None:
-            if self._documents.valid(query, options, rules):
-                context.pre_execution_errors = []  # Strawberry then skips validation
-        yield
-        if query and context.pre_execution_errors == []:
-            self._documents.passed(query, options, rules)

@@ -8,6 +8,7 @@ in flight, which is what lets a test prove that a client fans out.
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter, deque
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,6 +28,10 @@ class Faults:
 
     latency_s: float = 0.0
     """Added to every Kalshi REST and scoreboard request (while it counts as in flight)."""
+    held: dict[str, asyncio.Event] = field(default_factory=dict)
+    """Per route kind (``"summary"``, ``"markets"``...): requests of that kind wait, in flight,
+    until the event is set, so a test can count what a client has in flight at once without
+    racing the clock."""
     error_rate: float = 0.0
     """Probability that a REST/scoreboard request answers 500."""
     rate_limit_rate: float = 0.0

@@ -1,9 +1,10 @@
 """The wrapper every simulated HTTP endpoint runs in: stats, latency, faults, auth.
 
-Order per request: count it and mark it in flight; answer a scripted or random fault
-if one is due, verify Kalshi auth headers when present (or required), else run the real
-handler; send the answer once the configured latency has passed since the request came
-in (the simulator's own work counts within it, as a remote host's would). Error bodies follow each
+Order per request: count it and mark it in flight; wait while its kind is held (see
+``Faults.held``); answer a scripted or random fault if one is due, verify Kalshi auth
+headers when present (or required), else run the real handler; send the answer once the
+configured latency has passed since the request came in (the simulator's own work counts
+within it, as a remote host's would). Error bodies follow each
 upstream: Kalshi wraps errors as ``{"error": {"code", "message"}}`` except its
 429 (``{"error": "too many requests"}``); ESPN answers ``{"code", "message"}``.
 """
@@ -88,6 +89,9 @@ def guarded(
             # is part of that time: building the answer happens within it, not after it.
             loop = asyncio.get_running_loop()
             due = loop.time() + state.faults.latency_s
+            held = state.faults.held.get(kind)
+            if held is not None:
+                await held.wait()
             response = await answer(request)
             if (wait := due - loop.time()) > 0:
                 await asyncio.sleep(wait)

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from graphql import (
     DocumentNode,
+    FieldNode,
     GraphQLSchema,
     OperationDefinitionNode,
     build_schema,
@@ -24,6 +25,7 @@ from graph.api.cost import (
     MODEL,
     Cost,
     CostModel,
+    DocumentRule,
     FieldCost,
     Limits,
     cost_rule,
@@ -291,6 +293,18 @@ def test_the_rule_reports_coded_errors_through_graphql_core() -> None:
     (error,) = validate(SCHEMA, document, [rule])
     assert error.extensions == {"code": "TOO_MANY_ALIASES", "limit": 1}
     assert validate(SCHEMA, parse("{ a: __typename }"), [rule]) == []
+
+
+def test_a_document_rule_visits_nothing_past_the_document() -> None:
+    """A DocumentRule stops graphql-core's walk at the document: no field is visited."""
+    visited: list[str] = []
+
+    class Watching(DocumentRule):
+        def enter_field(self, node: FieldNode, *_args: object) -> None:
+            visited.append(node.name.value)
+
+    assert validate(SCHEMA, parse("{ __typename }"), [Watching]) == []
+    assert visited == []
 
 
 def test_the_cost_table_names_real_fields() -> None:

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from graphql import build_schema, parse, validate
 
-from graph.api.cost import Limits
-from graph.api.limits import INTROSPECTION_DISABLED, NoIntrospection, _Validated
+from graph.api.cost import MODEL, Limits, cost_rule
+from graph.api.limits import (
+    INTROSPECTION_DISABLED,
+    NoIntrospection,
+    OperationLimits,
+    _Validated,
+)
 from graph.api.schema import build_schema as build_graph_schema
 
 SDL = build_schema("type Query { a: Int }")
@@ -82,3 +88,25 @@ def test_the_validated_texts_are_bounded_oldest_out() -> None:
     assert validated.seen(keys[0])  # now the newest
     validated.remember(keys[2])
     assert [validated.seen(k) for k in keys] == [True, False, True]
+
+
+def _run_hook(hook: Any) -> None:
+    """Drive one extension hook (a generator) through its before and after parts."""
+    for _ in hook:
+        pass
+
+
+def test_the_extension_leaves_work_done_by_someone_else_alone() -> None:
+    """A document another extension parsed is kept, and errors already found are not
+    replaced or re-checked."""
+    limits = OperationLimits(sdl="type Query { a: Int }", cost=cost_rule(Limits(), MODEL))
+    parsed = parse("{ a }")
+    context = SimpleNamespace(
+        query="{ a }", graphql_document=parsed, pre_execution_errors=None, validation_rules=()
+    )
+    limits.execution_context = context  # type: ignore[assignment]
+    _run_hook(limits.on_parse())
+    assert context.graphql_document is parsed
+    context.pre_execution_errors = ["invalid"]
+    _run_hook(limits.on_validate())
+    assert context.pre_execution_errors == ["invalid"]

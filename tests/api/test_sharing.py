@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from graphql import GraphQLSyntaxError
 
-from graph.api.sharing import DocumentCache, Documents, OperationKey, SharedOperations
+from graph.api.sharing import Documents, OperationKey, SharedOperations
 from tests.e2e import eventually
 
 
@@ -136,42 +135,3 @@ def test_documents_are_parsed_once_per_text_and_options() -> None:
     documents.parse("{ b }")
     documents.parse("{ c }")  # the oldest of three is forgotten
     assert documents.parse("{ a }", max_tokens=10) is not first
-
-
-def test_validity_is_remembered_per_rule_set() -> None:
-    """A document that passed under some rules is valid under those rules only."""
-    documents = Documents()
-
-    class Rule:
-        pass
-
-    assert not documents.valid("{ a }", {}, (Rule,))
-    documents.passed("{ a }", {}, (Rule,))
-    assert documents.valid("{ a }", {}, (Rule,))
-    assert not documents.valid("{ a }", {}, ())
-    assert not documents.valid("{ a }", {"max_tokens": 5}, (Rule,))
-
-
-def _run_hook(hook: Any) -> None:
-    """Drive one extension hook (a generator) through its before and after parts."""
-    for _ in hook:
-        pass
-
-
-def test_the_cache_leaves_work_done_by_someone_else_alone() -> None:
-    """A document already parsed, or errors already found, are not replaced; a document
-    Strawberry found invalid is not remembered as valid."""
-    cache = DocumentCache(Documents())
-    parsed = object()
-    context = SimpleNamespace(
-        query="{ a }", graphql_document=parsed, parse_options={}, validation_rules=()
-    )
-    cache.execution_context = context  # type: ignore[assignment]
-    _run_hook(cache.on_parse())
-    assert context.graphql_document is parsed
-    context.pre_execution_errors = ["invalid"]
-    _run_hook(cache.on_validate())
-    assert context.pre_execution_errors == ["invalid"]
-    context.pre_execution_errors = None
-    _run_hook(cache.on_validate())  # not known valid: validation would run (here: nothing)
-    assert context.pre_execution_errors is None

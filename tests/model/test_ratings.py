@@ -175,3 +175,36 @@ def test_a_different_model_version_rebuilds_from_history(tmp_path: Path) -> None
     with RatingStore(path, history=history) as store:
         assert history.calls == list(League)
         assert store.apply_result(League.NBA, "g", "GS", "BOS", 1, 2, False, date(2023, 5, 1))
+
+
+def test_opening_twice_and_closing_twice_change_nothing(tmp_path: Path) -> None:
+    """A second open keeps the loaded ratings (no second bootstrap); a second close is a no-op."""
+    history = CountingHistory(SMALL)
+    store = RatingStore(tmp_path / "r.sqlite3", history=history)
+    store.open()
+    ratings = store.ratings(League.NBA)
+    store.open()
+    assert history.calls == list(League)
+    assert store.ratings(League.NBA) == ratings
+    store.close()
+    store.close()
+    with pytest.raises(RuntimeError, match="open"):
+        store.apply_result(League.NBA, "g", "GS", "BOS", 1, 2, False, date(2023, 5, 1))
+
+
+def test_a_538_code_without_a_team_keeps_its_rating_under_that_code(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A history code graph.teams does not know is rated under the code itself, with a warning."""
+    history = CountingHistory({League.NBA: [game(date(2023, 4, 9), 2023, "GSW", "XYZ", 1, 2)]})
+    with RatingStore(tmp_path / "r.sqlite3", history=history) as store:
+        assert set(store.ratings(League.NBA)) == {"GS", "XYZ"}
+    assert "No team for 538 code league=NBA code=XYZ" in caplog.text
+
+
+def test_learning_the_codes_already_known_changes_nothing(tmp_path: Path) -> None:
+    """Codes equal to what the season knows are no change: nothing is reported or written."""
+    with RatingStore(tmp_path / "r.sqlite3", history=CountingHistory(SMALL)) as store:
+        assert store.learn_kalshi_codes(League.NBA, 2026, {"GS": "GSW"}) == [("GS", "GSW", None)]
+        assert store.learn_kalshi_codes(League.NBA, 2026, {"GS": "GSW"}) == []
+        assert store.kalshi_codes(League.NBA, 2026) == {"GS": "GSW"}
