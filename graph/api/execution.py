@@ -22,14 +22,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import strawberry
-from graphql import DocumentNode, GraphQLError, OperationType, get_operation_ast
+from graphql import DocumentNode, GraphQLError, OperationType, get_operation_ast, parse
 from strawberry.extensions import MaskErrors
 from strawberry.types import ExecutionResult
 from strawberry.types.execution import PreExecutionError
 
 from graph.api import errors as errorpolicy
 from graph.api.fanout import EventResults
-from graph.api.sharing import Documents, OperationKey, SharedOperations
+from graph.api.limits import parsed
+from graph.api.sharing import OperationKey, SharedOperations
 from graph.api.tokens import token_count
 from graph.errors import OperationTimeout, QueryTooLarge, RequestRefused, TooManyTokens
 
@@ -69,16 +70,13 @@ class LimitedSchema(strawberry.Schema):
         max_tokens: int,
         timeout_s: float,
         result_ttl_s: float,
-        documents: Documents,
         event_results: EventResults,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self._max_query_bytes = max_query_bytes
         self._max_tokens = max_tokens
-        self._parse_options = {"max_tokens": max_tokens}
         self._timeout_s = timeout_s
-        self.documents = documents
         self.event_results = event_results
         self.operations: SharedOperations[SharedResult] = SharedOperations(ttl_s=result_ttl_s)
 
@@ -155,8 +153,12 @@ class LimitedSchema(strawberry.Schema):
         return OperationKey(query, variables, name, principal)
 
     def parse(self, query: str) -> DocumentNode:
-        """``query`` parsed as an operation of this schema would be (once per text)."""
-        return self.documents.parse(query, **self._parse_options)
+        """``query`` parsed as an operation of this schema would be (once per text); past the
+        token limit, graphql-core's own syntax error (it stops counting there, so a deep
+        document never reaches the recursive parser)."""
+        if token_count(query, self._max_tokens) > self._max_tokens:
+            return parse(query, max_tokens=self._max_tokens)
+        return parsed(query)
 
     def _operation_type(
         self, query: str | None, operation_name: str | None

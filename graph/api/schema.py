@@ -28,7 +28,6 @@ from graph.api.fanout import DirectFrames, EventResults, SharedExecutor, context
 from graph.api.limits import OperationLimits, schema_of
 from graph.api.operations import Observer, OperationAccounting
 from graph.api.selection import batches_needed
-from graph.api.sharing import Documents
 from graph.errors import InvalidInput
 from graph.games import ordering
 from graph.games.batches import GameSet
@@ -346,7 +345,6 @@ def build_schema(
     (:mod:`graph.api.operations`), error policy and, given a ``tracer_provider``,
     OpenTelemetry spans for each operation and resolver."""
     compat.check()
-    documents = Documents()
     event_results = EventResults()
     cost = cost_rule(limits or Limits(), MODEL)
     built: dict[str, str] = {}  # the SDL, once the schema exists (rules need its types)
@@ -373,7 +371,6 @@ def build_schema(
         max_tokens=max_tokens,
         timeout_s=timeout_s,
         result_ttl_s=result_ttl_s,
-        documents=documents,
         event_results=event_results,
     )
     built["sdl"] = schema.as_str()

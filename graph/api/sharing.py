@@ -1,4 +1,4 @@
-"""One execution for identical work: operations, and the parsing and validation of documents.
+"""One execution for identical work.
 
 How it works
 ------------
@@ -11,10 +11,8 @@ result with errors is never shared: it goes to the request that started it, and 
 request that was waiting runs the operation itself. The principal is part of the key, so
 one token's result can never answer another token's request.
 
-Documents: :class:`Documents` remembers, per schema, the documents it parsed (by text and
-parser options). A document that fails to parse is not remembered, so every request gets
-its own, fresh errors. (Validation is done once per document by
-:class:`graph.api.limits.OperationLimits`.)
+Documents are parsed once per text (:func:`graph.api.limits.parsed`) and validated once per
+text (:class:`graph.api.limits.OperationLimits`).
 """
 
 from __future__ import annotations
@@ -25,8 +23,6 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
-
-from graphql import DocumentNode, parse
 
 
 class _Result(Protocol):
@@ -128,22 +124,3 @@ class SharedOperations(Generic[R]):
     def clear(self) -> None:
         """Forget every recent result (executions in flight still finish)."""
         self._recent.clear()
-
-
-_ParseKey = tuple[str, tuple[tuple[str, Any], ...]]
-
-
-class Documents:
-    """Documents a schema parsed (see the module doc)."""
-
-    def __init__(self, size: int = 256) -> None:
-        self._parsed: LRU[_ParseKey, DocumentNode] = LRU(size)
-
-    def parse(self, query: str, **options: Any) -> DocumentNode:
-        """``query`` parsed (once per text and options); raises ``GraphQLSyntaxError``."""
-        key = (query, tuple(sorted(options.items())))
-        document = self._parsed.get(key)
-        if document is None:
-            document = parse(query, **options)
-            self._parsed.put(key, document)
-        return document

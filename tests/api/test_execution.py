@@ -9,7 +9,8 @@ from typing import Any
 from unittest.mock import patch
 
 import httpx
-from graphql import validate
+import pytest
+from graphql import GraphQLSyntaxError, validate
 
 from graph.api.context import Context
 from graph.api.schema import build_schema
@@ -133,3 +134,17 @@ async def test_tokens_never_share_an_execution_over_http(tmp_path: Path) -> None
     assert bodies == [{"data": {"market": None}}] * 6
     assert executed == 2  # one per token, however the six interleaved
     assert stats.executed == 2 and stats.joined + stats.recent == 5
+
+
+def test_documents_are_parsed_once_per_text_and_never_past_the_token_limit() -> None:
+    """The same text gives the very same document; a syntax error is raised every time; a
+    30,000-deep document past the token limit is graphql-core's syntax error, never a
+    RecursionError."""
+    schema = build_schema(max_tokens=50)
+    first = schema.parse("{ a }")
+    assert schema.parse("{ a }") is first
+    for _ in range(2):
+        with pytest.raises(GraphQLSyntaxError):
+            schema.parse("{ a")
+    with pytest.raises(GraphQLSyntaxError, match="more than 50 tokens"):
+        schema.parse("{ a " * 30_000 + "}" * 30_000)

@@ -7,9 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from graphql import GraphQLSyntaxError
 
-from graph.api.sharing import Documents, OperationKey, SharedOperations
+from graph.api.sharing import OperationKey, SharedOperations
 from tests.e2e import eventually
 
 
@@ -120,18 +119,3 @@ async def test_a_requester_leaving_does_not_cancel_the_others() -> None:
     assert (await waiter).data == "data #1"
     with pytest.raises(asyncio.CancelledError):
         await starter
-
-
-def test_documents_are_parsed_once_per_text_and_options() -> None:
-    """The same text (and parser options) gives the very same document; a syntax error is
-    raised every time, never remembered."""
-    documents = Documents(size=2)
-    first = documents.parse("{ a }", max_tokens=10)
-    assert documents.parse("{ a }", max_tokens=10) is first
-    assert documents.parse("{ a }", max_tokens=20) is not first
-    for _ in range(2):
-        with pytest.raises(GraphQLSyntaxError):
-            documents.parse("{ a", max_tokens=10)
-    documents.parse("{ b }")
-    documents.parse("{ c }")  # the oldest of three is forgotten
-    assert documents.parse("{ a }", max_tokens=10) is not first
