@@ -31,7 +31,7 @@ from graph.app import create_app, drain
 from graph.errors import ConfigError
 from graph.settings import load_settings
 from graph.web.logs import configure_logging
-from graph.web.serving import ExitDeadline, header_deadline_protocol
+from graph.web.serving import ExitDeadline, header_deadline_protocol, settle_heap
 from graph.workers import check_workers, exit_with_parent, serve_workers
 
 # Seconds a graceful shutdown may overrun SHUTDOWN_TIMEOUT_S before the process is ended.
@@ -59,6 +59,10 @@ class GracefulServer(uvicorn.Server):
         # Runs in the signal handler: even with the event loop blocked, the countdown starts.
         self.exit_deadline.start()
         super().handle_exit(sig, frame)
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        settle_heap()  # the app is up (lifespan done): later collections skip its heap
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         loop = asyncio.get_running_loop()

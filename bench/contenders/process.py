@@ -12,6 +12,8 @@ from collections.abc import Callable, Generator
 import uvicorn
 from starlette.types import ASGIApp
 
+from graph.web.serving import settle_heap
+
 
 def deflate_wanted() -> bool:
     """Whether the benchmark asked for permessage-deflate (``BENCH_DEFLATE=1``)."""
@@ -63,5 +65,6 @@ async def serve_uvicorn(
             task.result()
             return
         await asyncio.sleep(0.01)
+    settle_heap()  # as python -m graph does once it is up
     announce(server.servers[0].sockets[0].getsockname()[1])
     await task

@@ -15,11 +15,17 @@ a 408 can still be answered.
 SIGINT arrives, a daemon thread waits out the shutdown's time plus a grace and then ends
 the process (status 3) whatever the event loop is doing. A loop blocked by a runaway
 request cannot hear that it should stop; a thread can still stop the process.
+
+:func:`settle_heap` runs once startup is done: it collects, then freezes what is alive
+(``gc.freeze``), so a later full garbage collection no longer walks the startup heap. Without
+it the first request that allocated enough set one off and paid for it: 60-80 ms for the
+first fragment bomb a fresh server refused, against 5-10 ms for any later one.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import threading
@@ -32,6 +38,12 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 logger = logging.getLogger(__name__)
 
 FORCED_EXIT_STATUS = 3
+
+
+def settle_heap() -> None:
+    """Collect garbage, then move every object still alive out of the collector's sight."""
+    gc.collect()
+    gc.freeze()
 
 
 def header_deadline_protocol(timeout_s: float) -> type[H11Protocol]:
