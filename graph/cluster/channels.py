@@ -120,6 +120,7 @@ class Channels:
                 reraise_cancel(task, cancels)
                 self._link.failed(exc, "pubsub")
             except Exception:  # a bug of ours must not end pub/sub for good
+                reraise_cancel(task, cancels)
                 logger.exception("Redis pub/sub session failed")
             finally:
                 self._confirmed.clear()
@@ -158,14 +159,22 @@ class Channels:
         self._asked = wanted
 
     async def _writer(self, pubsub: PubSub) -> None:
+        task = asyncio.current_task()
+        cancels = task.cancelling() if task is not None else 0
         while True:
             await self._changed.wait()
             await self._sync(pubsub)
+            reraise_cancel(task, cancels)
 
     async def _reader(self, pubsub: PubSub) -> None:
         reconnected = self.stats.connects > 0
+        task = asyncio.current_task()
+        cancels = task.cancelling() if task is not None else 0
         while True:
             message: dict[str, Any] | None = await pubsub.get_message(timeout=None)
+            # A cancel landing while redis-py tears the connection down can come back as a
+            # plain return: without this the session's teardown waited for this loop forever.
+            reraise_cancel(task, cancels)
             if message is None:  # pragma: no cover - only without a subscription, never here
                 continue
             kind = message["type"]

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -101,3 +102,37 @@ async def test_a_failing_handler_or_callback_harms_nobody(
     )
     await other_link.client.publish("good", "z")
     await eventually(lambda: got == [b"y", b"z"])
+
+
+class _SwallowingPubSub:
+    """A redis-py PubSub whose read, cancelled mid-teardown, returns instead of raising (the
+    first time; a later cancel raises, so a failing test ends)."""
+
+    def __init__(self) -> None:
+        self.reading = asyncio.Event()
+        self.swallowed = 0
+
+    async def get_message(self, timeout: float | None = None) -> None:
+        self.reading.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            if self.swallowed:
+                raise
+            self.swallowed += 1
+        return None
+
+
+async def test_a_reader_cancelled_while_redis_swallows_it_still_ends(link: RedisLink) -> None:
+    """A cancel that redis-py turns into a plain return still ends the reader, so a session's
+    teardown (and Channels.aclose) cannot wait for it forever."""
+    pubsub = _SwallowingPubSub()
+    reader = asyncio.create_task(Channels(link)._reader(pubsub))  # type: ignore[arg-type]
+    await pubsub.reading.wait()
+    reader.cancel()
+    try:
+        done, _ = await asyncio.wait([reader], timeout=10)  # a hang guard, not a timing
+        assert done and reader.cancelled() and pubsub.swallowed == 1
+    finally:
+        reader.cancel()
+        await asyncio.wait([reader])
