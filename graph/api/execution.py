@@ -117,10 +117,11 @@ class LimitedSchema(strawberry.Schema):
             "allowed_operation_types": allowed_operation_types,
             "operation_extensions": operation_extensions,
         }
-        if self._operation_type(query, operation_name) is OperationType.SUBSCRIPTION:
+        kind = self._operation_type(query, operation_name)
+        if kind is OperationType.SUBSCRIPTION:
             # Only HTTP comes here: subscriptions run over a WebSocket (stream).
             return ExecutionResult(data=None, errors=[_subscription_over_http()])
-        key = self._shared_key(query, kwargs)
+        key = self._shared_key(query, kwargs) if kind is OperationType.QUERY else None
         if key is None:
             return await self._execute(query, kwargs)
         return await self.operations.run(key, lambda: self._execute_shared(query, kwargs))
@@ -138,13 +139,11 @@ class LimitedSchema(strawberry.Schema):
             return self._timed_out()
 
     def _shared_key(self, query: str | None, kwargs: dict[str, Any]) -> OperationKey | None:
-        """What identifies ``query`` for sharing, or None if it must run on its own: not a
-        query operation, no known principal (see graph.api.context), request extensions."""
+        """What identifies a query operation for sharing, or None if it must run on its own:
+        no known principal (see graph.api.context), request extensions."""
         principal = getattr(kwargs.get("context_value"), "principal", None)
         name = kwargs.get("operation_name")
         if not query or not isinstance(principal, str) or kwargs.get("operation_extensions"):
-            return None
-        if self._operation_type(query, name) is not OperationType.QUERY:
             return None
         try:
             variables = json.dumps(kwargs.get("variable_values"), sort_keys=True)
@@ -163,9 +162,10 @@ class LimitedSchema(strawberry.Schema):
     def _operation_type(
         self, query: str | None, operation_name: str | None
     ) -> OperationType | None:
-        """The chosen operation's type (None if the document does not parse or has none)."""
+        """The chosen operation's type (None if the document does not parse or has none).
+        Asked only once :meth:`_too_large` let the text through: its tokens are counted."""
         try:
-            document = self.parse(query or "")
+            document = parsed(query or "")
         except GraphQLError:
             return None
         operation = get_operation_ast(document, operation_name)
