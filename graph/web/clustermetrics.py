@@ -19,7 +19,8 @@ from graph.cluster.cache import SharedStats
 from graph.cluster.link import RedisLink
 from graph.cluster.ratelimit import ReadLimiter
 from graph.live.shared import LiveMode, SharedLive
-from graph.web.metrics import PREFIX, per_cache
+from graph.web.families import labelled, per_cache
+from graph.web.metrics import PREFIX
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,23 +55,25 @@ class ClusterView:
             "1 while Redis answers, 0 while it does not.",
             1.0 if link.up else 0.0,
         )
-        transitions = CounterMetricFamily(
-            f"{PREFIX}_redis_transitions",
-            "Redis availability changes, by new state.",
-            labels=["to"],
+        yield labelled(
+            CounterMetricFamily(
+                f"{PREFIX}_redis_transitions",
+                "Redis availability changes, by new state.",
+                labels=["to"],
+            ),
+            [(("down",), link.stats.downs), (("up",), link.stats.ups)],
         )
-        transitions.add_metric(["down"], link.stats.downs)
-        transitions.add_metric(["up"], link.stats.ups)
-        yield transitions
         yield CounterMetricFamily(
             f"{PREFIX}_redis_errors", "Redis calls that failed.", link.stats.errors
         )
-        mode = GaugeMetricFamily(
-            f"{PREFIX}_live_mode", "Where live prices come from (1 = current).", labels=["mode"]
+        yield labelled(
+            GaugeMetricFamily(
+                f"{PREFIX}_live_mode",
+                "Where live prices come from (1 = current).",
+                labels=["mode"],
+            ),
+            (((each.value,), 1.0 if each is live.mode else 0.0) for each in LiveMode),
         )
-        for each in LiveMode:
-            mode.add_metric([each.value], 1.0 if each is live.mode else 0.0)
-        yield mode
         for name, value, doc in (
             ("live_fallbacks", live.stats.fallbacks, "Switches to a replica-local Kalshi feed."),
             ("live_returns", live.stats.returns, "Switches back to the shared feed."),

@@ -39,6 +39,7 @@ from graph.cache import CacheStats
 from graph.games.markets import MatchStats
 from graph.kalshi.feed import FeedState, FeedStats
 from graph.live.hub import Hub
+from graph.web.families import labelled, per_cache
 from graph.web.ratelimit import RateLimiter
 from graph.web.wsadmission import ConnectionGate
 
@@ -202,14 +203,14 @@ class _LiveCollector(Collector):
             gate.open_operations,
         )
         if self.limiter is not None:
-            limited = CounterMetricFamily(
-                f"{PREFIX}_rate_limited",
-                "Requests refused by the per-client rate limit: http (429) or subscribe.",
-                labels=["kind"],
+            yield labelled(
+                CounterMetricFamily(
+                    f"{PREFIX}_rate_limited",
+                    "Requests refused by the per-client rate limit: http (429) or subscribe.",
+                    labels=["kind"],
+                ),
+                (((kind,), self.limiter.refused[kind]) for kind in ("http", "subscribe")),
             )
-            for kind in ("http", "subscribe"):
-                limited.add_metric([kind], self.limiter.refused[kind])
-            yield limited
         sources = self.sources
         if sources is None:
             return
@@ -243,13 +244,15 @@ class _LiveCollector(Collector):
             "16, 26) or dropped the feed as too slow (25), newest first.",
             hub.stats.shed,
         )
-        state = GaugeMetricFamily(
-            f"{PREFIX}_feed_state", "Upstream WebSocket feed state (1 = current).", labels=["state"]
-        )
         current = sources.feed_state()
-        for each in FeedState:
-            state.add_metric([each.value], 1.0 if each is current else 0.0)
-        yield state
+        yield labelled(
+            GaugeMetricFamily(
+                f"{PREFIX}_feed_state",
+                "Upstream WebSocket feed state (1 = current).",
+                labels=["state"],
+            ),
+            (((each.value,), 1.0 if each is current else 0.0) for each in FeedState),
+        )
         stats = sources.feed_stats
         for name, value, doc in (
             ("connects", stats.connects, "Upstream WebSocket handshakes that succeeded."),
@@ -259,14 +262,14 @@ class _LiveCollector(Collector):
             ("pauses", stats.pauses, "Backoffs before sending more commands (errors 25, 27)."),
         ):
             yield CounterMetricFamily(f"{PREFIX}_feed_{name}", doc, value)
-        errors = CounterMetricFamily(
-            f"{PREFIX}_feed_errors",
-            "Error messages from the upstream WebSocket, by Kalshi's code.",
-            labels=["code"],
+        yield labelled(
+            CounterMetricFamily(
+                f"{PREFIX}_feed_errors",
+                "Error messages from the upstream WebSocket, by Kalshi's code.",
+                labels=["code"],
+            ),
+            (((str(code),), count) for code, count in sorted(stats.errors_by_code.items())),
         )
-        for code, count in sorted(stats.errors_by_code.items()):
-            errors.add_metric([str(code)], count)
-        yield errors
         yield from per_cache(
             f"{PREFIX}_cache",
             sources.caches(),
@@ -275,52 +278,44 @@ class _LiveCollector(Collector):
             ("coalesced", "joined", "Cache lookups that joined a load already running."),
             ("load_failures", "failures", "Cache loads that failed (not stored)."),
         )
-        shared = CounterMetricFamily(
-            f"{PREFIX}_shared_queries",
-            "HTTP queries one principal asked while an identical one ran or had just run, by "
-            "outcome: executed, joined (took the running one's result), recent (a recent "
-            "result), unshared (that result had errors: ran alone).",
-            labels=["outcome"],
+        yield labelled(
+            CounterMetricFamily(
+                f"{PREFIX}_shared_queries",
+                "HTTP queries one principal asked while an identical one ran or had just run, by "
+                "outcome: executed, joined (took the running one's result), recent (a recent "
+                "result), unshared (that result had errors: ran alone).",
+                labels=["outcome"],
+            ),
+            (((outcome,), count) for outcome, count in sources.queries().items()),
         )
-        for outcome, count in sources.queries().items():
-            shared.add_metric([outcome], count)
-        yield shared
         yield from _matching(sources.matching())
         if sources.cluster is not None:
             yield from sources.cluster.families()
 
 
-def per_cache(
-    prefix: str, caches: Mapping[str, object], *rows: tuple[str, str, str]
-) -> Iterator[Metric]:
-    """One counter family per (name, counter attribute, help) row, labelled by cache."""
-    for name, attr, doc in rows:
-        family = CounterMetricFamily(f"{prefix}_{name}", doc, labels=["cache"])
-        for cache, counts in caches.items():
-            family.add_metric([cache], getattr(counts, attr))
-        yield family
-
-
 def _matching(stats: MatchStats) -> Iterator[Metric]:
     # Named as issue 14 names them (no kalshi_graph_ prefix): dashboards look for these.
-    unmatched = CounterMetricFamily(
-        "kalshi_games_unmatched",
-        "Games left without Kalshi markets, each counted once per reason: not_listed (no event "
-        "fits), ambiguous (several do), kalshi_unavailable.",
-        labels=["league", "reason"],
+    yield labelled(
+        CounterMetricFamily(
+            "kalshi_games_unmatched",
+            "Games left without Kalshi markets, each counted once per reason: not_listed (no "
+            "event fits), ambiguous (several do), kalshi_unavailable.",
+            labels=["league", "reason"],
+        ),
+        (
+            ((league.value, reason), count)
+            for (league, reason), count in sorted(stats.unmatched.items())
+        ),
     )
-    for (league, reason), count in sorted(stats.unmatched.items()):
-        unmatched.add_metric([league.value, reason], count)
-    yield unmatched
-    rate = GaugeMetricFamily(
-        "kalshi_games_match_rate",
-        "Share of today's games (US-Eastern date) matched to a Kalshi event, per league, as of "
-        "the last query for them.",
-        labels=["league"],
+    yield labelled(
+        GaugeMetricFamily(
+            "kalshi_games_match_rate",
+            "Share of today's games (US-Eastern date) matched to a Kalshi event, per league, as "
+            "of the last query for them.",
+            labels=["league"],
+        ),
+        (((league.value,), value) for league, value in sorted(stats.rate.items())),
     )
-    for league, value in sorted(stats.rate.items()):
-        rate.add_metric([league.value], value)
-    yield rate
 
 
 class InstrumentedTransport(httpx.AsyncBaseTransport):
